@@ -1,0 +1,23 @@
+# The README's commands. Each installs what it needs first (scripts/bootstrap.sh).
+.PHONY: setup demo test bench lint format
+
+setup:
+	@bash scripts/bootstrap.sh
+
+demo: setup
+	.venv/bin/headwater demo
+
+test: setup
+	.venv/bin/ruff check .
+	.venv/bin/pytest
+
+bench: setup
+	.venv/bin/python bench/broker.py
+
+lint: setup
+	.venv/bin/ruff check .
+	.venv/bin/ruff format --check .
+
+format: setup
+	.venv/bin/ruff format .
+	.venv/bin/ruff check --fix .

@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# Installs what headwater's commands and tests need on a fresh Debian machine (as root), then the
+# Python dependencies into .venv with uv. Idempotent: a second run installs nothing.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+apt_missing=()
+command -v python3 >/dev/null || apt_missing+=(python3)
+python3 -c 'import venv, ensurepip' 2>/dev/null || apt_missing+=(python3-venv)
+command -v kcat >/dev/null || apt_missing+=(kcat)
+if [ ${#apt_missing[@]} -gt 0 ]; then
+  echo "bootstrap: apt-get install ${apt_missing[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -q >/dev/null
+  apt-get install -y -q --no-install-recommends "${apt_missing[@]}" >/dev/null
+fi
+
+uv_bin=$(command -v uv || true)
+if [ -z "$uv_bin" ]; then
+  if [ ! -x .tools/bin/uv ]; then
+    echo "bootstrap: installing uv into .tools/"
+    python3 -m venv .tools
+    .tools/bin/pip install -q uv
+  fi
+  uv_bin=.tools/bin/uv
+fi
+UV_PYTHON_DOWNLOADS=never "$uv_bin" sync --frozen --quiet

@@ -1,0 +1,294 @@
+"""The asyncio TCP server around the sans-IO codec and handlers: the only place with sockets.
+
+Rules:
+1. Responses on one connection go out in request order, even when a later request (Produce)
+   finishes before an earlier one (a long-polling Fetch): results queue per connection.
+2. A frame that cannot be decoded costs that one connection (closed, with a log line); an
+   ApiVersions request of an unknown version is answered with error 35 in the v0 layout.
+3. A handler that raises is a broker bug: it is logged with its traceback and the connection is
+   closed; the process and every other connection keep going.
+4. Reading pauses while a connection has too much queued (slow reader or pipelining client).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import signal
+from collections import deque
+from typing import Any
+
+from headwater.broker.config import BrokerConfig
+from headwater.broker.handlers import HANDLERS, RawResponse
+from headwater.broker.handlers.api_versions import unsupported_version_payload
+from headwater.broker.protocol.build import build
+from headwater.broker.protocol.codec import (
+    Request,
+    decode_request,
+    encode_raw_response,
+    encode_response,
+    response_type,
+)
+from headwater.broker.protocol.errors import (
+    FrameError,
+    RequestDecodeError,
+    UnsupportedVersionError,
+)
+from headwater.broker.protocol.framing import FrameDecoder
+from headwater.broker.protocol.versions import ApiKey, api_name
+from headwater.broker.state import BrokerState
+from headwater.logs import log_event
+
+logger = logging.getLogger("headwater.broker.server")
+
+MAX_PENDING_PER_CONNECTION = 256
+_NOTHING = object()
+
+
+class KafkaConnection(asyncio.Protocol):
+    """One client connection: frames in, responses out in order."""
+
+    def __init__(self, state: BrokerState, connections: set[KafkaConnection]) -> None:
+        self._state = state
+        self._connections = connections
+        self._decoder = FrameDecoder(state.config.max_frame_bytes)
+        self._transport: asyncio.Transport | None = None
+        self._pending: deque[tuple[Request, Any]] = deque()
+        self._peer = ""
+        self._closed = False
+        self._write_paused = False
+        self._read_paused = False
+
+    # -- asyncio.Protocol -------------------------------------------------------------------
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        assert isinstance(transport, asyncio.Transport)
+        self._transport = transport
+        peer = transport.get_extra_info("peername")
+        self._peer = f"{peer[0]}:{peer[1]}" if peer else "?"
+        self._connections.add(self)
+        self._state.metrics.connections.inc()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._closed = True
+        self._connections.discard(self)
+        self._state.metrics.connections.dec()
+        for _, pending in self._pending:
+            if isinstance(pending, asyncio.Task):
+                pending.cancel()
+        self._pending.clear()
+
+    def pause_writing(self) -> None:
+        self._write_paused = True
+        self._update_reading()
+
+    def resume_writing(self) -> None:
+        self._write_paused = False
+        self._update_reading()
+
+    def data_received(self, data: bytes) -> None:
+        self._decoder.feed(data)
+        try:
+            frames = self._decoder.frames()
+        except FrameError as exc:
+            self._protocol_error("bad_frame", str(exc))
+            return
+        for frame in frames:
+            if self._closed:
+                return
+            self._handle_frame(frame)
+        self._update_reading()
+
+    # -- request handling -------------------------------------------------------------------
+    def _handle_frame(self, frame: bytes) -> None:
+        state = self._state
+        try:
+            request = decode_request(frame)
+        except UnsupportedVersionError as exc:
+            if exc.api_key == ApiKey.API_VERSIONS and exc.correlation_id is not None:
+                state.metrics.protocol_errors.labels(kind="unsupported_version").inc()
+                self._write(encode_raw_response(exc.correlation_id,
+                                                unsupported_version_payload()))
+                return
+            self._protocol_error("unsupported_version", str(exc))
+            return
+        except RequestDecodeError as exc:
+            self._protocol_error("malformed_request", str(exc))
+            return
+        request.client_host = self._peer.rsplit(":", 1)[0]
+        name = api_name(request.api_key)
+        state.metrics.requests.labels(api=name).inc()
+        state.metrics.bytes_in.labels(api=name).inc(request.size)
+        try:
+            result = HANDLERS[request.api_key](state, request)
+        except Exception:
+            self._handler_crashed(request)
+            return
+        if asyncio.iscoroutine(result):
+            task = asyncio.ensure_future(result)
+            self._pending.append((request, task))
+            task.add_done_callback(lambda _t: self._drain())
+        elif result is None and not self._pending:
+            return  # acks=0: no response, nothing queued before it
+        else:
+            self._pending.append((request, _NOTHING if result is None else result))
+        self._drain()
+
+    def _drain(self) -> None:
+        """Write every finished response at the head of the queue, in request order."""
+        while self._pending and not self._closed:
+            request, pending = self._pending[0]
+            if isinstance(pending, asyncio.Task):
+                if not pending.done():
+                    break
+                if pending.cancelled():
+                    self._pending.popleft()
+                    continue
+                if pending.exception() is not None:
+                    self._handler_crashed(request, pending.exception())
+                    return
+                pending = pending.result()
+            self._pending.popleft()
+            if pending is _NOTHING or pending is None:
+                continue
+            try:
+                self._write(self._encode(request, pending))
+            except Exception:
+                self._handler_crashed(request)
+                return
+        self._update_reading()
+
+    def _encode(self, request: Request, result: Any) -> bytes:
+        if isinstance(result, RawResponse):
+            data = encode_raw_response(request.correlation_id, result.payload)
+        else:
+            body = build(response_type(request.api_key, request.api_version), result)
+            data = encode_response(request.api_key, request.api_version,
+                                   request.correlation_id, body)
+        self._state.metrics.bytes_out.labels(api=api_name(request.api_key)).inc(len(data))
+        return data
+
+    def _write(self, data: bytes) -> None:
+        if self._transport is not None and not self._closed:
+            self._transport.write(data)
+
+    def _update_reading(self) -> None:
+        if self._transport is None or self._closed:
+            return
+        should_pause = self._write_paused or len(self._pending) >= MAX_PENDING_PER_CONNECTION
+        if should_pause and not self._read_paused:
+            self._transport.pause_reading()
+            self._read_paused = True
+        elif not should_pause and self._read_paused:
+            self._transport.resume_reading()
+            self._read_paused = False
+
+    def _protocol_error(self, kind: str, reason: str) -> None:
+        self._state.metrics.protocol_errors.labels(kind=kind).inc()
+        log_event(logger, "connection_closed", logging.WARNING, peer=self._peer, kind=kind,
+                  reason=reason[:500])
+        self.close()
+
+    def _handler_crashed(self, request: Request, exc: BaseException | None = None) -> None:
+        self._state.metrics.protocol_errors.labels(kind="handler_error").inc()
+        logger.error("handler_error", exc_info=exc or True,
+                     extra={"event": "handler_error",
+                            "fields": {"peer": self._peer, "api": api_name(request.api_key),
+                                       "version": request.api_version}})
+        self.close()
+
+    def close(self) -> None:
+        if not self._closed and self._transport is not None:
+            self._closed = True
+            self._transport.close()
+
+
+class BrokerServer:
+    """Owns the listening socket, the connections and the background maintenance tasks."""
+
+    def __init__(self, config: BrokerConfig) -> None:
+        self.config = config
+        self.state = BrokerState(config)
+        self._server: asyncio.Server | None = None
+        self._connections: set[KafkaConnection] = set()
+        self._tasks: list[asyncio.Task[None]] = []
+
+    async def start(self) -> None:
+        await self.state.start()
+        loop = asyncio.get_running_loop()
+        self._server = await loop.create_server(
+            lambda: KafkaConnection(self.state, self._connections),
+            self.config.host, self.config.port, reuse_address=True, backlog=1024,
+        )
+        if self.config.log.flush_policy == "interval":
+            self._tasks.append(asyncio.create_task(self._flush_periodically()))
+        self._tasks.append(asyncio.create_task(self._apply_retention_periodically()))
+        if self.config.metrics_host is not None:
+            from prometheus_client import start_http_server
+
+            start_http_server(self.config.metrics_port, self.config.metrics_host,
+                              registry=self.state.metrics.registry)
+        log_event(logger, "broker_started", listen=f"{self.config.host}:{self.config.port}",
+                  data_dir=str(self.config.data_dir), topics=len(self.state.logs.topics),
+                  flush=self.config.log.flush_policy)
+
+    async def _flush_periodically(self) -> None:
+        interval = self.config.log.flush_interval_ms / 1000
+        while True:
+            await asyncio.sleep(interval)
+            try:
+                self.state.logs.flush_all()
+                self.state.groups.flush()
+            except OSError as exc:
+                log_event(logger, "flush_failed", logging.ERROR, error=str(exc))
+
+    async def _apply_retention_periodically(self) -> None:
+        interval = self.config.retention_check_interval_ms / 1000
+        while True:
+            await asyncio.sleep(interval)
+            try:
+                deleted = self.state.logs.apply_retention(self.state.now_ms())
+                if deleted:
+                    log_event(logger, "retention_applied", segments_deleted=deleted)
+            except OSError as exc:
+                log_event(logger, "retention_failed", logging.ERROR, error=str(exc))
+
+    async def stop(self) -> None:
+        if self._server is not None:
+            self._server.close()
+        for conn in list(self._connections):
+            conn.close()
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        await self.state.close()
+        log_event(logger, "broker_stopped")
+
+
+async def serve(config: BrokerConfig, ready: asyncio.Event | None = None) -> None:
+    """Run until SIGINT/SIGTERM, then stop cleanly (flush and close every log)."""
+    server = BrokerServer(config)
+    await server.start()
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        with contextlib.suppress(NotImplementedError, RuntimeError):
+            loop.add_signal_handler(sig, stop.set)
+    if ready is not None:
+        ready.set()
+    try:
+        await stop.wait()
+    finally:
+        await server.stop()
+
+
+def run(config: BrokerConfig) -> None:
+    """Blocking entry point used by `headwater broker`."""
+    try:
+        import uvloop
+    except ImportError:  # pragma: no cover - uvloop is a dependency; keep working without it
+        asyncio.run(serve(config))
+    else:
+        uvloop.run(serve(config))

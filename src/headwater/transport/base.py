@@ -1,0 +1,228 @@
+"""The transport interface: value objects and the `Producer` / `Consumer` / `Admin` protocols.
+
+Sources and sinks depend on these types only, never on a client library, so that the Kafka backend
+(`kafka/`, used for the embedded broker and for Kafka clusters alike) and a later Kinesis backend are
+interchangeable. The vocabulary is Kafka's; Kinesis maps onto it:
+
+    Kafka            Kinesis
+    topic            stream
+    partition        shard (the backend numbers a stream's shards 0..n-1)
+    offset           sequence number (a Python int holds all 128 bits)
+    committed offset checkpoint, kept by the consumer in its own table
+
+Offsets follow Kafka's convention everywhere: a *committed* offset or an assignment start offset is
+the offset of the *next* record to read (last processed + 1); `Record.offset` is the record's own.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from types import TracebackType
+from typing import Protocol, Self
+
+from headwater.transport.errors import DeliveryError
+
+#: Start offsets that are not positions: the oldest retained record / the next record produced.
+EARLIEST = -2
+LATEST = -1
+
+Header = tuple[str, bytes | None]
+#: What `produce` accepts as headers; str values are encoded as UTF-8.
+HeadersLike = Mapping[str, bytes | str | None] | Sequence[tuple[str, bytes | str | None]]
+
+
+@dataclass(frozen=True, slots=True)
+class Record:
+    """One record read from a topic, byte-exact as the producer sent it."""
+
+    topic: str
+    partition: int
+    offset: int
+    key: bytes | None
+    value: bytes | None  # None is a tombstone (e.g. after a CDC delete)
+    headers: tuple[Header, ...] = ()
+    timestamp_ms: int | None = None  # None when the broker stored no timestamp
+
+    def header(self, name: str) -> bytes | None:
+        """The last value of header `name` (Kafka allows repeats; the last one wins), or None."""
+        for key, value in reversed(self.headers):
+            if key == name:
+                return value
+        return None
+
+
+@dataclass(frozen=True, slots=True)
+class ProducerRecord:
+    """One record to produce; `partition=None` lets the partitioner hash the key."""
+
+    topic: str
+    value: bytes | None
+    key: bytes | None = None
+    headers: HeadersLike | None = None
+    partition: int | None = None
+    timestamp_ms: int | None = None  # None: the producer's clock at send time
+
+
+@dataclass(frozen=True, slots=True)
+class TopicPartition:
+    """A partition of a topic, with an offset where one is meant (start, commit or position).
+
+    `offset=None` means "none": in `assign`, resume from the committed offset (or the reset policy);
+    in results of `committed`/`position`, nothing committed / no position yet.
+    """
+
+    topic: str
+    partition: int
+    offset: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class TopicSpec:
+    """A topic to create. `replication_factor=None` takes the broker's default."""
+
+    name: str
+    partitions: int = 1
+    config: dict[str, str] = field(default_factory=dict)
+    replication_factor: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class TopicDescription:
+    """What the broker reports about one topic."""
+
+    name: str
+    partitions: int
+    config: dict[str, str]
+
+
+@dataclass(frozen=True, slots=True)
+class Delivery:
+    """The outcome of producing one record: where it was stored, or why it was not."""
+
+    topic: str
+    partition: int
+    offset: int  # -1 when not stored
+    error: DeliveryError | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None
+
+
+OnDelivery = Callable[[Delivery], None]
+#: Called with the newly assigned partitions; may return them with start offsets to override
+#: the committed ones (the exactly-once sink returns its own stored offsets here).
+OnAssign = Callable[[list[TopicPartition]], Iterable[TopicPartition] | None]
+OnRevoke = Callable[[list[TopicPartition]], None]
+
+
+class _Closing(Protocol):
+    def close(self) -> object: ...
+
+    def __enter__(self) -> Self: ...
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None: ...
+
+
+class Producer(_Closing, Protocol):
+    """Appends records to topics; outcomes arrive as `Delivery` objects during poll/flush."""
+
+    def produce(
+        self,
+        topic: str,
+        value: bytes | None,
+        key: bytes | None = None,
+        headers: HeadersLike | None = None,
+        partition: int | None = None,
+        on_delivery: OnDelivery | None = None,
+        timestamp_ms: int | None = None,
+    ) -> None:
+        """Queue one record; blocks (serving deliveries) while the local queue is full."""
+        ...
+
+    def produce_batch(
+        self, records: Iterable[ProducerRecord], on_delivery: OnDelivery | None = None
+    ) -> int:
+        """Queue many records; returns how many were queued (all of them, or it raised)."""
+        ...
+
+    def poll(self, timeout_s: float = 0.0) -> int:
+        """Serve delivery reports for up to `timeout_s`; returns how many were served."""
+        ...
+
+    def flush(self, timeout_s: float | None = None) -> int:
+        """Wait until all queued records are delivered or failed; returns how many are still out."""
+        ...
+
+    def close(self, timeout_s: float | None = 30.0) -> int:
+        """Flush, then release the client; returns how many records were left undelivered."""
+        ...
+
+
+class Consumer(_Closing, Protocol):
+    """Reads records in batches from subscribed or assigned partitions; commits explicitly."""
+
+    def subscribe(
+        self,
+        topics: Sequence[str],
+        on_assign: OnAssign | None = None,
+        on_revoke: OnRevoke | None = None,
+    ) -> None: ...
+
+    def assign(self, partitions: Iterable[TopicPartition]) -> None: ...
+
+    def assignment(self) -> list[TopicPartition]: ...
+
+    def consume(self, max_records: int = 500, timeout_s: float = 1.0) -> list[Record]:
+        """Up to `max_records` records; fewer (maybe none) when `timeout_s` passes first."""
+        ...
+
+    def commit(
+        self,
+        offsets: Iterable[Record] | Iterable[TopicPartition] | None = None,
+        asynchronous: bool = False,
+    ) -> list[TopicPartition]:
+        """Commit after the given records, or the given next offsets, or all consumed so far."""
+        ...
+
+    def committed(
+        self, partitions: Iterable[TopicPartition], timeout_s: float = 10.0
+    ) -> list[TopicPartition]: ...
+
+    def position(self, partitions: Iterable[TopicPartition]) -> list[TopicPartition]: ...
+
+    def seek(self, partition: TopicPartition) -> None: ...
+
+    def watermarks(self, partition: TopicPartition, timeout_s: float = 10.0) -> tuple[int, int]:
+        """(low, high): the first retained offset and the offset the next record will get."""
+        ...
+
+    def pause(self, partitions: Iterable[TopicPartition]) -> None: ...
+
+    def resume(self, partitions: Iterable[TopicPartition]) -> None: ...
+
+    def close(self) -> None: ...
+
+
+class Admin(_Closing, Protocol):
+    """Creates, lists, describes and deletes topics."""
+
+    def create_topics(
+        self, specs: Iterable[TopicSpec], wait: bool = True, exist_ok: bool = False
+    ) -> None: ...
+
+    def delete_topics(
+        self, names: Iterable[str], wait: bool = True, missing_ok: bool = False
+    ) -> None: ...
+
+    def list_topics(self, timeout_s: float = 10.0) -> dict[str, int]: ...
+
+    def describe_topic(self, name: str, timeout_s: float = 10.0) -> TopicDescription: ...
+
+    def close(self) -> None: ...

@@ -1,0 +1,120 @@
+"""Fixtures that start real headwater processes on free ports with private data dirs."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+
+
+def free_port() -> int:
+    """A TCP port nobody listens on right now (the OS picks it)."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def wait_for_port(host: str, port: int, deadline_s: float = 20.0) -> None:
+    """Block until something accepts TCP connections on host:port, or fail."""
+    end = time.monotonic() + deadline_s
+    while time.monotonic() < end:
+        try:
+            with socket.create_connection((host, port), timeout=0.2):
+                return
+        except OSError:
+            time.sleep(0.02)
+    raise TimeoutError(f"nothing listening on {host}:{port} after {deadline_s}s")
+
+
+@dataclass
+class BrokerProcess:
+    """A `headwater broker` subprocess; restartable on the same port and data dir."""
+
+    data_dir: Path
+    port: int = field(default_factory=free_port)
+    host: str = "127.0.0.1"
+    extra_args: list[str] = field(default_factory=list)
+    proc: subprocess.Popen[bytes] | None = None
+    log_path: Path | None = None
+
+    @property
+    def bootstrap(self) -> str:
+        return f"{self.host}:{self.port}"
+
+    def start(self) -> BrokerProcess:
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        self.log_path = self.data_dir.parent / f"broker-{self.port}.log"
+        log = self.log_path.open("ab")
+        cmd = [
+            sys.executable, "-m", "headwater", "broker",
+            "--listen", self.bootstrap, "--data-dir", str(self.data_dir), *self.extra_args,
+        ]
+        self.proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT)
+        try:
+            wait_for_port(self.host, self.port)
+        except TimeoutError:
+            self.stop()
+            raise RuntimeError(f"broker did not start; log:\n{self.log_text()}") from None
+        return self
+
+    def log_text(self) -> str:
+        return self.log_path.read_text(errors="replace") if self.log_path else ""
+
+    def alive(self) -> bool:
+        return self.proc is not None and self.proc.poll() is None
+
+    def kill(self) -> None:
+        """kill -9: no chance to flush or close anything."""
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGKILL)
+            self.proc.wait(10)
+
+    def stop(self) -> int | None:
+        """SIGTERM and wait; returns the exit code."""
+        if self.proc is None:
+            return None
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(15)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(5)
+        return self.proc.returncode
+
+    def restart(self) -> BrokerProcess:
+        self.stop()
+        return self.start()
+
+
+@pytest.fixture
+def broker_factory(tmp_path: Path) -> Iterator[callable]:
+    """Start brokers with extra CLI args; all are stopped at teardown."""
+    started: list[BrokerProcess] = []
+
+    def make(*extra_args: str, data_dir: Path | None = None) -> BrokerProcess:
+        b = BrokerProcess(data_dir=data_dir or tmp_path / f"broker{len(started)}",
+                          extra_args=list(extra_args))
+        started.append(b.start())
+        return b
+
+    yield make
+    for b in started:
+        b.stop()
+
+
+@pytest.fixture
+def broker(broker_factory) -> BrokerProcess:
+    """One running embedded broker on a free port with a private data dir."""
+    return broker_factory()
+
+
+os.environ.setdefault("PYTHONUNBUFFERED", "1")
