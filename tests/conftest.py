@@ -52,12 +52,12 @@ class BrokerProcess:
     def start(self) -> BrokerProcess:
         self.data_dir.mkdir(parents=True, exist_ok=True)
         self.log_path = self.data_dir.parent / f"broker-{self.port}.log"
-        log = self.log_path.open("ab")
         cmd = [
             sys.executable, "-m", "headwater", "broker",
             "--listen", self.bootstrap, "--data-dir", str(self.data_dir), *self.extra_args,
         ]
-        self.proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT)
+        with self.log_path.open("ab") as log:
+            self.proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT)
         try:
             wait_for_port(self.host, self.port)
         except TimeoutError:

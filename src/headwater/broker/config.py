@@ -23,8 +23,9 @@ class BrokerConfig:
     default_partitions: int = 1
     max_frame_bytes: int = 100 * 1024 * 1024
     log: LogConfig = field(default_factory=LogConfig)
-    #: Kafka's group.initial.rebalance.delay.ms: wait this long for more members of a new group.
-    group_initial_rebalance_delay_ms: int = 0
+    #: Kafka's group.initial.rebalance.delay.ms: wait this long for more members of a new group
+    #: (Kafka waits 3 s; consumers started together arrive within tens of milliseconds).
+    group_initial_rebalance_delay_ms: int = 100
     #: Where Prometheus scrapes; None disables the endpoint.
     metrics_host: str | None = None
     metrics_port: int = 0

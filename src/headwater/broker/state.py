@@ -34,6 +34,7 @@ class BrokerState:
         self.groups = GroupCoordinator(
             config.data_dir / "groups",
             initial_rebalance_delay_ms=config.group_initial_rebalance_delay_ms,
+            fsync=config.log.flush_policy == "always",
         )
         self.producer_ids = ProducerIdAllocator(config.data_dir)
         self.notifier = AppendNotifier()

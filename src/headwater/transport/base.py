@@ -1,8 +1,8 @@
 """The transport interface: value objects and the `Producer` / `Consumer` / `Admin` protocols.
 
-Sources and sinks depend on these types only, never on a client library, so that the Kafka backend
-(`kafka/`, used for the embedded broker and for Kafka clusters alike) and a later Kinesis backend are
-interchangeable. The vocabulary is Kafka's; Kinesis maps onto it:
+Sources and sinks depend on these types only, never on a client library, so that the Kafka
+backend (`kafka/`, used for the embedded broker and for Kafka clusters alike) and a later Kinesis
+backend are interchangeable. The vocabulary is Kafka's; Kinesis maps onto it:
 
     Kafka            Kinesis
     topic            stream
@@ -16,25 +16,32 @@ the offset of the *next* record to read (last processed + 1); `Record.offset` is
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from types import TracebackType
 from typing import Protocol, Self
 
-from headwater.transport.errors import DeliveryError
+from headwater.transport.errors import DeliveryError, TransportConfigError
 
 #: Start offsets that are not positions: the oldest retained record / the next record produced.
 EARLIEST = -2
 LATEST = -1
+
+_TOPIC_NAME = re.compile(r"[A-Za-z0-9._-]{1,249}")
 
 Header = tuple[str, bytes | None]
 #: What `produce` accepts as headers; str values are encoded as UTF-8.
 HeadersLike = Mapping[str, bytes | str | None] | Sequence[tuple[str, bytes | str | None]]
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Record:
-    """One record read from a topic, byte-exact as the producer sent it."""
+    """One record read from a topic, byte-exact as the producer sent it.
+
+    Treat it as read-only. It is not frozen because consume() makes one per record and a frozen
+    dataclass takes about six times as long to construct (1.4 µs against 0.2 µs).
+    """
 
     topic: str
     partition: int
@@ -79,12 +86,25 @@ class TopicPartition:
 
 @dataclass(frozen=True, slots=True)
 class TopicSpec:
-    """A topic to create. `replication_factor=None` takes the broker's default."""
+    """A topic to create. `replication_factor=None` takes the broker's default.
+
+    Checked here, by Kafka's rules, so every broker refuses the same specs the same way.
+    """
 
     name: str
     partitions: int = 1
     config: dict[str, str] = field(default_factory=dict)
     replication_factor: int | None = None
+
+    def __post_init__(self) -> None:
+        if not _TOPIC_NAME.fullmatch(self.name) or self.name in (".", ".."):
+            raise TransportConfigError(
+                f"topic name {self.name!r}: 1-249 of ASCII letters, digits, '.', '_' and '-'"
+            )
+        if self.partitions < 1:
+            raise TransportConfigError(f"topic {self.name!r}: partitions must be >= 1")
+        if self.replication_factor is not None and self.replication_factor < 1:
+            raise TransportConfigError(f"topic {self.name!r}: replication_factor must be >= 1")
 
 
 @dataclass(frozen=True, slots=True)
@@ -189,6 +209,10 @@ class Consumer(_Closing, Protocol):
         asynchronous: bool = False,
     ) -> list[TopicPartition]:
         """Commit after the given records, or the given next offsets, or all consumed so far."""
+        ...
+
+    def at_end(self, partition: TopicPartition) -> bool:
+        """Whether consume() has returned everything written to `partition` before it looked."""
         ...
 
     def committed(

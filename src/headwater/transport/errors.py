@@ -1,20 +1,20 @@
 """Errors raised by `headwater.transport`, typed by who is at fault and whether a retry helps.
 
 ```
-TransportError(retriable)            anything the transport raises; `retriable` says if retrying helps
-├── TransportConfigError             our caller's fault: bad --broker value, bad option, unsupported
-│                                    backend (Kinesis, for now). Never retriable: fix the config.
-├── BrokerUnavailableError           nobody answers at the bootstrap address, or every broker is down.
-│                                    Always retriable: the same call may work once the broker is back.
-├── TopicError                       the topic is missing, already exists, or its spec is refused.
-│                                    Retriable only when Kafka says so (e.g. leader not yet elected).
-├── DeliveryError                    one record was not stored: carries the Kafka error name and code,
-│                                    and the topic/partition when known. Retriable per Kafka's verdict
-│                                    (a timed-out record may be produced again; a too-large one not).
-├── CommitError                      offsets were not committed (e.g. the group rebalanced meanwhile).
-│                                    Not retriable as is: re-read from the committed offsets.
-└── QueueFullError                   the producer's local queue stayed full for the whole
-                                     `enqueue_timeout_s`. Retriable: the broker is slow, not wrong.
+TransportError(retriable)     anything the transport raises; `retriable` says if retrying helps
+├── TransportConfigError      our caller's fault: bad --broker value, bad option, unsupported
+│                             backend (Kinesis, for now). Never retriable: fix the config.
+├── BrokerUnavailableError    nobody answers at the bootstrap address, or every broker is down.
+│                             Always retriable: the same call may work once the broker is back.
+├── TopicError                the topic is missing, already exists, or its spec is refused.
+│                             Retriable only when Kafka says so (e.g. leader not yet elected).
+├── DeliveryError             one record was not stored: carries the Kafka error name and code,
+│                             and the topic/partition when known. Retriable per Kafka's verdict
+│                             (a timed-out record may be produced again; a too-large one not).
+├── CommitError               offsets were not committed (e.g. the group rebalanced meanwhile).
+│                             Not retriable as is: re-read from the committed offsets.
+└── QueueFullError            the producer's local queue stayed full for the whole
+                              `enqueue_timeout_s`. Retriable: the broker is slow, not wrong.
 ```
 
 Rule: `confluent_kafka.KafkaError` / `KafkaException` never cross the package boundary; the

@@ -45,7 +45,9 @@ class ProducerOptions:
                 f"ProducerOptions: enable_idempotence=True requires acks='all', not {self.acks!r}"
             )
         if self.acks not in ("all", 1, 0):
-            raise TransportConfigError(f"ProducerOptions: acks must be 'all', 1 or 0: {self.acks!r}")
+            raise TransportConfigError(
+                f"ProducerOptions: acks must be 'all', 1 or 0: {self.acks!r}"
+            )
         if self.compression not in ("none", "gzip", "snappy", "lz4", "zstd"):
             raise TransportConfigError(f"ProducerOptions: unknown compression {self.compression!r}")
         _positive("ProducerOptions.message_timeout_ms", self.message_timeout_ms)
@@ -76,15 +78,14 @@ class ConsumerOptions:
                 "ConsumerOptions.auto_offset_reset must be 'earliest', 'latest' or 'error': "
                 f"{self.auto_offset_reset!r}"
             )
-        for name in (
-            "session_timeout_ms",
-            "heartbeat_interval_ms",
-            "max_poll_interval_ms",
-            "fetch_max_wait_ms",
-        ):
+        for name in ("session_timeout_ms", "heartbeat_interval_ms", "max_poll_interval_ms"):
             value = getattr(self, name)
             if value is not None:
                 _positive(f"ConsumerOptions.{name}", value)
+        if self.fetch_max_wait_ms is not None and self.fetch_max_wait_ms < 0:
+            raise TransportConfigError(
+                f"ConsumerOptions.fetch_max_wait_ms must be >= 0: {self.fetch_max_wait_ms}"
+            )
 
 
 def _positive(name: str, value: float) -> None:

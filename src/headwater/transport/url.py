@@ -22,8 +22,8 @@ from headwater.transport.errors import TransportConfigError
 
 DEFAULT_EMBEDDED_BOOTSTRAP = "127.0.0.1:9092"
 
-_HOST = re.compile(r"^(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9]([A-Za-z0-9.\-_]*[A-Za-z0-9])?)$")
-_REGION = re.compile(r"^[a-z]{2}(-[a-z]+)+-\d+$")
+_HOST = re.compile(r"(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9]([A-Za-z0-9.\-_]*[A-Za-z0-9])?)")
+_REGION = re.compile(r"[a-z]{2}(-[a-z]+)+-\d+")
 _FORMS = "expected 'embedded', 'kafka://host:port[,host:port…]', 'host:port' or 'kinesis://region'"
 
 
@@ -59,7 +59,7 @@ def parse_broker_url(value: str, embedded_bootstrap: str = DEFAULT_EMBEDDED_BOOT
         return BrokerUrl("kafka", _parse_hosts(rest, "kafka:// address"))
     if scheme == "kinesis":
         region = rest.strip("/")
-        if not _REGION.match(region):
+        if not _REGION.fullmatch(region):
             raise TransportConfigError(
                 f"kinesis://{rest!s}: expected an AWS region such as kinesis://us-east-1"
             )
@@ -90,7 +90,7 @@ def _parse_hosts(text: str, what: str) -> tuple[str, ...]:
             raise TransportConfigError(
                 f"{what} {text!r}: IPv6 host {host!r} must be in brackets, e.g. [::1]:9092"
             )
-        if not _HOST.match(host):
+        if not _HOST.fullmatch(host):
             raise TransportConfigError(f"{what} {text!r}: {host!r} is not a valid host name")
         if not port.isdigit() or not 0 < int(port) < 65536:
             raise TransportConfigError(f"{what} {text!r}: port {port!r} is not in 1..65535")

@@ -86,7 +86,7 @@ def handle_list_groups(state: Any, request: Any) -> dict[str, Any]:
 def handle_describe_groups(state: Any, request: Any) -> dict[str, Any]:
     groups = []
     for gid in request.body.groups:
-        d = state.groups.describe_group(gid)
+        d = state.groups.describe_group(gid, request.api_version)
         groups.append({
             "error_code": d.error_code,
             "group_id": gid,

@@ -1,1 +1,52 @@
+"""Partition storage for the embedded broker: RecordBatch segments, indexes, recovery, retention.
 
+`LogManager` owns a data directory of topics; each `PartitionLog` is a directory of `LogSegment`s
+(`<base offset>.log/.index/.timeindex`, Kafka's layout). Everything raised is a `LogError` carrying
+the Kafka error code to answer with.
+"""
+
+from headwater.broker.log.batch import BATCH_HEADER_SIZE, BatchHeader, iter_batches
+from headwater.broker.log.config import LogConfig, describe_config
+from headwater.broker.log.errors import (
+    CorruptRecordError,
+    InvalidConfigError,
+    InvalidPartitionsError,
+    InvalidProducerEpochError,
+    InvalidRecordError,
+    InvalidTopicError,
+    LogError,
+    LogStorageError,
+    OffsetOutOfRangeError,
+    OutOfOrderSequenceError,
+    RecordTooLargeError,
+    TopicExistsError,
+    UnknownTopicOrPartitionError,
+)
+from headwater.broker.log.manager import LogManager, TopicInfo, validate_topic_name
+from headwater.broker.log.partition_log import AppendResult, PartitionLog
+
+__all__ = [
+    "BATCH_HEADER_SIZE",
+    "AppendResult",
+    "BatchHeader",
+    "CorruptRecordError",
+    "InvalidConfigError",
+    "InvalidPartitionsError",
+    "InvalidProducerEpochError",
+    "InvalidRecordError",
+    "InvalidTopicError",
+    "LogConfig",
+    "LogError",
+    "LogManager",
+    "LogStorageError",
+    "OffsetOutOfRangeError",
+    "OutOfOrderSequenceError",
+    "PartitionLog",
+    "RecordTooLargeError",
+    "TopicExistsError",
+    "TopicInfo",
+    "UnknownTopicOrPartitionError",
+    "describe_config",
+    "iter_batches",
+    "validate_topic_name",
+]

@@ -1,0 +1,158 @@
+"""Turns the results of a run into rich tables; the one place that prints them."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rich.console import Console
+from rich.table import Table
+
+THROUGHPUT_ROWS = [
+    ("produce 1p", "raw", "produce"),
+    ("produce 6p", "raw", "produce"),
+    ("consume 1p", "raw", "consume"),
+    ("consume 6p", "raw", "consume"),
+    ("produce 6p librdkafka", "librdkafka", None),
+    ("consume 6p librdkafka", "librdkafka", None),
+]
+
+
+def _num(value: float | None, fmt: str = "{:,.0f}") -> str:
+    return "-" if value is None else fmt.format(value)
+
+
+def _get(report: dict[str, Any], broker: str, scenario: str, key: str) -> float | None:
+    row = report["results"].get(broker, {}).get(scenario)
+    return None if row is None else row.get(key)
+
+
+def _mark(ok: bool | None) -> str:
+    return "-" if ok is None else ("[green]yes[/]" if ok else "[red]no[/]")
+
+
+def throughput_table(report: dict[str, Any], hw: str = "headwater", base: str = "tansu") -> Table:
+    targets = report["targets"]
+    s = report["settings"]
+    table = Table(
+        title=f"Embedded broker: {hw} (--flush {s['flush']}) vs {base} (memory://), "
+        f"100-byte records, acks=all, idempotent, {s['records']:,} records a scenario",
+    )
+    for col in ("scenario", "client", f"{hw} rec/s", "MB/s", f"{base} rec/s", "MB/s",
+                f"{hw}/{base}", "target", "met"):  # fmt: skip
+        left = col in ("scenario", "client", "target")
+        table.add_column(col, justify="left" if left else "right")
+    for scenario, client, kind in THROUGHPUT_ROWS:
+        a = _get(report, hw, scenario, "records_per_s")
+        b = _get(report, base, scenario, "records_per_s")
+        if a is None and b is None:
+            continue
+        ratio = a / b if a and b else None
+        target, met = "", None
+        if kind and a is not None:
+            need = targets[kind]
+            target = f">= {need:,} rec/s, >= {targets['ratio']:.1f}x"
+            met = a >= need and (ratio is None or ratio >= targets["ratio"])
+        table.add_row(
+            scenario, client, _num(a), _num(_get(report, hw, scenario, "mb_per_s"), "{:,.1f}"),
+            _num(b), _num(_get(report, base, scenario, "mb_per_s"), "{:,.1f}"),
+            _num(ratio, "{:.2f}x"), target, _mark(met),
+        )  # fmt: skip
+    rate = s["latency_rate"]
+    for scenario, client in (("latency", "librdkafka"), ("latency raw", "raw")):
+        for q in ("p50", "p99", "p999"):
+            a = _get(report, hw, scenario, f"{q}_ms")
+            b = _get(report, base, scenario, f"{q}_ms")
+            if a is None and b is None:
+                continue
+            target, met = "", None
+            if q == "p99" and a is not None:
+                target = f"<= {targets['p99_ms']:.0f} ms"
+                met = a <= targets["p99_ms"]
+            table.add_row(
+                f"produce latency {q} @ {rate:,}/s", client, _num(a, "{:.2f} ms"), "",
+                _num(b, "{:.2f} ms"), "", _num(a / b if a and b else None, "{:.2f}x"), target,
+                _mark(met),
+            )  # fmt: skip
+    return table
+
+
+def cpu_table(report: dict[str, Any], brokers: list[str]) -> Table:
+    table = Table(title="Where the CPU went (2 cores shared by broker and clients)")
+    table.add_column("scenario")
+    for b in brokers:
+        table.add_column(f"{b} cores", justify="right")
+        table.add_column(f"{b} us/rec", justify="right")
+        table.add_column(f"{b} wire MB/s", justify="right")
+    table.add_column("client us/rec", justify="right")
+    table.add_column("client procs", justify="right")
+    table.add_column("other load", justify="right")
+    scenarios = [r[0] for r in THROUGHPUT_ROWS] + ["latency", "latency raw"]
+    for scenario in scenarios:
+        cells, client, procs, other = [], None, None, None
+        for b in brokers:
+            cells += [
+                _num(_get(report, b, scenario, "broker_cores"), "{:.2f}"),
+                _num(_get(report, b, scenario, "broker_us_per_record"), "{:.2f}"),
+                _num(_get(report, b, scenario, "wire_mb_per_s"), "{:,.0f}"),
+            ]
+            client = client or _get(report, b, scenario, "client_us_per_record")
+            procs = procs or _get(report, b, scenario, "client_processes")
+            load = _get(report, b, scenario, "other_cores")
+            other = load if other is None or (load is not None and load > other) else other
+        if all(c == "-" for c in cells):
+            continue
+        table.add_row(scenario, *cells, _num(client, "{:.2f}"), _num(procs), _num(other, "{:.2f}"))
+    return table
+
+
+def notes(report: dict[str, Any], brokers: list[str]) -> list[str]:
+    lines = []
+    disk = report.get("disk") or {}
+    if disk:
+        lines.append(
+            f"Disk, raw sequential write of {disk['bytes'] / 1e6:,.0f} MB (the produce-6p bytes) "
+            f"in 8 MB os.write calls, {disk['directory']}: {disk['mb_per_s_no_fsync']:,.0f} MB/s "
+            f"without fsync (page cache), {disk['mb_per_s_fsync']:,.0f} MB/s with a final fsync."
+        )
+    raw = librd = None
+    for b in brokers:
+        raw = raw or _get(report, b, "produce 6p", "client_us_per_record")
+        librd = librd or _get(report, b, "produce 6p librdkafka", "client_us_per_record")
+    if raw and librd:
+        lines.append(
+            f"Client choice: the throughput rows use the raw client ({raw:.3f} us CPU a record, "
+            f"pre-built batches) rather than librdkafka's produce_batch ({librd:.2f} us a record, "
+            f"{librd / raw:,.0f}x more): on 2 shared cores every client microsecond is taken from "
+            "the broker. kcat: " + report.get("kcat", "not probed") + "."
+        )
+    for b in brokers:
+        for scenario in ("latency", "latency raw"):
+            note = (report["results"].get(b, {}).get(scenario) or {}).get("note")
+            if note:
+                lines.append(f"Pacing, {scenario} on {b}: {note}.")
+    for what, err in report.get("failures", {}).items():
+        lines.append(f"[red]FAILED[/] {what}: {err.splitlines()[0] if err else ''}")
+    worst = max(
+        (row.get("other_cores", 0.0) for per in report["results"].values() for row in per.values()),
+        default=0.0,
+    )
+    if worst > 0.1:
+        lines.append(
+            f"[yellow]WARNING[/]: other processes used up to {worst:.2f} cores during a scenario "
+            "('other load' column): the figures understate what this machine can do."
+        )
+    m = report["machine"]
+    lines.append(
+        f"Machine: {m['nproc']} cores, {m['cpu']}, Python {m['python']}; run took "
+        f"{report['seconds']:.0f} s."
+    )
+    return lines
+
+
+def render(report: dict[str, Any], brokers: list[str]) -> None:
+    console = Console(width=160)
+    hw, base = [*brokers, "tansu"][:2]
+    console.print(throughput_table(report, hw, base))
+    console.print(cpu_table(report, brokers))
+    for line in notes(report, brokers):
+        console.print(line)

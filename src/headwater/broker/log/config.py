@@ -1,0 +1,144 @@
+"""`LogConfig`: per-topic storage settings, and their mapping from Kafka topic config names.
+
+A topic's effective config is the broker default `LogConfig` with the topic's overrides applied
+(`with_overrides`). Overrides are kept as the strings the client sent, so DescribeConfigs can echo
+them. Names Kafka knows but this broker does not act on (compression.type, min.insync.replicas, …)
+are accepted and stored so that tools creating topics with them keep working; unknown names are
+refused with InvalidConfigError, as Kafka does.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from headwater.broker.log.errors import InvalidConfigError
+
+FlushPolicy = Literal["always", "interval", "never"]
+
+_DAY_MS = 24 * 60 * 60 * 1000
+_INT32_MAX = 2**31 - 1
+_INT64_MAX = 2**63 - 1
+
+
+@dataclass(frozen=True, slots=True)
+class LogConfig:
+    """Storage settings of one topic's partitions."""
+
+    segment_bytes: int = 1 << 30
+    segment_ms: int = 7 * _DAY_MS
+    retention_ms: int = 7 * _DAY_MS  # -1: keep forever
+    retention_bytes: int = -1  # per partition; -1: no size limit
+    index_interval_bytes: int = 4096
+    max_message_bytes: int = 8 * 1024 * 1024  # largest batch accepted
+    flush_policy: FlushPolicy = "interval"
+    flush_interval_ms: int = 1000
+    cleanup_policy: str = "delete"  # "compact" is stored but compaction is not implemented
+
+    def with_overrides(self, overrides: Mapping[str, str]) -> LogConfig:
+        """This config with Kafka topic configs applied; InvalidConfigError names a bad one."""
+        changes: dict[str, Any] = {}
+        for name, raw in overrides.items():
+            if name in _STORED_ONLY:
+                continue
+            spec = _SETTINGS.get(name)
+            if spec is None:
+                raise InvalidConfigError(f"unknown topic config {name!r}")
+            if raw is None:
+                raise InvalidConfigError(f"topic config {name!r} needs a value")
+            field_name, parse = spec
+            value = parse(name, str(raw).strip())
+            if name == "flush.messages":
+                if value == 1:
+                    changes["flush_policy"] = "always"
+                continue
+            changes[field_name] = value
+        return dataclasses.replace(self, **changes) if changes else self
+
+    def describe(self, overrides: Mapping[str, str]) -> list[tuple[str, str, bool]]:
+        """(Kafka name, value, is_default) for DescribeConfigs, effective values first."""
+        config = self.with_overrides(overrides)
+        rows = [
+            (name, _render(getattr(config, field_name)), name not in overrides)
+            for name, (field_name, _) in _SETTINGS.items()
+            if name != "flush.messages"
+        ]
+        default_messages = "1" if config.flush_policy == "always" else str(_INT64_MAX)
+        messages = overrides.get("flush.messages", default_messages)
+        rows.append(("flush.messages", messages, "flush.messages" not in overrides))
+        rows.extend(
+            (name, value, False) for name, value in overrides.items() if name in _STORED_ONLY
+        )
+        return rows
+
+
+def _render(value: object) -> str:
+    return str(value).lower() if isinstance(value, bool) else str(value)
+
+
+def _integer(low: int, high: int) -> Callable[[str, str], int]:
+    def parse(name: str, raw: str) -> int:
+        try:
+            value = int(raw)
+        except ValueError:
+            raise InvalidConfigError(f"{name}={raw!r} is not an integer") from None
+        if not low <= value <= high:
+            raise InvalidConfigError(f"{name}={value} is outside [{low}, {high}]")
+        return value
+
+    return parse
+
+
+def _cleanup_policy(name: str, raw: str) -> str:
+    parts = [part.strip() for part in raw.split(",")]
+    if not parts or any(part not in ("delete", "compact") for part in parts):
+        raise InvalidConfigError(f"{name}={raw!r}: expected delete, compact or both")
+    return ",".join(dict.fromkeys(parts))
+
+
+_SETTINGS: dict[str, tuple[str, Callable[[str, str], object]]] = {
+    "cleanup.policy": ("cleanup_policy", _cleanup_policy),
+    "retention.ms": ("retention_ms", _integer(-1, _INT64_MAX)),
+    "retention.bytes": ("retention_bytes", _integer(-1, _INT64_MAX)),
+    "segment.bytes": ("segment_bytes", _integer(14, _INT32_MAX)),
+    "segment.ms": ("segment_ms", _integer(1, _INT64_MAX)),
+    "max.message.bytes": ("max_message_bytes", _integer(0, _INT32_MAX)),
+    "index.interval.bytes": ("index_interval_bytes", _integer(0, _INT32_MAX)),
+    "flush.ms": ("flush_interval_ms", _integer(0, _INT64_MAX)),
+    "flush.messages": ("flush_policy", _integer(1, _INT64_MAX)),  # only 1 ("always") acts
+}
+
+# Kafka topic configs accepted and echoed back, without effect on this single-node broker.
+_STORED_ONLY = frozenset(
+    {
+        "compression.type",
+        "delete.retention.ms",
+        "file.delete.delay.ms",
+        "follower.replication.throttled.replicas",
+        "leader.replication.throttled.replicas",
+        "local.retention.bytes",
+        "local.retention.ms",
+        "max.compaction.lag.ms",
+        "message.downconversion.enable",
+        "message.format.version",
+        "message.timestamp.after.max.ms",
+        "message.timestamp.before.max.ms",
+        "message.timestamp.difference.max.ms",
+        "message.timestamp.type",
+        "min.cleanable.dirty.ratio",
+        "min.compaction.lag.ms",
+        "min.insync.replicas",
+        "preallocate",
+        "remote.storage.enable",
+        "segment.index.bytes",
+        "segment.jitter.ms",
+        "unclean.leader.election.enable",
+    }
+)
+
+
+def describe_config(config: LogConfig, overrides: Mapping[str, str]) -> list[tuple[str, str, bool]]:
+    """(name, value, is_default) rows for DescribeConfigs: `config` is the broker default."""
+    return config.describe(overrides)

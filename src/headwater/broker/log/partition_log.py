@@ -1,0 +1,446 @@
+"""`PartitionLog`: one topic-partition's ordered segments, appended to and read by offset.
+
+The broker's request handlers call this synchronously on the event loop, so every call is bounded
+work on whole batches: one validation pass over headers and CRCs, one copy to stamp base offsets,
+one os.write; reads are one pread cut at a batch boundary. Nothing here sleeps.
+
+Durability: an append is in the OS page cache when `append` returns (it survives kill -9). The
+topic's flush policy decides when it reaches the disk: `always` fdatasyncs before returning;
+`interval` and `never` leave it to `flush_due()`, which the broker's background task calls (and
+which may run in a worker thread: it only fsyncs descriptors and tolerates a segment being deleted
+meanwhile). Everything else must be called from one thread. Crash recovery is in `loader`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import shutil
+import time
+from bisect import bisect_right
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import crc32c
+
+from headwater.broker.log.batch import (
+    CRC_START,
+    LOG_OVERHEAD,
+    BatchHeader,
+    iter_batches,
+    set_base_offset,
+    verify_crc,
+)
+from headwater.broker.log.config import LogConfig
+from headwater.broker.log.errors import (
+    InvalidRecordError,
+    LogError,
+    LogStorageError,
+    OffsetOutOfRangeError,
+    RecordTooLargeError,
+    UnknownTopicOrPartitionError,
+)
+from headwater.broker.log.files import fsync_dir
+from headwater.broker.log.loader import (
+    load_log,
+    mark_clean_shutdown,
+    prune_snapshots,
+    write_recovery_point,
+    write_snapshot,
+)
+from headwater.broker.log.segment import LogSegment, logger
+
+
+@dataclass(frozen=True, slots=True)
+class AppendResult:
+    """Where an append landed; for a retried idempotent batch, where it landed the first time."""
+
+    base_offset: int
+    last_offset: int
+    log_start_offset: int
+    record_count: int
+    duplicate: bool = False
+
+
+def _wall_clock_ms() -> int:
+    return time.time_ns() // 1_000_000
+
+
+class PartitionLog:
+    """The log of one partition, in `directory` (named `<topic>-<partition>` by the manager)."""
+
+    def __init__(
+        self,
+        directory: Path,
+        config: LogConfig,
+        topic: str,
+        partition: int,
+        *,
+        now_ms: int | None = None,
+    ) -> None:
+        self.directory = Path(directory)
+        self.config = config
+        self.topic = topic
+        self.partition = partition
+        opened_ms = now_ms if now_ms is not None else _wall_clock_ms()
+        try:
+            loaded = load_log(self.directory, config, opened_ms)
+        except OSError as exc:
+            raise LogStorageError(f"cannot open {self.directory}: {exc}") from exc
+        self._segments = loaded.segments
+        self._bases = [segment.base_offset for segment in self._segments]
+        self._producers = loaded.producers
+        self._recovery_point = loaded.recovery_point
+        self._dir_dirty = False
+        self._last_flush_ms = opened_ms
+        self._closed = False
+
+    def __repr__(self) -> str:
+        return (
+            f"PartitionLog({self.topic}-{self.partition}, "
+            f"offsets=[{self.log_start_offset}, {self.log_end_offset}))"
+        )
+
+    # -- state -------------------------------------------------------------------------------
+
+    @property
+    def log_start_offset(self) -> int:
+        return self._segments[0].base_offset
+
+    @property
+    def log_end_offset(self) -> int:
+        """The offset the next appended record gets (Kafka's LEO, also the high watermark here)."""
+        return self._segments[-1].next_offset
+
+    @property
+    def size_bytes(self) -> int:
+        return sum(segment.size for segment in self._segments)
+
+    @property
+    def segments(self) -> Sequence[LogSegment]:
+        return tuple(self._segments)
+
+    @property
+    def dirty(self) -> bool:
+        """Is there anything a flush would sync?"""
+        return (
+            self._dir_dirty
+            or any(segment.dirty for segment in self._segments)
+            or self._recovery_point != self._unflushed_from()
+        )
+
+    def _check_open(self) -> None:
+        if self._closed:
+            raise UnknownTopicOrPartitionError(f"{self.topic}-{self.partition} is closed")
+
+    # -- append ------------------------------------------------------------------------------
+
+    def append(self, records: bytes | bytearray | memoryview, now_ms: int) -> AppendResult:
+        """Validate every batch, then store them all at the log end, or store nothing.
+
+        Raises CorruptRecordError, RecordTooLargeError, InvalidRecordError,
+        OutOfOrderSequenceError, InvalidProducerEpochError or LogStorageError.
+        """
+        self._check_open()
+        view = memoryview(records)
+        if view.format != "B" or view.ndim != 1:
+            view = view.cast("B")
+        max_bytes = self.config.max_message_bytes
+        batches = list(iter_batches(view))
+        if not batches:
+            raise InvalidRecordError("the produce data holds no record batch")
+        crc = crc32c.crc32c
+        for pos, header in batches:  # one pass per batch; the raising calls say exactly why
+            size = header.batch_length + LOG_OVERHEAD
+            if size > max_bytes:
+                raise RecordTooLargeError(
+                    f"batch at byte {pos} is {size} bytes; max.message.bytes is {max_bytes}"
+                )
+            if crc(view[pos + CRC_START : pos + size]) != header.crc:
+                verify_crc(view, pos, header)
+            count = header.records_count
+            if (
+                count <= 0
+                or count != header.last_offset_delta + 1
+                or header.attributes & _CONTROL_OR_BAD_CODEC
+                or (header.producer_id >= 0 and header.base_sequence < 0)
+            ):
+                _check_client_batch(pos, header)
+
+        base_offset = next_offset = self.log_end_offset
+        producer_append = self._producers.begin()
+        placed: list[tuple[int, int, BatchHeader]] = []
+        for pos, header in batches:
+            if header.producer_id >= 0:
+                duplicate = producer_append.add(header, next_offset)
+                if duplicate is not None:
+                    return AppendResult(
+                        duplicate.base_offset,
+                        duplicate.last_offset,
+                        self.log_start_offset,
+                        duplicate.last_offset - duplicate.base_offset + 1,
+                        duplicate=True,
+                    )
+            placed.append((pos, next_offset, header))
+            next_offset += header.last_offset_delta + 1
+
+        data = bytearray(view)
+        for pos, offset, _ in placed:
+            set_base_offset(data, pos, offset)
+        active = self._segments[-1]
+        if active.failed:
+            raise LogStorageError(
+                f"{self.topic}-{self.partition} refuses appends after a write it could not undo"
+            )
+        config = self.config
+        if active.is_full(
+            len(data), next_offset - 1, now_ms, config.segment_bytes, config.segment_ms
+        ):
+            active = self._roll(now_ms)
+        active.append(data, placed, now_ms)
+        producer_append.commit()
+        if config.flush_policy == "always":
+            active.sync_data()
+        return AppendResult(
+            base_offset, next_offset - 1, self.log_start_offset, next_offset - base_offset
+        )
+
+    def _roll(self, now_ms: int) -> LogSegment:
+        """Seal the active segment and start a new one at the log end."""
+        old = self._segments[-1]
+        try:
+            old.seal()
+            new = LogSegment(
+                self.directory,
+                old.next_offset,
+                self.config.index_interval_bytes,
+                now_ms=now_ms,
+                create=True,
+            )
+        except OSError as exc:
+            old.sealed = False
+            raise LogStorageError(f"cannot roll {self.topic}-{self.partition}: {exc}") from exc
+        self._segments.append(new)
+        self._bases.append(new.base_offset)
+        self._dir_dirty = True
+        try:
+            write_snapshot(
+                self.directory,
+                new.base_offset,
+                self._producers,
+                self.log_start_offset,
+                durable=False,
+            )
+        except OSError as exc:  # only an optimisation for the next open
+            logger.warning("producer snapshot for %s not written: %s", new.log_path, exc)
+        if self.config.flush_policy == "always":
+            self._sync_dir()
+        return new
+
+    # -- read --------------------------------------------------------------------------------
+
+    def read(self, offset: int, max_bytes: int) -> bytes:
+        """Whole batches from the one containing `offset`; at most max_bytes unless the first
+        batch alone is larger (KIP-74: one whole batch always comes back). b"" at the log end."""
+        self._check_open()
+        start, end = self.log_start_offset, self.log_end_offset
+        if not start <= offset <= end:
+            raise OffsetOutOfRangeError(
+                f"offset {offset} is outside [{start}, {end}] of {self.topic}-{self.partition}"
+            )
+        i = bisect_right(self._bases, offset) - 1
+        try:
+            for segment in self._segments[i:]:
+                data = segment.read(offset, max_bytes)
+                if data:
+                    return data
+        except OSError as exc:
+            raise LogStorageError(f"read of {self.topic}-{self.partition}: {exc}") from exc
+        return b""
+
+    def offset_for_timestamp(self, timestamp_ms: int) -> tuple[int, int] | None:
+        """(base offset, maxTimestamp) of the first batch with maxTimestamp >= timestamp_ms.
+
+        Batch granularity: a consumer seeking there may see a few older records, never miss one.
+        """
+        self._check_open()
+        with self._storage_errors("timestamp lookup in"):
+            for segment in self._segments:
+                if segment.max_timestamp >= timestamp_ms:
+                    found = segment.find_by_timestamp(timestamp_ms)
+                    if found is not None:
+                        return found
+        return None
+
+    @contextlib.contextmanager
+    def _storage_errors(self, action: str) -> Iterator[None]:
+        """OSError -> LogStorageError, so callers only ever see the LogError tree."""
+        try:
+            yield
+        except OSError as exc:
+            raise LogStorageError(f"{action} {self.topic}-{self.partition}: {exc}") from exc
+
+    # -- retention ---------------------------------------------------------------------------
+
+    def apply_retention(self, now_ms: int) -> int:
+        """Delete the oldest segments past retention.ms or retention.bytes; returns how many.
+
+        As Kafka: a segment goes when its newest timestamp is older than retention.ms, and the
+        oldest segments go while the log stays at least retention.bytes without them. When every
+        segment has expired the active one is rolled first, so the log is empty at its old end.
+        """
+        self._check_open()
+        if "delete" not in self.config.cleanup_policy.split(","):
+            return 0
+        with self._storage_errors("retention of"):
+            return self._apply_retention(now_ms)
+
+    def _apply_retention(self, now_ms: int) -> int:
+        deleted = 0
+        retention_ms = self.config.retention_ms
+        if retention_ms >= 0:
+            count = 0
+            for segment in self._segments:
+                if segment.size == 0 or now_ms - segment.largest_timestamp_ms() <= retention_ms:
+                    break
+                count += 1
+            deleted += self._delete_oldest(count, now_ms)
+        retention_bytes = self.config.retention_bytes
+        if retention_bytes >= 0:
+            excess = self.size_bytes - retention_bytes
+            count = 0
+            for segment in self._segments:
+                if segment.size == 0 or excess < segment.size:
+                    break
+                excess -= segment.size
+                count += 1
+            deleted += self._delete_oldest(count, now_ms)
+        return deleted
+
+    def _delete_oldest(self, count: int, now_ms: int) -> int:
+        if count == 0:
+            return 0
+        if count == len(self._segments):
+            self._roll(now_ms)
+        doomed, self._segments = self._segments[:count], self._segments[count:]
+        self._bases = self._bases[count:]
+        for segment in doomed:
+            segment.delete()
+        self._dir_dirty = True
+        self._producers.truncate_head(self.log_start_offset)
+        with contextlib.suppress(OSError):
+            prune_snapshots(self.directory, self.log_start_offset)
+        return count
+
+    # -- durability and lifetime -------------------------------------------------------------
+
+    def _unflushed_from(self) -> int:
+        """Base offset of the first segment that may hold data not yet fsynced."""
+        for segment in list(self._segments):
+            if segment.dirty or not segment.sealed:
+                return segment.base_offset
+        return self.log_end_offset
+
+    def _sync_dir(self) -> None:
+        self._dir_dirty = False
+        try:
+            fsync_dir(self.directory)
+        except OSError as exc:
+            self._dir_dirty = True
+            raise LogStorageError(f"fsync of {self.directory} failed: {exc}") from exc
+
+    def flush(self, *, include_active: bool = True) -> None:
+        """fsync what changed since the last flush, then persist the recovery point.
+
+        `include_active=False` syncs only sealed segments: enough to move the recovery point,
+        which is what the `never` policy still needs so that a crash recovers one segment only.
+        A log closed or deleted meanwhile (by the loop thread) is skipped silently.
+        """
+        if self._closed:
+            return
+        try:
+            self._flush(include_active)
+        except LogError:
+            if not self._closed:
+                raise
+
+    def _flush(self, include_active: bool) -> None:
+        segments = list(self._segments)
+        for segment in segments:
+            if segment.dirty and (include_active or segment.sealed):
+                segment.flush()
+        if self._dir_dirty:
+            self._sync_dir()
+        point = self._unflushed_from()
+        if point != self._recovery_point:
+            try:
+                write_recovery_point(self.directory, point)
+            except OSError as exc:
+                raise LogStorageError(f"recovery point of {self.directory}: {exc}") from exc
+            self._recovery_point = point
+
+    def flush_due(self, now_ms: int) -> None:
+        """Apply the flush policy: `interval` syncs everything every flush_interval_ms; every
+        policy syncs sealed segments so the recovery point keeps up."""
+        if self._closed:
+            return
+        full = (
+            self.config.flush_policy == "interval"
+            and now_ms - self._last_flush_ms >= self.config.flush_interval_ms
+        )
+        if full:
+            self._last_flush_ms = now_ms
+        if self.dirty:
+            self.flush(include_active=full)
+
+    def close(self) -> None:
+        """Flush everything, snapshot producer state and mark the shutdown clean."""
+        if self._closed:
+            return
+        self._closed = True
+        try:
+            if any(segment.failed for segment in self._segments):
+                return  # leave the marker out: the next open recovers
+            self._segments[-1].finish_time_index()
+            self._flush(include_active=True)
+            write_snapshot(
+                self.directory,
+                self.log_end_offset,
+                self._producers,
+                self.log_start_offset,
+                durable=True,
+            )
+            mark_clean_shutdown(self.directory)
+        except (OSError, LogError) as exc:
+            raise LogStorageError(f"close of {self.topic}-{self.partition}: {exc}") from exc
+        finally:
+            for segment in self._segments:
+                segment.close()
+
+    def delete(self) -> None:
+        """Close without flushing and remove the directory."""
+        self._closed = True
+        for segment in self._segments:
+            segment.close()
+        shutil.rmtree(self.directory, ignore_errors=True)
+
+
+_CONTROL_OR_BAD_CODEC = 0x20 | 0x04  # control batch, or codec >= 4 (only 4, zstd, is valid)
+
+
+def _check_client_batch(pos: int, header: BatchHeader) -> None:
+    """Kafka's LogValidator rules for batches from clients (InvalidRecordError)."""
+    if header.records_count <= 0 or header.records_count != header.last_offset_delta + 1:
+        raise InvalidRecordError(
+            f"batch at byte {pos} counts {header.records_count} records but spans "
+            f"{header.last_offset_delta + 1} offsets"
+        )
+    if header.is_control:
+        raise InvalidRecordError(f"batch at byte {pos}: clients may not write control batches")
+    if header.compression > 4:
+        raise InvalidRecordError(f"batch at byte {pos}: unknown compression {header.compression}")
+    if header.producer_id >= 0 and header.base_sequence < 0:
+        raise InvalidRecordError(
+            f"batch at byte {pos}: producer {header.producer_id} sent sequence "
+            f"{header.base_sequence}"
+        )

@@ -1,0 +1,32 @@
+"""Helpers for the transport tests: waits with deadlines (never bare sleeps) and test options."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+
+import headwater.transport as hwt
+
+#: Consumers in tests: a short session (brokers may delay a group's first join by up to half of
+#: it) and a short fetch long-poll, so waits end quickly; still within Kafka's 6 s minimum.
+FAST_GROUP = hwt.ConsumerOptions(session_timeout_ms=6000, fetch_max_wait_ms=100)
+
+
+def wait_until(condition: Callable[[], bool], deadline_s: float, what: str) -> None:
+    """Re-check `condition` every 10 ms until it holds; fail with `what` after `deadline_s`."""
+    end = time.monotonic() + deadline_s
+    while not condition():
+        if time.monotonic() > end:
+            raise AssertionError(f"timed out after {deadline_s}s waiting for {what}")
+        time.sleep(0.01)
+
+
+def consume_n(consumer: hwt.Consumer, n: int, deadline_s: float = 30.0) -> list[hwt.Record]:
+    """Consume until `n` records arrived (fail after `deadline_s`); returns exactly those read."""
+    records: list[hwt.Record] = []
+    end = time.monotonic() + deadline_s
+    while len(records) < n:
+        if time.monotonic() > end:
+            raise AssertionError(f"got {len(records)} of {n} records within {deadline_s}s")
+        records.extend(consumer.consume(max_records=n - len(records), timeout_s=0.2))
+    return records
