@@ -5,8 +5,9 @@ Rules:
    with a fresh data directory, and is killed with its whole group when the run ends, fails, or
    is interrupted (Ctrl-C, SIGTERM): `Reaper` tracks everything and `Reaper.close()` runs from a
    finally block and from atexit.
-2. Client workers are multiprocessing children (spawn) with a hard deadline: a worker that has
-   not reported by then is killed and the scenario fails; it never hangs the run.
+2. Client workers are multiprocessing children (spawn), client commands (kcat) are sessions of
+   their own; both have a hard deadline: one that has not finished by then is killed and the
+   scenario fails; it never hangs the run.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import atexit
 import contextlib
 import multiprocessing as mp
 import os
+import resource
 import shutil
 import signal
 import socket
@@ -24,6 +26,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from queue import Empty
 from typing import Any
 
 from _clients import Result, run_worker
@@ -97,6 +100,7 @@ class Reaper:
     root: Path
     brokers: list[Broker] = field(default_factory=list)
     workers: list[Any] = field(default_factory=list)
+    commands: list[subprocess.Popen[bytes]] = field(default_factory=list)
     temp_paths: list[Path] = field(default_factory=list)
 
     def __post_init__(self) -> None:
@@ -175,7 +179,17 @@ class Reaper:
             ready, at_go = 0, None
             results: list[Result | None] = [None] * len(jobs)
             while ready < len(jobs) or any(r is None for r in results):
-                msg = queue.get(timeout=max(0.1, deadline - time.monotonic()))
+                try:
+                    msg = queue.get(timeout=0.2)
+                except Empty:
+                    if time.monotonic() > deadline:
+                        raise TimeoutError(f"workers did not finish in {timeout:.0f} s") from None
+                    for i, p in enumerate(procs):
+                        if results[i] is None and p.exitcode is not None and queue.empty():
+                            raise RuntimeError(
+                                f"worker {jobs[i][0]} #{i} died (exit code {p.exitcode})"
+                            ) from None
+                    continue
                 if msg[0] == "error":
                     raise RuntimeError(f"worker {jobs[msg[1]][0]} #{msg[1]} failed:\n{msg[2]}")
                 if msg[0] == "ready":
@@ -187,8 +201,6 @@ class Reaper:
                     results[msg[1]] = msg[2]
             at_end = probe()
             return [r for r in results if r is not None], at_go, at_end
-        except mp.queues.Empty:  # type: ignore[attr-defined]
-            raise TimeoutError(f"workers did not finish in {timeout:.0f} s") from None
         finally:
             for p in procs:
                 p.join(max(0.1, min(5.0, deadline - time.monotonic())))
@@ -197,7 +209,41 @@ class Reaper:
                     p.join(5)
                 self.workers.remove(p)
 
+    def run_command(
+        self, argv: list[str], timeout: float, stdout: Path | None = None
+    ) -> tuple[float, float, float, str]:
+        """Run a client command; return (start, end, CPU seconds, stderr).
+
+        Its output goes to `stdout` (or nowhere). CPU comes from RUSAGE_CHILDREN, so no other
+        child may be reaped meanwhile."""
+        before = resource.getrusage(resource.RUSAGE_CHILDREN)
+        start = time.monotonic()
+        with open(stdout or os.devnull, "wb") as out:
+            proc = subprocess.Popen(
+                argv, stdout=out, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL,
+                start_new_session=True,
+            )  # fmt: skip
+        self.commands.append(proc)
+        try:
+            _, err = proc.communicate(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            raise TimeoutError(f"{argv[0]} did not finish in {timeout:.0f} s") from None
+        finally:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+            self.commands.remove(proc)
+        end = time.monotonic()
+        after = resource.getrusage(resource.RUSAGE_CHILDREN)
+        cpu = after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime
+        if proc.returncode:
+            raise RuntimeError(f"{argv[0]} exited with {proc.returncode}: {err[-500:]!r}")
+        return start, end, cpu, err.decode(errors="replace")
+
     def close(self) -> None:
+        for proc in list(self.commands):
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(proc.pid, signal.SIGKILL)
         for p in list(self.workers):
             with contextlib.suppress(Exception):
                 p.kill()

@@ -14,6 +14,8 @@ THROUGHPUT_ROWS = [
     ("consume 6p", "raw", "consume"),
     ("produce 6p librdkafka", "librdkafka", None),
     ("consume 6p librdkafka", "librdkafka", None),
+    ("produce 6p kcat", "kcat", None),
+    ("consume 6p kcat", "kcat", None),
 ]
 
 
@@ -40,7 +42,7 @@ def throughput_table(report: dict[str, Any], hw: str = "headwater", base: str = 
     for col in ("scenario", "client", f"{hw} rec/s", "MB/s", f"{base} rec/s", "MB/s",
                 f"{hw}/{base}", "target", "met"):  # fmt: skip
         left = col in ("scenario", "client", "target")
-        table.add_column(col, justify="left" if left else "right")
+        table.add_column(col, justify="left" if left else "right", no_wrap=col == "scenario")
     for scenario, client, kind in THROUGHPUT_ROWS:
         a = _get(report, hw, scenario, "records_per_s")
         b = _get(report, base, scenario, "records_per_s")
@@ -77,8 +79,8 @@ def throughput_table(report: dict[str, Any], hw: str = "headwater", base: str = 
 
 
 def cpu_table(report: dict[str, Any], brokers: list[str]) -> Table:
-    table = Table(title="Where the CPU went (2 cores shared by broker and clients)")
-    table.add_column("scenario")
+    table = Table(title="Where the CPU went (cores = CPU seconds per second of the scenario)")
+    table.add_column("scenario", no_wrap=True)
     for b in brokers:
         table.add_column(f"{b} cores", justify="right")
         table.add_column(f"{b} us/rec", justify="right")
@@ -114,16 +116,22 @@ def notes(report: dict[str, Any], brokers: list[str]) -> list[str]:
             f"in 8 MB os.write calls, {disk['directory']}: {disk['mb_per_s_no_fsync']:,.0f} MB/s "
             f"without fsync (page cache), {disk['mb_per_s_fsync']:,.0f} MB/s with a final fsync."
         )
-    raw = librd = None
+    raw = librd = kcat = None
     for b in brokers:
         raw = raw or _get(report, b, "produce 6p", "client_us_per_record")
         librd = librd or _get(report, b, "produce 6p librdkafka", "client_us_per_record")
-    if raw and librd:
+        kcat = kcat or _get(report, b, "produce 6p kcat", "client_us_per_record")
+    if raw:
+        others = []
+        if librd:
+            others.append(f"librdkafka produce_batch {librd:.2f} us ({librd / raw:,.0f}x)")
+        if kcat:
+            others.append(f"kcat -P -l FILE {kcat:.2f} us ({kcat / raw:,.0f}x)")
         lines.append(
-            f"Client choice: the throughput rows use the raw client ({raw:.3f} us CPU a record, "
-            f"pre-built batches) rather than librdkafka's produce_batch ({librd:.2f} us a record, "
-            f"{librd / raw:,.0f}x more): on 2 shared cores every client microsecond is taken from "
-            "the broker. kcat: " + report.get("kcat", "not probed") + "."
+            f"Client choice: the rated rows use the raw client, {raw:.3f} us CPU a produced "
+            f"record, against {', '.join(others) or 'nothing else measured'}: on 2 shared cores "
+            "every client microsecond is taken from the broker. kcat probe: "
+            f"{report.get('kcat') or 'not run'}."
         )
     for b in brokers:
         for scenario in ("latency", "latency raw"):

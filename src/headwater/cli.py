@@ -35,7 +35,9 @@ def broker(
     flush: Annotated[str, typer.Option(
         help="fsync policy: always (acks survive power loss), interval, never (OS decides).",
     )] = "interval",
-    flush_interval_ms: Annotated[int, typer.Option(help="fsync period for --flush interval.")] = 1000,
+    flush_interval_ms: Annotated[
+        int, typer.Option(help="fsync period for --flush interval.")
+    ] = 1000,
     auto_create_topics: Annotated[bool, typer.Option(
         help="Create unknown topics on Metadata and Produce.")] = True,
     default_partitions: Annotated[int, typer.Option(

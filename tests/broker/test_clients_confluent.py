@@ -145,7 +145,7 @@ def test_admin_create_describe_partitions_delete(broker):
                                        config={"retention.ms": "60000"})])
     fs["admin-t"].result(10)
     bad = admin.create_topics([NewTopic("admin-r3", num_partitions=1, replication_factor=3)])
-    with pytest.raises(Exception, match="(?i)replication"):
+    with pytest.raises(Exception, match=r"(?i)replication"):
         bad["admin-r3"].result(10)
     configs = admin.describe_configs([ConfigResource("topic", "admin-t")])
     entries = next(iter(configs.values())).result(10)

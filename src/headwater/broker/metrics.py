@@ -6,6 +6,7 @@ offsets and lag are computed only when Prometheus scrapes, from the logs and com
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
@@ -77,7 +78,5 @@ class BrokerMetrics:
             self.fetch_bytes.inc(nbytes)
 
     def forget_topic(self, topic: str) -> None:
-        try:
+        with contextlib.suppress(KeyError):
             self.records_in.remove(topic)
-        except KeyError:
-            pass

@@ -22,6 +22,7 @@ from typing import Any
 from headwater.broker.config import BrokerConfig
 from headwater.broker.handlers import HANDLERS, RawResponse
 from headwater.broker.handlers.api_versions import unsupported_version_payload
+from headwater.broker.log import LogError, PartitionLog
 from headwater.broker.protocol.build import build
 from headwater.broker.protocol.codec import (
     Request,
@@ -43,6 +44,7 @@ from headwater.logs import log_event
 logger = logging.getLogger("headwater.broker.server")
 
 MAX_PENDING_PER_CONNECTION = 256
+FLUSH_TICK_S = 0.1
 _NOTHING = object()
 
 
@@ -202,6 +204,11 @@ class KafkaConnection(asyncio.Protocol):
             self._transport.close()
 
 
+def _flush_partitions(partitions: list[PartitionLog], now_ms: int) -> None:
+    for partition in partitions:
+        partition.flush_due(now_ms)
+
+
 class BrokerServer:
     """Owns the listening socket, the connections and the background maintenance tasks."""
 
@@ -211,6 +218,7 @@ class BrokerServer:
         self._server: asyncio.Server | None = None
         self._connections: set[KafkaConnection] = set()
         self._tasks: list[asyncio.Task[None]] = []
+        self._flushing: asyncio.Future[None] | None = None
 
     async def start(self) -> None:
         await self.state.start()
@@ -219,8 +227,7 @@ class BrokerServer:
             lambda: KafkaConnection(self.state, self._connections),
             self.config.host, self.config.port, reuse_address=True, backlog=1024,
         )
-        if self.config.log.flush_policy == "interval":
-            self._tasks.append(asyncio.create_task(self._flush_periodically()))
+        self._tasks.append(asyncio.create_task(self._flush_periodically()))
         self._tasks.append(asyncio.create_task(self._apply_retention_periodically()))
         if self.config.metrics_host is not None:
             from prometheus_client import start_http_server
@@ -232,13 +239,21 @@ class BrokerServer:
                   flush=self.config.log.flush_policy)
 
     async def _flush_periodically(self) -> None:
-        interval = self.config.log.flush_interval_ms / 1000
+        """Apply each partition's flush policy off the event loop, so fsync never stalls it.
+
+        The partition list is taken on the loop thread; a partition deleted meanwhile is closed
+        and skips its flush.
+        """
         while True:
-            await asyncio.sleep(interval)
+            await asyncio.sleep(FLUSH_TICK_S)
+            partitions = [p for t in self.state.logs.topics.values() for p in t.partitions]
+            now_ms = self.state.now_ms()
             try:
-                self.state.logs.flush_all()
+                self._flushing = asyncio.get_running_loop().run_in_executor(
+                    None, _flush_partitions, partitions, now_ms)
+                await asyncio.shield(self._flushing)
                 self.state.groups.flush()
-            except OSError as exc:
+            except (LogError, OSError) as exc:
                 log_event(logger, "flush_failed", logging.ERROR, error=str(exc))
 
     async def _apply_retention_periodically(self) -> None:
@@ -249,7 +264,7 @@ class BrokerServer:
                 deleted = self.state.logs.apply_retention(self.state.now_ms())
                 if deleted:
                     log_event(logger, "retention_applied", segments_deleted=deleted)
-            except OSError as exc:
+            except (LogError, OSError) as exc:
                 log_event(logger, "retention_failed", logging.ERROR, error=str(exc))
 
     async def stop(self) -> None:
@@ -262,6 +277,9 @@ class BrokerServer:
         for task in self._tasks:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
+        if self._flushing is not None:  # a worker thread may still be inside fsync
+            with contextlib.suppress(Exception):
+                await self._flushing
         await self.state.close()
         log_event(logger, "broker_stopped")
 

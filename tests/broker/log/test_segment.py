@@ -128,8 +128,14 @@ def test_recover_cuts_a_torn_tail_and_logs_where(
     assert segment.size == 2 * len(batch) == os.path.getsize(segment.log_path)
     assert segment.next_offset == 54
     (record,) = caplog.records
-    assert f"file={segment.log_path} position={2 * len(batch)} bytes_cut=30" in record.message
-    assert record.bytes_cut == 30  # type: ignore[attr-defined]
+    assert record.getMessage() == "log_tail_truncated"
+    fields = record.fields  # type: ignore[attr-defined]
+    assert (fields["file"], fields["position"], fields["bytes_cut"]) == (
+        str(segment.log_path),
+        2 * len(batch),
+        30,
+    )
+    assert "declares length" in fields["reason"]
 
 
 def test_failed_write_leaves_the_segment_as_it_was(

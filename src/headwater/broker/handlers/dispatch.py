@@ -9,7 +9,6 @@ from headwater.broker.handlers import admin, api_versions, fetch, groups, metada
 from headwater.broker.handlers.raw import RawResponse
 from headwater.broker.protocol.versions import ApiKey
 
-
 __all__ = ["HANDLERS", "RawResponse"]
 
 HANDLERS: dict[int, Callable[..., Any]] = {

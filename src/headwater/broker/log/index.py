@@ -148,6 +148,14 @@ class OffsetIndex(_IndexFile):
         i = bisect_right(self._offsets, offset - self.base_offset) - 1
         return self._positions[i] if i >= 0 else 0
 
+    def floor_entry(self, position: int) -> tuple[int | None, int]:
+        """(absolute offset, position) of the last entry at or before byte `position`;
+        (None, 0) when there is none."""
+        i = bisect_right(self._positions, position) - 1
+        if i < 0:
+            return None, 0
+        return self.base_offset + self._offsets[i], self._positions[i]
+
     def last_entry(self) -> tuple[int, int] | None:
         """(absolute offset, position) of the last entry."""
         if not self._offsets:

@@ -7,13 +7,14 @@ A partition directory holds, besides the segment files:
     <offset>.snapshot   producer state as of that offset (see producer_state)
     *.tmp               a replacement that never got renamed in: deleted
 
-Crash behaviour. After a clean shutdown everything is trusted: the indexes are loaded and only the
-few batches after the last index entry of the active segment are scanned (a scan that does not
-line up falls back to recovery). After a crash, every segment from the one holding the recovery
-point on is recovered batch by batch (lengths, magic, CRC, contiguous offsets) with its indexes
-rebuilt; the first segment that has to be cut becomes the last one and any segment after it is
-deleted, since its offsets could no longer follow. Producer state is then replayed from batch
-headers, starting at the newest snapshot at or below the log end.
+Crash behaviour. After a clean shutdown the indexes are trusted: they are loaded, the few batches
+after the last index entry of the active segment are scanned and the batches in its last MiB are
+CRC-checked (anything that does not line up falls back to recovery of that segment). After a
+crash, every segment from the one holding the recovery point on is recovered batch by batch
+(lengths, magic, CRC, contiguous offsets) with its indexes rebuilt; the first segment that has to
+be cut becomes the last one and any segment after it is deleted, since its offsets could no longer
+follow. Producer state is then replayed from batch headers, starting at the newest snapshot at or
+below the log end.
 """
 
 from __future__ import annotations
@@ -41,6 +42,7 @@ from headwater.broker.log.files import (
 )
 from headwater.broker.log.producer_state import ProducerStateManager
 from headwater.broker.log.segment import LogSegment
+from headwater.logs import log_event
 
 logger = logging.getLogger("headwater.broker.log")
 
@@ -107,7 +109,13 @@ def _open_clean(segments: list[LogSegment], now_ms: int) -> None:
         segment.load_sealed(following.base_offset)
     active = segments[-1]
     if not active.load_active(now_ms):
-        logger.warning("indexes of %s disagree with the log; recovering it", active.log_path)
+        log_event(
+            logger,
+            "log_tail_check_failed",
+            logging.WARNING,
+            file=str(active.log_path),
+            action="recovering the segment",
+        )
         active.recover(now_ms)
 
 
@@ -126,11 +134,13 @@ def _open_after_crash(
         following = segments[i + 1]
         if cut or segment.next_offset != following.base_offset:
             for dropped in segments[i + 1 :]:
-                logger.warning(
-                    "deleting segment after a truncated one: file=%s bytes=%d",
-                    dropped.log_path,
-                    dropped.size,
-                    extra={"file": str(dropped.log_path), "bytes_cut": dropped.size},
+                log_event(
+                    logger,
+                    "log_segment_dropped",
+                    logging.WARNING,
+                    file=str(dropped.log_path),
+                    bytes_cut=dropped.size,
+                    reason="it follows a truncated segment",
                 )
                 dropped.delete()
             del segments[i + 1 :]

@@ -37,6 +37,7 @@ from headwater.broker.log.errors import (
 )
 from headwater.broker.log.files import read_file, write_atomically
 from headwater.broker.log.partition_log import PartitionLog
+from headwater.logs import log_event
 
 logger = logging.getLogger("headwater.broker.log")
 
@@ -120,7 +121,7 @@ class LogManager:
         claimed = {p.directory.name for t in self.topics.values() for p in t.partitions}
         for path in self.data_dir.iterdir():
             if path.is_dir() and path.name not in claimed and _split_dir_name(path.name):
-                logger.warning("partition directory %s belongs to no topic; left alone", path)
+                log_event(logger, "stray_partition_directory", logging.WARNING, path=str(path))
 
     def _adopt_directories(self) -> list[_TopicEntry]:
         counts: dict[str, int] = {}
@@ -134,10 +135,12 @@ class LogManager:
             for name, count in sorted(counts.items())
         ]
         if entries:
-            logger.warning(
-                "%s is missing; adopted topics from partition directories: %s",
-                self.data_dir / TOPICS_FILE,
-                ", ".join(counts),
+            log_event(
+                logger,
+                "topics_adopted_from_directories",
+                logging.WARNING,
+                missing=str(self.data_dir / TOPICS_FILE),
+                topics=sorted(counts),
             )
             self._persist_entries(entries)
         return entries
@@ -207,7 +210,9 @@ class LogManager:
         for i in range(num_partitions):
             stray = self._partition_dir(name, i)
             if stray.exists():
-                logger.warning("removing stray partition directory %s", stray)
+                log_event(
+                    logger, "stray_partition_directory_removed", logging.WARNING, path=str(stray)
+                )
                 try:
                     shutil.rmtree(stray)
                 except OSError as exc:

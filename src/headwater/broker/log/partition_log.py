@@ -14,6 +14,7 @@ meanwhile). Everything else must be called from one thread. Crash recovery is in
 from __future__ import annotations
 
 import contextlib
+import logging
 import shutil
 import time
 from bisect import bisect_right
@@ -49,6 +50,7 @@ from headwater.broker.log.loader import (
     write_snapshot,
 )
 from headwater.broker.log.segment import LogSegment, logger
+from headwater.logs import log_event
 
 
 @dataclass(frozen=True, slots=True)
@@ -232,7 +234,13 @@ class PartitionLog:
                 durable=False,
             )
         except OSError as exc:  # only an optimisation for the next open
-            logger.warning("producer snapshot for %s not written: %s", new.log_path, exc)
+            log_event(
+                logger,
+                "producer_snapshot_failed",
+                logging.WARNING,
+                file=str(new.log_path),
+                error=str(exc),
+            )
         if self.config.flush_policy == "always":
             self._sync_dir()
         return new

@@ -5,7 +5,8 @@ nothing else: no file header, no padding. A segment is named by the offset of it
 holds contiguous offsets. Only the active (last) segment of a partition is appended to.
 
 Crash behaviour: a write goes to the OS page cache with os.write before the append returns, so a
-killed process loses nothing; a power loss may tear the unsynced tail. `recover()` walks the file
+killed process loses nothing; a power loss may tear the unsynced tail. Even after a clean shutdown
+the last TAIL_CHECK_BYTES of the active segment are CRC-checked on open. `recover()` walks the file
 batch by batch (length, magic, CRC-32C, contiguous offsets), truncates at the first batch that does
 not check out and rebuilds both indexes on the way. A failed os.write is undone with ftruncate, so
 the segment never keeps half an append; if even that fails the segment refuses further appends and
@@ -30,6 +31,7 @@ from headwater.broker.log.batch import (
     MIN_BATCH_LENGTH,
     BatchHeader,
     batch_length_at,
+    iter_batches,
 )
 from headwater.broker.log.errors import CorruptRecordError, LogStorageError
 from headwater.broker.log.files import (
@@ -40,12 +42,14 @@ from headwater.broker.log.files import (
     write_all,
 )
 from headwater.broker.log.index import OffsetIndex, TimeIndex
+from headwater.logs import log_event
 
 logger = logging.getLogger("headwater.broker.log")
 
 SCAN_CHUNK = 64 * 1024  # header scans read this much at a time
 RECOVERY_CHUNK = 8 * 1024 * 1024  # recovery reads whole batches in chunks this large
 MAX_RELATIVE_OFFSET = 2**31 - 1  # as Kafka: relative offsets must fit an int32
+TAIL_CHECK_BYTES = 1024 * 1024  # CRC-checked at the end of the active segment on a clean open
 
 
 class LogSegment:
@@ -104,14 +108,35 @@ class LogSegment:
         self.sealed = True
 
     def load_active(self, now_ms: int) -> bool:
-        """Trust the last segment after a clean shutdown: indexes plus a scan of the tail.
+        """Open the last segment after a clean shutdown: indexes, a header scan after the last
+        entry, and CRCs of the batches in its last TAIL_CHECK_BYTES.
 
         Returns False if anything disagrees, and the caller then runs `recover()`.
         """
-        if not self._load_indexes(None):
+        if not self._load_indexes(None) or not self._tail_checks_out():
             return False
         self._set_rolling_base(now_ms)
         return True
+
+    def _tail_checks_out(self) -> bool:
+        """Do the batches from the indexed one at or before size - TAIL_CHECK_BYTES verify?"""
+        start_offset, start = self.index.floor_entry(max(self.size - TAIL_CHECK_BYTES, 0))
+        if start_offset is None:
+            start_offset = self.base_offset
+        tail = os.pread(self._fd, self.size - start, start)
+        view = memoryview(tail)
+        expected = start_offset
+        try:
+            for pos, header in iter_batches(view):
+                crc = crc32c.crc32c(view[pos + CRC_START : pos + header.size])
+                if crc != header.crc or header.base_offset != expected:
+                    return False
+                expected = header.base_offset + header.last_offset_delta + 1
+        except CorruptRecordError:
+            return False
+        finally:
+            view.release()
+        return expected == self.next_offset
 
     def _load_indexes(self, next_offset: int | None) -> bool:
         """Load both index files and check them against the batches after the last entry.
@@ -211,13 +236,14 @@ class LogSegment:
         if cut:
             os.ftruncate(fd, pos)
             self.dirty = True
-            logger.warning(
-                "truncated torn log tail: file=%s position=%d bytes_cut=%d reason=%r",
-                self.log_path,
-                pos,
-                cut,
-                reason,
-                extra={"file": str(self.log_path), "position": pos, "bytes_cut": cut},
+            log_event(
+                logger,
+                "log_tail_truncated",
+                logging.WARNING,
+                file=str(self.log_path),
+                position=pos,
+                bytes_cut=cut,
+                reason=reason,
             )
         self.size = pos
         self._set_rolling_base(now_ms)
@@ -262,11 +288,13 @@ class LogSegment:
         if self.next_offset != next_offset and next_offset != self.base_offset:
             # offsets up to the next segment are missing: reads skip the gap, as over a
             # compacted log, rather than fail forever
-            logger.warning(
-                "segment ends early: file=%s next_offset=%d expected=%d",
-                self.log_path,
-                self.next_offset,
-                next_offset,
+            log_event(
+                logger,
+                "log_segment_ends_early",
+                logging.WARNING,
+                file=str(self.log_path),
+                next_offset=self.next_offset,
+                expected=next_offset,
             )
         self.finish_time_index()
 

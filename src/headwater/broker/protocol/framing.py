@@ -1,8 +1,8 @@
 """Kafka request framing, sans-IO.
 
 Every Kafka request and response is `int32 size` followed by `size` bytes. `FrameDecoder` is fed
-whatever the socket delivered (`feed(bytes)`) and hands back complete frames (`frames()`); it does no
-I/O, so the server, the tests and the fuzzers drive it the same way.
+whatever the socket delivered (`feed(bytes)`) and hands back complete frames (`frames()`); it
+does no I/O, so the server, the tests and the fuzzers drive it the same way.
 
 A negative or oversize declared length is a protocol error on that connection alone: the decoder
 raises `FrameError` and the caller closes that one connection.

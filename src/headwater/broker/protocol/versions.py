@@ -55,7 +55,7 @@ SUPPORTED_VERSIONS: dict[int, tuple[int, int]] = {
     ApiKey.CREATE_PARTITIONS: (0, 3),
 }
 
-#: Produce versions that are advertised but refused (no kio schema; the legacy layout is hand-coded).
+#: Produce versions advertised but refused (no kio schema; the legacy layout is hand-coded).
 LEGACY_PRODUCE_VERSIONS = range(0, 3)
 
 
