@@ -48,7 +48,7 @@ FLUSH_TICK_S = 0.1
 _NOTHING = object()
 
 
-class KafkaConnection(asyncio.Protocol):
+class KafkaConnection(asyncio.BufferedProtocol):
     """One client connection: frames in, responses out in order."""
 
     def __init__(self, state: BrokerState, connections: set[KafkaConnection]) -> None:
@@ -62,7 +62,7 @@ class KafkaConnection(asyncio.Protocol):
         self._write_paused = False
         self._read_paused = False
 
-    # -- asyncio.Protocol -------------------------------------------------------------------
+    # -- asyncio.BufferedProtocol -------------------------------------------------------------------
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self._transport = transport  # type: ignore[assignment]  # uvloop's is no subclass
         peer = transport.get_extra_info("peername")
@@ -87,10 +87,12 @@ class KafkaConnection(asyncio.Protocol):
         self._write_paused = False
         self._update_reading()
 
-    def data_received(self, data: bytes) -> None:
-        self._decoder.feed(data)
+    def get_buffer(self, sizehint: int) -> memoryview:
+        return self._decoder.get_buffer()
+
+    def buffer_updated(self, nbytes: int) -> None:
         try:
-            frames = self._decoder.frames()
+            frames = self._decoder.buffer_updated(nbytes)
         except FrameError as exc:
             self._protocol_error("bad_frame", str(exc))
             return
@@ -101,7 +103,7 @@ class KafkaConnection(asyncio.Protocol):
         self._update_reading()
 
     # -- request handling -------------------------------------------------------------------
-    def _handle_frame(self, frame: bytes) -> None:
+    def _handle_frame(self, frame: bytes | bytearray) -> None:
         state = self._state
         try:
             request = decode_request(frame)

@@ -106,8 +106,10 @@ def peek_header(frame: bytes) -> tuple[int, int, int]:
     return _HEADER.unpack_from(frame, 0)
 
 
-def decode_request(frame: bytes) -> Request:
+def decode_request(frame: bytes | bytearray) -> Request:
     """Decode one frame (size prefix already stripped)."""
+    if isinstance(frame, bytearray):  # kio's native reader takes read-only buffers only
+        frame = memoryview(frame).toreadonly()  # type: ignore[assignment]
     api_key, api_version, correlation_id = peek_header(frame)
     supported = SUPPORTED_VERSIONS.get(api_key)
     if supported is None or not supported[0] <= api_version <= supported[1]:
@@ -122,7 +124,7 @@ def decode_request(frame: bytes) -> Request:
         pos += 2
         client_id = None
         if client_len >= 0:
-            client_id = frame[pos : pos + client_len].decode("utf-8", "replace")
+            client_id = bytes(frame[pos : pos + client_len]).decode("utf-8", "replace")
             pos += client_len
             if pos > len(frame):
                 raise RequestDecodeError("client id runs past the end of the request")

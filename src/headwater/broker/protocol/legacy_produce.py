@@ -27,7 +27,7 @@ def _read_string(buf: bytes, pos: int) -> tuple[str, int]:
     pos += 2
     if length < 0 or pos + length > len(buf):
         raise RequestDecodeError("bad topic name length in legacy produce request")
-    return buf[pos : pos + length].decode("utf-8", "replace"), pos + length
+    return bytes(buf[pos : pos + length]).decode("utf-8", "replace"), pos + length
 
 
 def decode_legacy_produce(buf: bytes, pos: int) -> LegacyProduceRequest:
