@@ -62,7 +62,7 @@ class KafkaConnection(asyncio.BufferedProtocol):
         self._write_paused = False
         self._read_paused = False
 
-    # -- asyncio.BufferedProtocol -------------------------------------------------------------------
+    # -- asyncio.BufferedProtocol ------------------------------------------------------------
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self._transport = transport  # type: ignore[assignment]  # uvloop's is no subclass
         peer = transport.get_extra_info("peername")

@@ -197,6 +197,16 @@ def test_offset_for_timestamp_finds_first_batch_at_or_after(open_log: OpenLog) -
     assert log.offset_for_timestamp(1191) is None
 
 
+def test_max_timestamp_finds_the_batch_with_the_largest_timestamp(open_log: OpenLog) -> None:
+    log = open_log(segment_bytes=400, index_interval_bytes=1)
+    assert log.max_timestamp() is None
+    stamps = [1000, 5000, 2000, 4000, 3000, 1500, 4500, 100]
+    for ts in stamps:
+        log.append(make_batch(values(2), timestamp=ts), now_ms=0)
+    assert len(log.segments) >= 2
+    assert log.max_timestamp() == (3, 5000)  # last offset of the second batch
+
+
 def test_time_retention_deletes_old_segments_and_advances_log_start(open_log: OpenLog) -> None:
     batch_size = len(make_batch(values(2)))
     log = open_log(segment_bytes=2 * batch_size, retention_ms=1000)

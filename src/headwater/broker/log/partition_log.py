@@ -280,6 +280,24 @@ class PartitionLog:
                         return found
         return None
 
+    def max_timestamp(self) -> tuple[int, int] | None:
+        """(offset, timestamp) of the batch holding the largest timestamp (ListOffsets -3).
+
+        The offset is that batch's last offset, as Kafka reports it for v2 batches without
+        opening them. Segments whose max_timestamp cannot win are not scanned.
+        """
+        self._check_open()
+        best: tuple[int, int] | None = None
+        with self._storage_errors("max timestamp lookup in"):
+            for segment in reversed(self._segments):
+                if best is not None and segment.max_timestamp <= best[1]:
+                    continue
+                for _, header in segment.iter_headers():
+                    if best is None or header.max_timestamp > best[1]:
+                        best = (header.base_offset + header.last_offset_delta,
+                                header.max_timestamp)
+        return best
+
     @contextlib.contextmanager
     def _storage_errors(self, action: str) -> Iterator[None]:
         """OSError -> LogStorageError, so callers only ever see the LogError tree."""
