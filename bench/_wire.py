@@ -46,7 +46,7 @@ def _varint(value: int) -> bytes:
     return bytes(out)
 
 
-def _string(value: str | None) -> bytes:
+def encode_string(value: str | None) -> bytes:
     if value is None:
         return _I16.pack(-1)
     raw = value.encode()
@@ -81,7 +81,7 @@ class Connection:
     def __init__(self, host: str, port: int, client_id: str = "bench", timeout: float = 30.0):
         self.sock = socket.create_connection((host, port), timeout=timeout)
         self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        self._client = _string(client_id)
+        self._client = encode_string(client_id)
         self._next_id = 0
         self._rbuf = bytearray()
 
@@ -140,7 +140,7 @@ class Connection:
     def create_topic(self, topic: str, partitions: int, timeout_ms: int = 10_000) -> None:
         body = (
             _I32.pack(1)
-            + _string(topic)
+            + encode_string(topic)
             + struct.pack(">ihii", partitions, 1, 0, 0)
             + struct.pack(">ib", timeout_ms, 0)
         )
@@ -165,7 +165,7 @@ class Connection:
     def send_produce(self, topic: bytes, partition: int, batch: bytearray, acks: int = -1) -> int:
         """Produce v7 with one batch for one partition; `topic` is the encoded string."""
         head = (
-            _string(None)
+            encode_string(None)
             + struct.pack(">hii", acks, 30_000, 1)
             + topic
             + struct.pack(">iii", 1, partition, len(batch))
@@ -193,7 +193,7 @@ class Connection:
         body += _I32.pack(1) + topic + _I32.pack(len(offsets))
         for partition, offset in offsets.items():
             body += struct.pack(">iiqqi", partition, -1, offset, -1, partition_max_bytes)
-        body += _I32.pack(0) + _string("")
+        body += _I32.pack(0) + encode_string("")
         return self.send(1, 11, body)
 
     def receive_fetch(self, offsets: dict[int, int], verify: bool = True) -> tuple[int, int]:

@@ -77,11 +77,14 @@ def broker(
 def demo(
     records: Annotated[int, typer.Option(help="How many records to stream.")] = 2_000_000,
     partitions: Annotated[int, typer.Option(help="Partitions of the demo topic.")] = 6,
+    broker: Annotated[str, typer.Option(
+        help="embedded (start a private broker), HOST:PORT or kafka://h1:9092,h2:9092.",
+    )] = "embedded",
 ) -> None:
     """Start an embedded broker, stream records through it and print what was measured."""
     from headwater.demo import run_demo
 
-    run_demo(records=records, partitions=partitions)
+    run_demo(records=records, partitions=partitions, broker=broker)
 
 
 @app.command()
