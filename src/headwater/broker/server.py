@@ -36,6 +36,7 @@ from headwater.broker.protocol.errors import (
     RequestDecodeError,
     UnsupportedVersionError,
 )
+from headwater.broker.protocol.fetch_response import encode_fetch_response
 from headwater.broker.protocol.framing import FrameDecoder
 from headwater.broker.protocol.versions import ApiKey, api_name
 from headwater.broker.state import BrokerState
@@ -161,7 +162,11 @@ class KafkaConnection(asyncio.BufferedProtocol):
                 return
         self._update_reading()
 
-    def _encode(self, request: Request, result: Any) -> bytes:
+    def _encode(self, request: Request, result: Any) -> bytes | list[bytes | memoryview]:
+        if request.api_key == ApiKey.FETCH:
+            parts = encode_fetch_response(request.api_version, request.correlation_id, result)
+            self._state.metrics.bytes_out.labels(api="fetch").inc(sum(len(p) for p in parts))
+            return parts
         if isinstance(result, RawResponse):
             data = encode_raw_response(request.correlation_id, result.payload)
         else:
@@ -171,9 +176,12 @@ class KafkaConnection(asyncio.BufferedProtocol):
         self._state.metrics.bytes_out.labels(api=api_name(request.api_key)).inc(len(data))
         return data
 
-    def _write(self, data: bytes) -> None:
+    def _write(self, data: bytes | list[bytes | memoryview]) -> None:
         if self._transport is not None and not self._closed:
-            self._transport.write(data)
+            if isinstance(data, list):
+                self._transport.writelines(data)
+            else:
+                self._transport.write(data)
 
     def _update_reading(self) -> None:
         if self._transport is None or self._closed:

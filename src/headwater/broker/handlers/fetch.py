@@ -1,4 +1,4 @@
-"""Fetch (long poll) and ListOffsets.
+"""Fetch (long poll) and ListOffsets. Fetch responses are encoded by `protocol.fetch_response`.
 
 Fetch answers as soon as `min_bytes` are available or `max_wait` has passed, waiting on the
 append notifier (never polling). Each partition returns whole batches from the one containing the
@@ -21,7 +21,7 @@ MAX_TIMESTAMP = -3
 
 
 def _partition(index: int, error: int, hw: int = -1, log_start: int = -1,
-               records: bytes = b"") -> dict[str, Any]:
+               records: bytes | memoryview = b"") -> dict[str, Any]:
     return {
         "partition_index": index,
         "error_code": error,

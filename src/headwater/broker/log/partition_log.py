@@ -247,7 +247,7 @@ class PartitionLog:
 
     # -- read --------------------------------------------------------------------------------
 
-    def read(self, offset: int, max_bytes: int) -> bytes:
+    def read(self, offset: int, max_bytes: int) -> bytes | memoryview:
         """Whole batches from the one containing `offset`; at most max_bytes unless the first
         batch alone is larger (KIP-74: one whole batch always comes back). b"" at the log end."""
         self._check_open()

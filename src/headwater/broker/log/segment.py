@@ -443,7 +443,7 @@ class LogSegment:
                 return pos, header
         return None
 
-    def read(self, offset: int, max_bytes: int) -> bytes:
+    def read(self, offset: int, max_bytes: int) -> bytes | memoryview:
         """Whole batches from the one containing `offset`: at most max_bytes, at least one batch."""
         found = self._locate(offset)
         if found is None:
@@ -457,7 +457,7 @@ class LogSegment:
             if following > end:
                 break
             cut = following
-        return data if cut == end else data[:cut]
+        return data if cut == end else memoryview(data)[:cut]  # no copy of the whole read
 
     def find_by_timestamp(self, timestamp: int) -> tuple[int, int] | None:
         """(base offset, maxTimestamp) of the first batch with maxTimestamp >= `timestamp`."""
