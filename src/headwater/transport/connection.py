@@ -8,10 +8,10 @@ start-up to fail fast. Closing the transport closes every client it made that is
 from __future__ import annotations
 
 import weakref
-from types import TracebackType
-from typing import Self, TypeVar
+from typing import TypeVar
 
 from headwater.transport.base import Admin, Consumer, Producer
+from headwater.transport.closing import ClosesOnExit
 from headwater.transport.kafka import ClientSettings, KafkaAdmin, KafkaConsumer, KafkaProducer
 from headwater.transport.options import ConsumerOptions, ProducerOptions, RawConfig
 from headwater.transport.url import DEFAULT_EMBEDDED_BOOTSTRAP, BrokerUrl, parse_broker_url
@@ -19,7 +19,7 @@ from headwater.transport.url import DEFAULT_EMBEDDED_BOOTSTRAP, BrokerUrl, parse
 C = TypeVar("C", Producer, Consumer, Admin)
 
 
-class Transport:
+class Transport(ClosesOnExit):
     """One broker (or cluster) and the settings every client of it shares."""
 
     def __init__(
@@ -48,17 +48,6 @@ class Transport:
     def close(self) -> None:
         for client in list(self._clients):
             client.close()
-
-    def __enter__(self) -> Self:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()
 
     def __repr__(self) -> str:
         return f"Transport({self.url})"

@@ -104,6 +104,7 @@ class OffsetStore:
         self._fd: int | None = None
         self._size = 0
         self._records = 0
+        self._unsynced = False
         self._broken = False
 
     # -- lifecycle
@@ -151,7 +152,9 @@ class OffsetStore:
                 return
             except OSError as exc:
                 log_event(log, "group_offsets_compaction_failed", logging.WARNING, error=str(exc))
-        os.fsync(self._fd)
+        if self._unsynced:  # an fsync with nothing to sync still costs a journal commit
+            self._unsynced = False
+            os.fsync(self._fd)
 
     # -- writes (each returns only once the record is in the file)
 
@@ -205,6 +208,7 @@ class OffsetStore:
             raise StoreError(f"cannot append to {self.path}: {exc}") from exc
         self._size += len(record)
         self._records += 1
+        self._unsynced = not self._fsync
 
     def _load(self, data: bytes) -> int:
         """Apply every valid record; the length of the valid prefix."""

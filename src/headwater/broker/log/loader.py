@@ -210,7 +210,10 @@ def read_recovery_point(directory: Path) -> int:
 
 
 def write_recovery_point(directory: Path, offset: int) -> None:
-    write_atomically(directory / RECOVERY_POINT_FILE, f"{offset}\n".encode())
+    """Not fsynced: it is written after the segments it vouches for were synced, so whichever
+    version survives a power loss (the rename is atomic) is safe; a missing or unreadable file
+    only means a longer recovery."""
+    write_atomically(directory / RECOVERY_POINT_FILE, f"{offset}\n".encode(), durable=False)
 
 
 def mark_clean_shutdown(directory: Path) -> None:

@@ -489,15 +489,19 @@ class LogSegment:
             raise LogStorageError(f"fdatasync of {self.log_path} failed: {exc}") from exc
 
     def flush(self) -> None:
-        """fsync the log and both indexes; safe to call from a worker thread."""
+        """fdatasync the log (and, once sealed, its indexes); safe from a worker thread.
+
+        The active segment's indexes are not synced: each fsync forces a journal commit that
+        stalls concurrent appends, and recovery rebuilds an index that is stale or torn.
+        """
         if self.closed:
             return
         self.dirty = False
         try:
             os.fdatasync(self._fd)
-            self.index.flush()
-            self.time_index.flush()
-            if self.sealed:
+            if self.sealed:  # the active segment's indexes are rebuilt by recovery if stale
+                self.index.flush()
+                self.time_index.flush()
                 self.close_index_files()
         except OSError as exc:
             self.dirty = True

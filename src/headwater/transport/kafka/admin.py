@@ -12,13 +12,13 @@ import time
 from collections.abc import Callable, Iterable
 from concurrent.futures import Future
 from concurrent.futures import TimeoutError as FutureTimeout
-from types import TracebackType
-from typing import Any, Self
+from typing import Any
 
 from confluent_kafka import KafkaError, KafkaException
 from confluent_kafka.admin import AdminClient, ConfigResource, NewTopic, ResourceType
 
 from headwater.transport.base import TopicDescription, TopicSpec
+from headwater.transport.closing import ClosesOnExit
 from headwater.transport.errors import BrokerUnavailableError, TopicError, TransportConfigError
 from headwater.transport.kafka.config import ClientSettings, admin_config
 from headwater.transport.kafka.errors import kafka_error, translate
@@ -28,7 +28,7 @@ log = logging.getLogger("headwater.transport")
 _METADATA_POLL_S = 0.05  # between metadata looks while waiting for a change to show
 
 
-class KafkaAdmin:
+class KafkaAdmin(ClosesOnExit):
     """`headwater.transport.Admin` over confluent-kafka."""
 
     def __init__(self, settings: ClientSettings) -> None:
@@ -150,17 +150,6 @@ class KafkaAdmin:
 
     def close(self) -> None:
         """Nothing to release: the admin client holds no group or queue (kept for symmetry)."""
-
-    def __enter__(self) -> Self:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()
 
     def _wait_for(self, done: Callable[[dict[str, int]], bool], what: str, deadline: float) -> None:
         while True:

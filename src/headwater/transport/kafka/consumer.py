@@ -13,13 +13,13 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterable, Sequence
-from types import TracebackType
-from typing import Any, Self
+from typing import Any
 
 import confluent_kafka as ck
 from confluent_kafka import KafkaError, KafkaException
 
 from headwater.transport.base import OnAssign, OnRevoke, Record, TopicPartition
+from headwater.transport.closing import ClosesOnExit
 from headwater.transport.errors import (
     BrokerUnavailableError,
     CommitError,
@@ -41,7 +41,7 @@ _RAISE_FROM_CONSUME = frozenset({KafkaError.TOPIC_AUTHORIZATION_FAILED,
                                  KafkaError.GROUP_AUTHORIZATION_FAILED})  # fmt: skip
 
 
-class KafkaConsumer:
+class KafkaConsumer(ClosesOnExit):
     """`headwater.transport.Consumer` over confluent-kafka."""
 
     def __init__(
@@ -215,17 +215,6 @@ class KafkaConsumer:
             self._consumer.close()
         except KafkaException as exc:
             log.warning("%s", translate(exc, "close consumer"))
-
-    def __enter__(self) -> Self:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()
 
     # -- internals --------------------------------------------------------------------------
 

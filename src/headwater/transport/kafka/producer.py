@@ -18,13 +18,13 @@ import functools
 import logging
 import time
 from collections.abc import Iterable, Mapping
-from types import TracebackType
-from typing import Any, Self
+from typing import Any
 
 import confluent_kafka as ck
 from confluent_kafka import KafkaError, KafkaException
 
 from headwater.transport.base import Delivery, HeadersLike, OnDelivery, ProducerRecord
+from headwater.transport.closing import ClosesOnExit
 from headwater.transport.errors import QueueFullError, TransportConfigError, TransportError
 from headwater.transport.kafka.config import ClientSettings, producer_config
 from headwater.transport.kafka.errors import UNREACHABLE, delivery_error, kafka_error, translate
@@ -35,7 +35,7 @@ log = logging.getLogger("headwater.transport")
 _QUEUE_FULL_POLL_S = 0.05  # serve deliveries this long before retrying a full queue
 
 
-class KafkaProducer:
+class KafkaProducer(ClosesOnExit):
     """`headwater.transport.Producer` over confluent-kafka."""
 
     def __init__(self, settings: ClientSettings, options: ProducerOptions | None = None) -> None:
@@ -135,17 +135,6 @@ class KafkaProducer:
         finally:
             self._closed = True
         return int(remaining)
-
-    def __enter__(self) -> Self:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()
 
     # -- internals --------------------------------------------------------------------------
 
