@@ -75,6 +75,8 @@ def handle_metadata(state: Any, request: Any) -> dict[str, Any]:
                 except LogError as exc:
                     topics.append(_missing_topic(name, exc.error_code))
                     continue
+                state.log_event("topic_created", topic=name,
+                                partitions=len(topic.partitions), auto=True)
             if topic is None:
                 topics.append(_missing_topic(name, UNKNOWN_TOPIC_OR_PARTITION))
             else:
