@@ -74,6 +74,45 @@ def broker(
 
 
 @app.command()
+def collect(
+    listen: Annotated[str, typer.Option(help="HOST:PORT for HTTP.")] = "127.0.0.1:8080",
+    broker: Annotated[str, typer.Option(
+        help="embedded (127.0.0.1:9092), HOST:PORT or kafka://h1:9092,h2:9092.")] = "embedded",
+    write_key: Annotated[list[str] | None, typer.Option(
+        help="KEY or KEY=SOURCE accepted from clients (repeatable); default: dev.")] = None,
+    cors_origin: Annotated[list[str] | None, typer.Option(
+        help="Origin allowed to post from a browser (repeatable); default: any.")] = None,
+    ip_policy: Annotated[str, typer.Option(help="IP anonymisation: none, last_octet, hash.")] = (
+        "last_octet"),
+    answer_on_enqueue: Annotated[bool, typer.Option(
+        help="Answer 2xx when events are queued, not when the broker acknowledged.")] = False,
+    workers: Annotated[int, typer.Option(help="HTTP worker processes.")] = 1,
+    log_level: Annotated[str, typer.Option(help="debug, info, warning, error.")] = "info",
+) -> None:
+    """Run the clickstream HTTP collector (tracker, Segment-spec API, pixel) in the foreground."""
+    import dataclasses
+
+    from headwater.logs import setup_logging
+    from headwater.sources.clickstream.config import CollectorConfig
+    from headwater.sources.clickstream.serve import serve
+
+    setup_logging(log_level)
+    host, port = _split_listen(listen)
+    keys = {}
+    for item in write_key or ["dev"]:
+        key, _, source = item.partition("=")
+        keys[key] = source or key
+    base = CollectorConfig()
+    config = dataclasses.replace(
+        base, broker=broker, write_keys=keys,
+        cors_origins=tuple(cors_origin) if cors_origin else base.cors_origins,
+        ack_before_response=not answer_on_enqueue,
+        enrich=dataclasses.replace(base.enrich, ip_policy=ip_policy),
+    )
+    serve(config, host, port, workers)
+
+
+@app.command()
 def demo(
     records: Annotated[int, typer.Option(help="How many records to stream.")] = 2_000_000,
     partitions: Annotated[int, typer.Option(help="Partitions of the demo topic.")] = 6,

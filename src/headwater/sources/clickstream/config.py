@@ -1,0 +1,37 @@
+"""Collector settings, one typed value object."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from headwater.sources.clickstream.enrich import EnrichConfig
+from headwater.sources.clickstream.parse import ParseLimits
+
+EVENTS_TOPIC = "clickstream.events"
+INVALID_TOPIC = "clickstream.invalid"
+
+
+@dataclass(frozen=True, slots=True)
+class CollectorConfig:
+    broker: str = "embedded"
+    #: write key -> source name. Requests without a known key get 401.
+    write_keys: dict[str, str] = field(default_factory=lambda: {"dev": "dev"})
+    #: Origins allowed to call the collector from a browser ("*" for any).
+    cors_origins: tuple[str, ...] = ("*",)
+    #: Answer after the broker acknowledged (True) or as soon as events are queued (False).
+    ack_before_response: bool = True
+    ack_timeout_s: float = 5.0
+    retry_after_s: int = 5
+    dedup_window_s: int = 600
+    #: Paths, configurable so a site can serve them from its own domain past ad-blockers.
+    tracker_path: str = "/t.js"
+    collect_path: str = "/collect"
+    pixel_path: str = "/p.gif"
+    session_cookie: str = "hw_sid"
+    anonymous_cookie: str = "hw_aid"
+    session_timeout_s: int = 30 * 60
+    trust_forwarded_for: bool = False
+    events_topic: str = EVENTS_TOPIC
+    invalid_topic: str = INVALID_TOPIC
+    limits: ParseLimits = field(default_factory=ParseLimits)
+    enrich: EnrichConfig = field(default_factory=EnrichConfig)

@@ -1,0 +1,147 @@
+"""The collector over real HTTP, against a real broker: what is accepted, refused and kept."""
+
+from __future__ import annotations
+
+import time
+
+import httpx
+import orjson
+from confluent_kafka import Consumer, KafkaError
+
+AUTH = ("testkey", "")
+
+
+def read_topic(bootstrap: str, topic: str, count: int, deadline_s: float = 20.0) -> list:
+    consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": f"read-{time.time_ns()}",
+                         "auto.offset.reset": "earliest", "enable.auto.commit": False})
+    consumer.subscribe([topic])
+    got: list = []
+    end = time.monotonic() + deadline_s
+    try:
+        while len(got) < count and time.monotonic() < end:
+            for msg in consumer.consume(100, 0.2):
+                if msg.error() is None:
+                    got.append(msg)
+                elif msg.error().code() not in (KafkaError._PARTITION_EOF,
+                                                KafkaError.UNKNOWN_TOPIC_OR_PART):
+                    raise AssertionError(msg.error())
+    finally:
+        consumer.close()
+    return got
+
+
+SEGMENT_BATCH = {
+    "batch": [
+        {"type": "page", "name": "Home", "anonymousId": "anon-1", "messageId": "m-1",
+         "timestamp": "2026-11-25T10:00:00.000Z",
+         "context": {"page": {"url": "https://shop.example/?utm_source=news&utm_campaign=spring",
+                              "path": "/", "referrer": "https://www.google.com/"},
+                     "userAgent": "Mozilla/5.0 (iPhone; CPU iPhone OS 17_1 like Mac OS X) "
+                                  "AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.1 "
+                                  "Mobile/15E148 Safari/604.1",
+                     "sessionId": "sess-1"}},
+        {"type": "track", "event": "video_play", "anonymousId": "anon-1", "userId": "u-7",
+         "messageId": "m-2", "timestamp": "2026-11-25T10:00:05.000Z",
+         "properties": {"video_id": "v42"}, "context": {"sessionId": "sess-1"}},
+    ],
+    "sentAt": "2026-11-25T10:00:06.000Z",
+}
+
+
+def test_segment_batch_is_acknowledged_and_lands_enriched_in_order(broker, collector):
+    response = httpx.post(f"{collector.url}/v1/batch", json=SEGMENT_BATCH, auth=AUTH)
+    assert response.status_code == 200, response.text
+    assert response.json() == {"success": True, "accepted": 2}
+    records = read_topic(broker.bootstrap, "clickstream.events", 2)
+    events = [orjson.loads(m.value()) for m in records]
+    assert [e["event_id"] for e in events] == ["m-1", "m-2"]
+    assert {m.key() for m in records} == {b"sess-1"}
+    page, play = events
+    assert page["event"] == "page" and play["event"] == "track:video_play"
+    assert page["referrer"]["medium"] == "search" and page["referrer"]["source"] == "google"
+    assert page["campaign"]["source"] == "news"
+    assert page["user_agent"]["os"] == "iOS"
+    assert play["user_id"] == "u-7" and play["request"]["properties"] == {"video_id": "v42"}
+    assert play["ts"] <= play["received_ts"]
+    headers = dict(records[0].headers())
+    assert headers["source"] == b"web-test" and headers["schema"] == b"clickstream.event/1"
+
+
+def test_missing_or_unknown_write_key_is_401(collector):
+    assert httpx.post(f"{collector.url}/v1/batch", json=SEGMENT_BATCH).status_code == 401
+    bad = httpx.post(f"{collector.url}/v1/batch", json=SEGMENT_BATCH, auth=("nope", ""))
+    assert bad.status_code == 401 and "unknown write key" in bad.text
+
+
+def test_malformed_json_is_400_and_dead_lettered_raw(broker, collector):
+    body = b'{"type": "track", "event": "x", "anonymousId": "a",'
+    response = httpx.post(f"{collector.url}/collect?k=testkey", content=body,
+                          headers={"content-type": "application/json"})
+    assert response.status_code == 400
+    assert response.json()["success"] is False
+    dead = read_topic(broker.bootstrap, "clickstream.invalid", 1)
+    assert dead[0].value() == body
+    assert dict(dead[0].headers())["reason"]
+
+
+def test_one_bad_event_in_a_batch_is_refused_alone(broker, collector):
+    batch = {"batch": [
+        {"type": "track", "event": "ok", "anonymousId": "a", "messageId": "good-1"},
+        {"type": "track", "event": "bad", "anonymousId": "a", "properties": [1, 2]},
+    ]}
+    response = httpx.post(f"{collector.url}/v1/batch", json=batch, auth=AUTH)
+    assert response.status_code == 400
+    body = response.json()
+    assert body["accepted"] == 1
+    assert [r["index"] for r in body["rejected"]] == [1]
+    assert "properties" in body["rejected"][0]["reason"]
+    assert [orjson.loads(m.value())["event_id"]
+            for m in read_topic(broker.bootstrap, "clickstream.events", 1)] == ["good-1"]
+    dead = read_topic(broker.bootstrap, "clickstream.invalid", 1)
+    assert orjson.loads(dead[0].value())["properties"] == [1, 2]
+
+
+def test_oversize_body_is_413(collector):
+    big = b"[" + b",".join([b'{"type":"track","event":"e","anonymousId":"a"}'] * 20000) + b"]"
+    response = httpx.post(f"{collector.url}/collect?k=testkey", content=big)
+    assert response.status_code == 413
+    assert "limit" in response.text
+
+
+def test_pixel_sets_first_party_cookies_and_lands(broker, collector):
+    response = httpx.get(f"{collector.url}/p.gif", params={"k": "testkey", "e": "open"})
+    assert response.status_code == 200, response.text
+    assert response.headers["content-type"] == "image/gif"
+    assert "hw_sid" in response.cookies and "hw_aid" in response.cookies
+    event = orjson.loads(read_topic(broker.bootstrap, "clickstream.events", 1)[0].value())
+    assert event["session_id"] == response.cookies["hw_sid"]
+    assert event["anonymous_id"] == response.cookies["hw_aid"]
+
+
+def test_cors_preflight_allows_the_origin(collector):
+    response = httpx.options(f"{collector.url}/collect",
+                             headers={"origin": "https://shop.example",
+                                      "access-control-request-method": "POST"})
+    assert response.status_code == 204
+    assert response.headers["access-control-allow-origin"] == "https://shop.example"
+
+
+def test_broker_down_is_503_then_events_flow_again_none_lost(broker, collector):
+    event = {"type": "track", "event": "e", "anonymousId": "a"}
+    assert httpx.post(f"{collector.url}/collect?k=testkey",
+                      json={**event, "messageId": "before"}).status_code == 200
+    broker.stop()
+    down = httpx.post(f"{collector.url}/collect?k=testkey", json={**event, "messageId": "during"},
+                      timeout=30)
+    assert down.status_code == 503
+    assert down.headers["retry-after"]
+    broker.start()
+    deadline = time.monotonic() + 30
+    status = None
+    while time.monotonic() < deadline and status != 200:
+        status = httpx.post(f"{collector.url}/collect?k=testkey",
+                            json={**event, "messageId": "during"}, timeout=30).status_code
+    assert status == 200
+    ids = [orjson.loads(m.value())["event_id"]
+           for m in read_topic(broker.bootstrap, "clickstream.events", 3, deadline_s=30)]
+    assert "before" in ids and "during" in ids
