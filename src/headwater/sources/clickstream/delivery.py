@@ -2,8 +2,8 @@
 
 The collector answers 2xx only after the broker acknowledged every event of the request
 (`acks=all`, idempotent producer). librdkafka reports deliveries from `poll()`, which a daemon
-thread calls continuously; each report is passed to the event loop with `call_soon_threadsafe`,
-counting down the request's `Acknowledgement`. A request whose events are not all acknowledged
+thread calls continuously; the reports count down the request's `Acknowledgement` there, which
+wakes the event loop once when the request is complete. A request whose events are not all acknowledged
 within `ack_timeout_s`, or that arrives while the broker is unreachable, fails with
 `BrokerUnavailable`: the collector answers 503 with Retry-After and the client retries (event ids
 let the lake drop the duplicates a retry may create).
@@ -34,25 +34,41 @@ class OutgoingRecord:
 
 
 class Acknowledgement:
-    """Completes when `count` deliveries were reported; fails on the first error."""
+    """Completes when `count` deliveries were reported; fails on the first error.
 
-    __slots__ = ("_future", "_remaining")
+    Delivery reports arrive on the poller thread only (the one thread calling `poll()`), so the
+    count is kept there and the event loop is woken once per request, not once per event.
+    """
+
+    __slots__ = ("_failed", "_future", "_loop", "_remaining")
 
     def __init__(self, loop: asyncio.AbstractEventLoop, count: int) -> None:
+        self._loop = loop
         self._future: asyncio.Future[None] = loop.create_future()
         self._remaining = count
+        self._failed = False
         if count == 0:
             self._future.set_result(None)
 
     def delivered(self, error: str | None) -> None:
-        if self._future.done():
+        """Called on the poller thread for each report."""
+        if self._failed or self._remaining <= 0:
             return
         if error is not None:
-            self._future.set_exception(BrokerUnavailable(error))
+            self._failed = True
+            self._loop.call_soon_threadsafe(self._settle, BrokerUnavailable(error))
             return
         self._remaining -= 1
         if self._remaining == 0:
+            self._loop.call_soon_threadsafe(self._settle, None)
+
+    def _settle(self, error: BrokerUnavailable | None) -> None:
+        if self._future.done():
+            return
+        if error is None:
             self._future.set_result(None)
+        else:
+            self._future.set_exception(error)
 
     async def wait(self, timeout_s: float) -> None:
         try:
@@ -85,12 +101,10 @@ class EventSink:
 
     def send(self, records: Sequence[OutgoingRecord]) -> Acknowledgement:
         """Queue records; the returned acknowledgement completes when the broker has them all."""
-        loop = asyncio.get_running_loop()
-        ack = Acknowledgement(loop, len(records))
-        call = loop.call_soon_threadsafe
+        ack = Acknowledgement(asyncio.get_running_loop(), len(records))
 
         def on_delivery(delivery: transport.Delivery) -> None:
-            call(ack.delivered, None if delivery.error is None else str(delivery.error))
+            ack.delivered(None if delivery.error is None else str(delivery.error))
 
         try:
             for r in records:

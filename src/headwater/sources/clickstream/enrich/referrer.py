@@ -61,9 +61,6 @@ class InternalHosts:
     hosts: frozenset[str]
     suffixes: tuple[str, ...]  # ".example.com" for every site host: its subdomains count too
 
-    def __contains__(self, host: object) -> bool:
-        return isinstance(host, str) and (host in self.hosts or host.endswith(self.suffixes))
-
 
 @lru_cache(maxsize=256)
 def internal_hosts(collector_host: str | None, site_hosts: tuple[str, ...]) -> InternalHosts:
@@ -98,7 +95,7 @@ def classify(
         return {"url": None, "medium": "direct", "source": None}
     if host is None:
         return {"url": referrer, "medium": "other", "source": None}
-    if host in internal or host == host_of(page_url):
+    if host in internal.hosts or host.endswith(internal.suffixes) or host == host_of(page_url):
         return {"url": referrer, "medium": "internal", "source": host}
     known = lookup_host(host)
     if known is not None:

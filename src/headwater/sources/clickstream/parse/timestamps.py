@@ -23,7 +23,7 @@ MAX_MS = 253_402_300_799_999
 _LENIENT = re.compile(
     r"\s*(\d{4})-(\d{1,2})-(\d{1,2})"
     r"(?:[Tt ](\d{1,2}):(\d{1,2})(?::(\d{1,2})(?:[.,](\d{1,9}))?)?)?"
-    r"\s*(?:([Zz])|([+-])(\d{2}):?(\d{2})?)?\s*",
+    r"(?:([Zz])|([+-])(\d{2}):?(\d{2})?)?\s*",
     re.ASCII,
 )
 _from_iso = datetime.fromisoformat
@@ -40,7 +40,8 @@ def epoch_ms(value: object) -> int:
             dt = _from_iso(value)
         except ValueError:
             if value.isdigit() and value.isascii():
-                return _number_ms(int(value), value)
+                # at most 16 digits: int() of thousands of digits is slow (or refused)
+                return _number_ms(int(value) if len(value) <= 16 else MAX_MS + 1, value)
             dt = _lenient(value)
         return (dt - (_EPOCH_NAIVE if dt.tzinfo is None else EPOCH)) // MILLISECOND
     if type(value) is int or type(value) is float:
@@ -55,7 +56,7 @@ def _number_ms(number: float, shown: object) -> int:
 
 
 def _lenient(text: str) -> datetime:
-    match = _LENIENT.fullmatch(text)
+    match = _LENIENT.fullmatch(text) if len(text) <= 64 else None
     if match is None:
         raise BadTimestamp(f"is not an ISO-8601 date-time or epoch milliseconds: {_show(text)}")
     y, mo, d, h, mi, s, frac, z, sign, oh, om = match.groups()
