@@ -30,8 +30,10 @@ from rich.table import Table
 ROOT = Path(__file__).resolve().parent.parent
 SERVER_CPU = "0"
 LOAD_CPU = "1"
-UA = ("Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) "
-      "Chrome/131.0 Safari/537.36")
+UA = (
+    "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) "
+    "Chrome/131.0 Safari/537.36"
+)
 
 
 def free_port() -> int:
@@ -52,12 +54,22 @@ def wait_port(port: int, deadline_s: float = 30) -> None:
 
 
 def event(i: int) -> dict:
-    return {"type": "track", "event": "video_play", "anonymousId": f"anon-{i % 5000}",
-            "messageId": f"m-{i}", "timestamp": "2026-11-25T10:00:00.000Z",
-            "properties": {"video_id": f"v{i % 300}", "position_s": i % 600},
-            "context": {"page": {"url": f"https://watch.example/v/{i % 300}?utm_source=news",
-                                 "referrer": "https://www.google.com/"},
-                        "userAgent": UA, "sessionId": f"s-{i % 5000}"}}
+    return {
+        "type": "track",
+        "event": "video_play",
+        "anonymousId": f"anon-{i % 5000}",
+        "messageId": f"m-{i}",
+        "timestamp": "2026-11-25T10:00:00.000Z",
+        "properties": {"video_id": f"v{i % 300}", "position_s": i % 600},
+        "context": {
+            "page": {
+                "url": f"https://watch.example/v/{i % 300}?utm_source=news",
+                "referrer": "https://www.google.com/",
+            },
+            "userAgent": UA,
+            "sessionId": f"s-{i % 5000}",
+        },
+    }
 
 
 def wrk_script(path: str, body: bytes, auth: str | None) -> str:
@@ -72,9 +84,24 @@ def run_wrk(port: int, script: str, seconds: int, connections: int, tmp: Path) -
     lua = tmp / f"s{time.time_ns()}.lua"
     lua.write_text(script)
     out = subprocess.run(
-        ["taskset", "-c", LOAD_CPU, "wrk", "-t1", f"-c{connections}", f"-d{seconds}s",
-         "--latency", "-s", str(lua), f"http://127.0.0.1:{port}"],
-        capture_output=True, text=True, timeout=seconds + 60, check=True).stdout
+        [
+            "taskset",
+            "-c",
+            LOAD_CPU,
+            "wrk",
+            "-t1",
+            f"-c{connections}",
+            f"-d{seconds}s",
+            "--latency",
+            "-s",
+            str(lua),
+            f"http://127.0.0.1:{port}",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=seconds + 60,
+        check=True,
+    ).stdout
     rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
     lat = {}
     for pct in ("50", "99"):
@@ -82,8 +109,12 @@ def run_wrk(port: int, script: str, seconds: int, connections: int, tmp: Path) -
         value, unit = float(m.group(1)), m.group(2)
         lat[pct] = value / 1000 if unit == "us" else value * 1000 if unit == "s" else value
     non2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
-    return {"rps": rps, "p50_ms": lat["50"], "p99_ms": lat["99"],
-            "non2xx": int(non2xx.group(1)) if non2xx else 0}
+    return {
+        "rps": rps,
+        "p50_ms": lat["50"],
+        "p99_ms": lat["99"],
+        "non2xx": int(non2xx.group(1)) if non2xx else 0,
+    }
 
 
 class Procs:
@@ -92,8 +123,13 @@ class Procs:
 
     def start(self, cmd: list[str], log: Path, env: dict | None = None) -> subprocess.Popen:
         with log.open("ab") as f:
-            p = subprocess.Popen(["taskset", "-c", SERVER_CPU, *cmd], stdout=f,
-                                 stderr=subprocess.STDOUT, env=env, start_new_session=True)
+            p = subprocess.Popen(
+                ["taskset", "-c", SERVER_CPU, *cmd],
+                stdout=f,
+                stderr=subprocess.STDOUT,
+                env=env,
+                start_new_session=True,
+            )
         self.procs.append(p)
         return p
 
@@ -122,9 +158,10 @@ http {{ access_log off; client_body_temp_path {tmp}/nb; proxy_temp_path {tmp}/np
     procs.start(["nginx", "-c", str(conf), "-p", str(tmp)], tmp / "nginx.log")
     wait_port(port)
     try:
-        return {name: run_wrk(port, wrk_script(path, body, None), args.seconds,
-                              args.connections, tmp)
-                for name, (path, body) in bodies.items()}
+        return {
+            name: run_wrk(port, wrk_script(path, body, None), args.seconds, args.connections, tmp)
+            for name, (path, body) in bodies.items()
+        }
     finally:
         procs.stop_all()
 
@@ -132,20 +169,48 @@ http {{ access_log off; client_body_temp_path {tmp}/nb; proxy_temp_path {tmp}/np
 def bench_collector(procs: Procs, tmp: Path, args, bodies) -> dict:
     bport, cport = free_port(), free_port()
     py = sys.executable
-    procs.start([py, "-m", "headwater", "broker", "--listen", f"127.0.0.1:{bport}",
-                 "--data-dir", str(tmp / "broker"), "--log-level", "warning"], tmp / "broker.log")
+    procs.start(
+        [
+            py,
+            "-m",
+            "headwater",
+            "broker",
+            "--listen",
+            f"127.0.0.1:{bport}",
+            "--data-dir",
+            str(tmp / "broker"),
+            "--log-level",
+            "warning",
+        ],
+        tmp / "broker.log",
+    )
     wait_port(bport)
-    procs.start([py, "-m", "headwater", "collect", "--listen", f"127.0.0.1:{cport}",
-                 "--broker", f"127.0.0.1:{bport}", "--write-key", "bench",
-                 "--log-level", "warning"], tmp / "collector.log")
+    procs.start(
+        [
+            py,
+            "-m",
+            "headwater",
+            "collect",
+            "--listen",
+            f"127.0.0.1:{cport}",
+            "--broker",
+            f"127.0.0.1:{bport}",
+            "--write-key",
+            "bench",
+            "--log-level",
+            "warning",
+        ],
+        tmp / "collector.log",
+    )
     wait_port(cport)
     auth = base64.b64encode(b"bench:").decode()
     try:
         # warm-up: topic creation, connections, caches
         run_wrk(cport, wrk_script(*bodies["batch50"], auth), 2, 8, tmp)
-        return {name: run_wrk(cport, wrk_script(path, body, auth), args.seconds,
-                              args.connections, tmp)
-                for name, (path, body) in bodies.items()}
+        return {
+            name: run_wrk(cport, wrk_script(path, body, auth), args.seconds, args.connections, tmp)
+            for name, (path, body) in bodies.items()
+        }
     finally:
         procs.stop_all()
 
@@ -161,8 +226,12 @@ def main() -> None:
             sys.exit(f"{tool} is missing: apt-get install wrk nginx-light util-linux")
     bodies = {
         "single": ("/collect", orjson.dumps(event(1))),
-        "batch50": ("/v1/batch", orjson.dumps({"batch": [event(i) for i in range(50)],
-                                               "sentAt": "2026-11-25T10:00:01.000Z"})),
+        "batch50": (
+            "/v1/batch",
+            orjson.dumps(
+                {"batch": [event(i) for i in range(50)], "sentAt": "2026-11-25T10:00:01.000Z"}
+            ),
+        ),
     }
     procs = Procs()
     with tempfile.TemporaryDirectory(prefix="hw-bench-collector-") as tmpdir:
@@ -174,21 +243,43 @@ def main() -> None:
             coll = bench_collector(procs, tmp / "collector", args, bodies)
         finally:
             procs.stop_all()
-    table = Table(title=f"Collector vs nginx `return 204` (wrk -t1 -c{args.connections} "
-                        f"-d{args.seconds}s on core {LOAD_CPU}; servers on core {SERVER_CPU})")
-    for col in ("scenario", "collector req/s", "events/s", "p50 ms", "p99 ms", "non-2xx",
-                "nginx req/s", "collector/nginx", "target"):
+    table = Table(
+        title=f"Collector vs nginx `return 204` (wrk -t1 -c{args.connections} "
+        f"-d{args.seconds}s on core {LOAD_CPU}; servers on core {SERVER_CPU})"
+    )
+    for col in (
+        "scenario",
+        "collector req/s",
+        "events/s",
+        "p50 ms",
+        "p99 ms",
+        "non-2xx",
+        "nginx req/s",
+        "collector/nginx",
+        "target",
+    ):
         table.add_column(col, justify="right" if col != "scenario" else "left")
-    for name, per_req, target in (("single", 1, ">= 0.6x nginx req/s"),
-                                  ("batch50", 50, ">= 500,000 events/s")):
+    for name, per_req, target in (
+        ("single", 1, ">= 0.6x nginx req/s"),
+        ("batch50", 50, ">= 500,000 events/s"),
+    ):
         c, n = coll[name], nginx[name]
-        table.add_row(name, f"{c['rps']:,.0f}", f"{c['rps'] * per_req:,.0f}",
-                      f"{c['p50_ms']:.2f}", f"{c['p99_ms']:.2f}", str(c["non2xx"]),
-                      f"{n['rps']:,.0f}", f"{c['rps'] / n['rps']:.2f}x", target)
+        table.add_row(
+            name,
+            f"{c['rps']:,.0f}",
+            f"{c['rps'] * per_req:,.0f}",
+            f"{c['p50_ms']:.2f}",
+            f"{c['p99_ms']:.2f}",
+            str(c["non2xx"]),
+            f"{n['rps']:,.0f}",
+            f"{c['rps'] / n['rps']:.2f}x",
+            target,
+        )
     Console(width=200).print(table)
     if args.json:
-        args.json.write_bytes(orjson.dumps({"collector": coll, "nginx": nginx},
-                                           option=orjson.OPT_INDENT_2))
+        args.json.write_bytes(
+            orjson.dumps({"collector": coll, "nginx": nginx}, option=orjson.OPT_INDENT_2)
+        )
 
 
 if __name__ == "__main__":

@@ -8,6 +8,8 @@ apt_missing=()
 command -v python3 >/dev/null || apt_missing+=(python3)
 python3 -c 'import venv, ensurepip' 2>/dev/null || apt_missing+=(python3-venv)
 command -v kcat >/dev/null || apt_missing+=(kcat)
+# Headless browser for the tracker's end-to-end tests (driven by Playwright, never downloaded).
+command -v chromium >/dev/null || apt_missing+=(chromium)
 if [ ${#apt_missing[@]} -gt 0 ]; then
   echo "bootstrap: apt-get install ${apt_missing[*]}"
   export DEBIAN_FRONTEND=noninteractive

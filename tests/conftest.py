@@ -53,8 +53,15 @@ class BrokerProcess:
         self.data_dir.mkdir(parents=True, exist_ok=True)
         self.log_path = self.data_dir.parent / f"broker-{self.port}.log"
         cmd = [
-            sys.executable, "-m", "headwater", "broker",
-            "--listen", self.bootstrap, "--data-dir", str(self.data_dir), *self.extra_args,
+            sys.executable,
+            "-m",
+            "headwater",
+            "broker",
+            "--listen",
+            self.bootstrap,
+            "--data-dir",
+            str(self.data_dir),
+            *self.extra_args,
         ]
         with self.log_path.open("ab") as log:
             self.proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT)
@@ -101,8 +108,9 @@ def broker_factory(tmp_path: Path) -> Iterator[callable]:
     started: list[BrokerProcess] = []
 
     def make(*extra_args: str, data_dir: Path | None = None) -> BrokerProcess:
-        b = BrokerProcess(data_dir=data_dir or tmp_path / f"broker{len(started)}",
-                          extra_args=list(extra_args))
+        b = BrokerProcess(
+            data_dir=data_dir or tmp_path / f"broker{len(started)}", extra_args=list(extra_args)
+        )
         started.append(b.start())
         return b
 

@@ -27,28 +27,38 @@ def _split_listen(value: str) -> tuple[str, int]:
 @app.command()
 def broker(
     listen: Annotated[str, typer.Option(help="HOST:PORT to listen on and advertise.")] = (
-        "127.0.0.1:9092"),
+        "127.0.0.1:9092"
+    ),
     data_dir: Annotated[Path, typer.Option(help="Where partitions and offsets live.")] = Path(
-        ".headwater/broker"),
-    advertised_host: Annotated[str | None, typer.Option(
-        help="Host to advertise in metadata (default: the listen host, as given).")] = None,
-    flush: Annotated[str, typer.Option(
-        help="fsync policy: always (acks survive power loss), interval, never (OS decides).",
-    )] = "interval",
+        ".headwater/broker"
+    ),
+    advertised_host: Annotated[
+        str | None,
+        typer.Option(help="Host to advertise in metadata (default: the listen host, as given)."),
+    ] = None,
+    flush: Annotated[
+        str,
+        typer.Option(
+            help="fsync policy: always (acks survive power loss), interval, never (OS decides).",
+        ),
+    ] = "interval",
     flush_interval_ms: Annotated[
         int, typer.Option(help="fsync period for --flush interval.")
     ] = 1000,
-    auto_create_topics: Annotated[bool, typer.Option(
-        help="Create unknown topics on Metadata and Produce.")] = True,
-    default_partitions: Annotated[int, typer.Option(
-        help="Partitions of auto-created topics.")] = 1,
+    auto_create_topics: Annotated[
+        bool, typer.Option(help="Create unknown topics on Metadata and Produce.")
+    ] = True,
+    default_partitions: Annotated[int, typer.Option(help="Partitions of auto-created topics.")] = 1,
     retention_ms: Annotated[int, typer.Option(help="Default retention by time; -1 keeps all.")] = (
-        7 * 24 * 3600 * 1000),
-    retention_bytes: Annotated[int, typer.Option(
-        help="Default retention by partition size; -1 keeps all.")] = -1,
+        7 * 24 * 3600 * 1000
+    ),
+    retention_bytes: Annotated[
+        int, typer.Option(help="Default retention by partition size; -1 keeps all.")
+    ] = -1,
     segment_bytes: Annotated[int, typer.Option(help="Roll a segment at this size.")] = 1 << 30,
-    metrics_listen: Annotated[str | None, typer.Option(
-        help="HOST:PORT for the Prometheus /metrics endpoint.")] = None,
+    metrics_listen: Annotated[
+        str | None, typer.Option(help="HOST:PORT for the Prometheus /metrics endpoint.")
+    ] = None,
     log_level: Annotated[str, typer.Option(help="debug, info, warning, error.")] = "info",
 ) -> None:
     """Run the embedded Kafka-compatible broker in the foreground (Ctrl-C stops it cleanly)."""
@@ -63,12 +73,21 @@ def broker(
     metrics_host, metrics_port = _split_listen(metrics_listen) if metrics_listen else (None, 0)
     setup_logging(log_level)
     config = BrokerConfig(
-        host=host, port=port, data_dir=data_dir, advertised_host=advertised_host,
-        auto_create_topics=auto_create_topics, default_partitions=default_partitions,
-        log=LogConfig(flush_policy=flush, flush_interval_ms=flush_interval_ms,  # type: ignore[arg-type]
-                      retention_ms=retention_ms, retention_bytes=retention_bytes,
-                      segment_bytes=segment_bytes),
-        metrics_host=metrics_host, metrics_port=metrics_port,
+        host=host,
+        port=port,
+        data_dir=data_dir,
+        advertised_host=advertised_host,
+        auto_create_topics=auto_create_topics,
+        default_partitions=default_partitions,
+        log=LogConfig(
+            flush_policy=flush,
+            flush_interval_ms=flush_interval_ms,  # type: ignore[arg-type]
+            retention_ms=retention_ms,
+            retention_bytes=retention_bytes,
+            segment_bytes=segment_bytes,
+        ),
+        metrics_host=metrics_host,
+        metrics_port=metrics_port,
     )
     run(config)
 
@@ -76,16 +95,24 @@ def broker(
 @app.command()
 def collect(
     listen: Annotated[str, typer.Option(help="HOST:PORT for HTTP.")] = "127.0.0.1:8080",
-    broker: Annotated[str, typer.Option(
-        help="embedded (127.0.0.1:9092), HOST:PORT or kafka://h1:9092,h2:9092.")] = "embedded",
-    write_key: Annotated[list[str] | None, typer.Option(
-        help="KEY or KEY=SOURCE accepted from clients (repeatable); default: dev.")] = None,
-    cors_origin: Annotated[list[str] | None, typer.Option(
-        help="Origin allowed to post from a browser (repeatable); default: any.")] = None,
+    broker: Annotated[
+        str, typer.Option(help="embedded (127.0.0.1:9092), HOST:PORT or kafka://h1:9092,h2:9092.")
+    ] = "embedded",
+    write_key: Annotated[
+        list[str] | None,
+        typer.Option(help="KEY or KEY=SOURCE accepted from clients (repeatable); default: dev."),
+    ] = None,
+    cors_origin: Annotated[
+        list[str] | None,
+        typer.Option(help="Origin allowed to post from a browser (repeatable); default: any."),
+    ] = None,
     ip_policy: Annotated[str, typer.Option(help="IP anonymisation: none, last_octet, hash.")] = (
-        "last_octet"),
-    answer_on_enqueue: Annotated[bool, typer.Option(
-        help="Answer 2xx when events are queued, not when the broker acknowledged.")] = False,
+        "last_octet"
+    ),
+    answer_on_enqueue: Annotated[
+        bool,
+        typer.Option(help="Answer 2xx when events are queued, not when the broker acknowledged."),
+    ] = False,
     workers: Annotated[int, typer.Option(help="HTTP worker processes.")] = 1,
     log_level: Annotated[str, typer.Option(help="debug, info, warning, error.")] = "info",
 ) -> None:
@@ -104,7 +131,9 @@ def collect(
         keys[key] = source or key
     base = CollectorConfig()
     config = dataclasses.replace(
-        base, broker=broker, write_keys=keys,
+        base,
+        broker=broker,
+        write_keys=keys,
         cors_origins=tuple(cors_origin) if cors_origin else base.cors_origins,
         ack_before_response=not answer_on_enqueue,
         enrich=dataclasses.replace(base.enrich, ip_policy=ip_policy),
@@ -116,9 +145,12 @@ def collect(
 def demo(
     records: Annotated[int, typer.Option(help="How many records to stream.")] = 2_000_000,
     partitions: Annotated[int, typer.Option(help="Partitions of the demo topic.")] = 6,
-    broker: Annotated[str, typer.Option(
-        help="embedded (start a private broker), HOST:PORT or kafka://h1:9092,h2:9092.",
-    )] = "embedded",
+    broker: Annotated[
+        str,
+        typer.Option(
+            help="embedded (start a private broker), HOST:PORT or kafka://h1:9092,h2:9092.",
+        ),
+    ] = "embedded",
 ) -> None:
     """Start an embedded broker, stream records through it and print what was measured."""
     from headwater.demo import run_demo

@@ -40,12 +40,19 @@ def _wait_for_port(port: int, deadline_s: float = 20.0) -> None:
 
 
 def _progress(console: Console) -> Progress:
-    return Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-                    TextColumn("{task.fields[rate]}"), TimeElapsedColumn(), console=console)
+    return Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("{task.fields[rate]}"),
+        TimeElapsedColumn(),
+        console=console,
+    )
 
 
-def run_demo(records: int = 2_000_000, partitions: int = 6, record_bytes: int = 100,
-             broker: str = "embedded") -> None:
+def run_demo(
+    records: int = 2_000_000, partitions: int = 6, record_bytes: int = 100, broker: str = "embedded"
+) -> None:
     console = Console()
     if broker != "embedded":
         console.print(f"[bold]broker[/] {broker}")
@@ -56,12 +63,24 @@ def run_demo(records: int = 2_000_000, partitions: int = 6, record_bytes: int = 
         data_dir = Path(tmp) / "broker"
         log = (Path(tmp) / "broker.log").open("wb")
         broker = subprocess.Popen(
-            [sys.executable, "-m", "headwater", "broker", "--listen", f"127.0.0.1:{port}",
-             "--data-dir", str(data_dir)], stdout=log, stderr=subprocess.STDOUT)
+            [
+                sys.executable,
+                "-m",
+                "headwater",
+                "broker",
+                "--listen",
+                f"127.0.0.1:{port}",
+                "--data-dir",
+                str(data_dir),
+            ],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
         try:
             _wait_for_port(port)
-            console.print(f"[bold]embedded broker[/] listening on 127.0.0.1:{port} "
-                          f"(data in {data_dir})")
+            console.print(
+                f"[bold]embedded broker[/] listening on 127.0.0.1:{port} (data in {data_dir})"
+            )
             _stream(console, f"127.0.0.1:{port}", records, partitions, record_bytes, data_dir)
         finally:
             broker.terminate()
@@ -70,8 +89,14 @@ def run_demo(records: int = 2_000_000, partitions: int = 6, record_bytes: int = 
     console.print("broker stopped; nothing left running.")
 
 
-def _stream(console: Console, bootstrap: str, records: int, partitions: int,
-            record_bytes: int, data_dir: Path | None) -> None:
+def _stream(
+    console: Console,
+    bootstrap: str,
+    records: int,
+    partitions: int,
+    record_bytes: int,
+    data_dir: Path | None,
+) -> None:
     conn = transport.connect(bootstrap)
     topic = f"demo.events.{int(time.time())}"
     conn.admin().create_topics([transport.TopicSpec(topic, partitions=partitions)])
@@ -116,8 +141,9 @@ def _stream(console: Console, bootstrap: str, records: int, partitions: int,
             if batch:
                 consumer.commit(batch)
             if first_at is not None:
-                progress.update(task, completed=seen,
-                                rate=f"{seen / (time.perf_counter() - first_at):,.0f}/s")
+                progress.update(
+                    task, completed=seen, rate=f"{seen / (time.perf_counter() - first_at):,.0f}/s"
+                )
         consume_s = time.perf_counter() - first_at if first_at is not None else float("inf")
         consumer.close()
 

@@ -39,7 +39,12 @@ def setup_logging(level: str = "info") -> None:
     root.propagate = False
 
 
-def log_event(logger: logging.Logger, event: str, level: int = logging.INFO,
-              exc_info: bool = False, **fields: Any) -> None:
+def log_event(
+    logger: logging.Logger,
+    event: str,
+    level: int = logging.INFO,
+    exc_info: bool = False,
+    **fields: Any,
+) -> None:
     if logger.isEnabledFor(level):
         logger.log(level, event, extra={"event": event, "fields": fields}, exc_info=exc_info)

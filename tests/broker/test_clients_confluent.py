@@ -13,8 +13,15 @@ from confluent_kafka.admin import AdminClient, ConfigResource, NewPartitions, Ne
 
 def _produce(bootstrap: str, topic: str, values: list[bytes], **conf) -> list[tuple[int, int]]:
     """Produce values with acks=all; return (partition, offset) per value in delivery order."""
-    producer = Producer({"bootstrap.servers": bootstrap, "acks": "all",
-                         "enable.idempotence": True, "linger.ms": 5, **conf})
+    producer = Producer(
+        {
+            "bootstrap.servers": bootstrap,
+            "acks": "all",
+            "enable.idempotence": True,
+            "linger.ms": 5,
+            **conf,
+        }
+    )
     acked: list[tuple[int, int]] = []
     errors: list[str] = []
 
@@ -50,8 +57,14 @@ def test_produce_with_each_codec_and_idempotence_consumes_byte_exact(broker, cod
     values = [uuid.uuid4().bytes * (i % 7 + 1) for i in range(2000)] + [b"", b"\x00" * 1000]
     acked = _produce(broker.bootstrap, topic, values, **{"compression.type": codec})
     assert sorted(o for _, o in acked) == list(range(len(values)))
-    consumer = Consumer({"bootstrap.servers": broker.bootstrap, "group.id": f"g-{codec}",
-                         "auto.offset.reset": "earliest", "enable.auto.commit": False})
+    consumer = Consumer(
+        {
+            "bootstrap.servers": broker.bootstrap,
+            "group.id": f"g-{codec}",
+            "auto.offset.reset": "earliest",
+            "enable.auto.commit": False,
+        }
+    )
     consumer.subscribe([topic])
     got = _consume_all(consumer, len(values))
     consumer.close()
@@ -65,8 +78,9 @@ def test_headers_and_null_values_round_trip(broker):
     producer.produce("hdrs", None, key=b"k", headers=[("source", b"test"), ("n", b"\x01")])
     producer.produce("hdrs", b"v", key=None)
     assert producer.flush(10) == 0
-    consumer = Consumer({"bootstrap.servers": broker.bootstrap, "group.id": "h",
-                         "auto.offset.reset": "earliest"})
+    consumer = Consumer(
+        {"bootstrap.servers": broker.bootstrap, "group.id": "h", "auto.offset.reset": "earliest"}
+    )
     consumer.subscribe(["hdrs"])
     got = _consume_all(consumer, 2)
     consumer.close()
@@ -77,10 +91,16 @@ def test_headers_and_null_values_round_trip(broker):
 def test_consumer_group_of_three_rebalances_when_one_leaves(broker):
     admin = AdminClient({"bootstrap.servers": broker.bootstrap})
     admin.create_topics([NewTopic("grouped", num_partitions=6, replication_factor=1)])[
-        "grouped"].result(10)
-    conf = {"bootstrap.servers": broker.bootstrap, "group.id": "three",
-            "auto.offset.reset": "earliest", "session.timeout.ms": 6000,
-            "heartbeat.interval.ms": 200, "enable.auto.commit": False}
+        "grouped"
+    ].result(10)
+    conf = {
+        "bootstrap.servers": broker.bootstrap,
+        "group.id": "three",
+        "auto.offset.reset": "earliest",
+        "session.timeout.ms": 6000,
+        "heartbeat.interval.ms": 200,
+        "enable.auto.commit": False,
+    }
     assignments: dict[int, set[int]] = {}
     consumers = [Consumer(conf) for _ in range(3)]
 
@@ -108,8 +128,9 @@ def test_consumer_group_of_three_rebalances_when_one_leaves(broker):
 
     def covers(active):
         owned = [assignments.get(i, set()) for i in active]
-        return (all(owned) and set().union(*owned) == set(range(6))
-                and sum(len(o) for o in owned) == 6)
+        return (
+            all(owned) and set().union(*owned) == set(range(6)) and sum(len(o) for o in owned) == 6
+        )
 
     assert poll_until([0, 1, 2], lambda: covers([0, 1, 2])), assignments
     consumers[2].close()
@@ -121,13 +142,18 @@ def test_consumer_group_of_three_rebalances_when_one_leaves(broker):
 def test_committed_offsets_resume_after_broker_restart(broker):
     values = [f"r{i}".encode() for i in range(100)]
     _produce(broker.bootstrap, "resume", values)
-    conf = {"bootstrap.servers": broker.bootstrap, "group.id": "resumer",
-            "auto.offset.reset": "earliest", "enable.auto.commit": False}
+    conf = {
+        "bootstrap.servers": broker.bootstrap,
+        "group.id": "resumer",
+        "auto.offset.reset": "earliest",
+        "enable.auto.commit": False,
+    }
     consumer = Consumer(conf)
     consumer.subscribe(["resume"])
     first = _consume_all(consumer, 40)[:40]
-    consumer.commit(offsets=[TopicPartition("resume", 0, first[-1].offset() + 1, "meta-✓")],
-                    asynchronous=False)
+    consumer.commit(
+        offsets=[TopicPartition("resume", 0, first[-1].offset() + 1, "meta-✓")], asynchronous=False
+    )
     consumer.close()
     broker.restart()
     consumer = Consumer(conf)
@@ -141,8 +167,13 @@ def test_committed_offsets_resume_after_broker_restart(broker):
 
 def test_admin_create_describe_partitions_delete(broker):
     admin = AdminClient({"bootstrap.servers": broker.bootstrap})
-    fs = admin.create_topics([NewTopic("admin-t", num_partitions=2, replication_factor=1,
-                                       config={"retention.ms": "60000"})])
+    fs = admin.create_topics(
+        [
+            NewTopic(
+                "admin-t", num_partitions=2, replication_factor=1, config={"retention.ms": "60000"}
+            )
+        ]
+    )
     fs["admin-t"].result(10)
     bad = admin.create_topics([NewTopic("admin-r3", num_partitions=1, replication_factor=3)])
     with pytest.raises(Exception, match=r"(?i)replication"):
@@ -164,8 +195,14 @@ def test_metadata_advertises_the_address_as_given(broker):
 
 def test_fetch_long_poll_returns_when_data_arrives(broker):
     _produce(broker.bootstrap, "poll", [b"first"])
-    consumer = Consumer({"bootstrap.servers": broker.bootstrap, "group.id": "lp",
-                         "auto.offset.reset": "earliest", "fetch.wait.max.ms": 5000})
+    consumer = Consumer(
+        {
+            "bootstrap.servers": broker.bootstrap,
+            "group.id": "lp",
+            "auto.offset.reset": "earliest",
+            "fetch.wait.max.ms": 5000,
+        }
+    )
     consumer.subscribe(["poll"])
     assert [m.value() for m in _consume_all(consumer, 1)] == [b"first"]
     arrived: list[float] = []

@@ -10,14 +10,20 @@ import pytest
 def test_kafka_python_produces_and_consumes_in_a_group(broker):
     kafka = pytest.importorskip("kafka")
     producer = kafka.KafkaProducer(bootstrap_servers=broker.bootstrap, acks="all")
-    futures = [producer.send("kp", key=f"k{i}".encode(), value=f"v{i}".encode())
-               for i in range(500)]
+    futures = [
+        producer.send("kp", key=f"k{i}".encode(), value=f"v{i}".encode()) for i in range(500)
+    ]
     offsets = sorted(f.get(timeout=30).offset for f in futures)
     producer.close()
     assert offsets == list(range(500))
-    consumer = kafka.KafkaConsumer("kp", bootstrap_servers=broker.bootstrap, group_id="kpg",
-                                   auto_offset_reset="earliest", enable_auto_commit=False,
-                                   consumer_timeout_ms=10000)
+    consumer = kafka.KafkaConsumer(
+        "kp",
+        bootstrap_servers=broker.bootstrap,
+        group_id="kpg",
+        auto_offset_reset="earliest",
+        enable_auto_commit=False,
+        consumer_timeout_ms=10000,
+    )
     values = []
     for msg in consumer:
         values.append(msg.value)
@@ -34,8 +40,9 @@ def test_aiokafka_produces_and_consumes_in_a_group(broker):
     aiokafka = pytest.importorskip("aiokafka")
 
     async def scenario():
-        producer = aiokafka.AIOKafkaProducer(bootstrap_servers=broker.bootstrap, acks="all",
-                                             enable_idempotence=True)
+        producer = aiokafka.AIOKafkaProducer(
+            bootstrap_servers=broker.bootstrap, acks="all", enable_idempotence=True
+        )
         await producer.start()
         try:
             for i in range(300):
@@ -43,9 +50,13 @@ def test_aiokafka_produces_and_consumes_in_a_group(broker):
             await producer.flush()
         finally:
             await producer.stop()
-        consumer = aiokafka.AIOKafkaConsumer("ak", bootstrap_servers=broker.bootstrap,
-                                             group_id="akg", auto_offset_reset="earliest",
-                                             enable_auto_commit=False)
+        consumer = aiokafka.AIOKafkaConsumer(
+            "ak",
+            bootstrap_servers=broker.bootstrap,
+            group_id="akg",
+            auto_offset_reset="earliest",
+            enable_auto_commit=False,
+        )
         await consumer.start()
         values = []
         try:

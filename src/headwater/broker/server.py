@@ -111,8 +111,7 @@ class KafkaConnection(asyncio.BufferedProtocol):
         except UnsupportedVersionError as exc:
             if exc.api_key == ApiKey.API_VERSIONS and exc.correlation_id is not None:
                 state.metrics.protocol_errors.labels(kind="unsupported_version").inc()
-                self._write(encode_raw_response(exc.correlation_id,
-                                                unsupported_version_payload()))
+                self._write(encode_raw_response(exc.correlation_id, unsupported_version_payload()))
                 return
             self._protocol_error("unsupported_version", str(exc))
             return
@@ -171,8 +170,9 @@ class KafkaConnection(asyncio.BufferedProtocol):
             data = encode_raw_response(request.correlation_id, result.payload)
         else:
             body = build(response_type(request.api_key, request.api_version), result)
-            data = encode_response(request.api_key, request.api_version,
-                                   request.correlation_id, body)
+            data = encode_response(
+                request.api_key, request.api_version, request.correlation_id, body
+            )
         self._state.metrics.bytes_out.labels(api=api_name(request.api_key)).inc(len(data))
         return data
 
@@ -196,16 +196,30 @@ class KafkaConnection(asyncio.BufferedProtocol):
 
     def _protocol_error(self, kind: str, reason: str) -> None:
         self._state.metrics.protocol_errors.labels(kind=kind).inc()
-        log_event(logger, "connection_closed", logging.WARNING, peer=self._peer, kind=kind,
-                  reason=reason[:500])
+        log_event(
+            logger,
+            "connection_closed",
+            logging.WARNING,
+            peer=self._peer,
+            kind=kind,
+            reason=reason[:500],
+        )
         self.close()
 
     def _handler_crashed(self, request: Request, exc: BaseException | None = None) -> None:
         self._state.metrics.protocol_errors.labels(kind="handler_error").inc()
-        logger.error("handler_error", exc_info=exc or True,
-                     extra={"event": "handler_error",
-                            "fields": {"peer": self._peer, "api": api_name(request.api_key),
-                                       "version": request.api_version}})
+        logger.error(
+            "handler_error",
+            exc_info=exc or True,
+            extra={
+                "event": "handler_error",
+                "fields": {
+                    "peer": self._peer,
+                    "api": api_name(request.api_key),
+                    "version": request.api_version,
+                },
+            },
+        )
         self.close()
 
     def close(self) -> None:
@@ -235,18 +249,29 @@ class BrokerServer:
         loop = asyncio.get_running_loop()
         self._server = await loop.create_server(
             lambda: KafkaConnection(self.state, self._connections),
-            self.config.host, self.config.port, reuse_address=True, backlog=1024,
+            self.config.host,
+            self.config.port,
+            reuse_address=True,
+            backlog=1024,
         )
         self._tasks.append(asyncio.create_task(self._flush_periodically()))
         self._tasks.append(asyncio.create_task(self._apply_retention_periodically()))
         if self.config.metrics_host is not None:
             from prometheus_client import start_http_server
 
-            start_http_server(self.config.metrics_port, self.config.metrics_host,
-                              registry=self.state.metrics.registry)
-        log_event(logger, "broker_started", listen=f"{self.config.host}:{self.config.port}",
-                  data_dir=str(self.config.data_dir), topics=len(self.state.logs.topics),
-                  flush=self.config.log.flush_policy)
+            start_http_server(
+                self.config.metrics_port,
+                self.config.metrics_host,
+                registry=self.state.metrics.registry,
+            )
+        log_event(
+            logger,
+            "broker_started",
+            listen=f"{self.config.host}:{self.config.port}",
+            data_dir=str(self.config.data_dir),
+            topics=len(self.state.logs.topics),
+            flush=self.config.log.flush_policy,
+        )
 
     async def _flush_periodically(self) -> None:
         """Apply each partition's flush policy off the event loop, so fsync never stalls it.
@@ -260,7 +285,8 @@ class BrokerServer:
             now_ms = self.state.now_ms()
             try:
                 self._flushing = asyncio.get_running_loop().run_in_executor(
-                    None, _flush_partitions, partitions, now_ms)
+                    None, _flush_partitions, partitions, now_ms
+                )
                 await asyncio.shield(self._flushing)
                 self.state.groups.flush()
             except (LogError, OSError) as exc:

@@ -57,8 +57,7 @@ class BrokerState:
                 topic = self.logs.create_topic(name, self.config.default_partitions, {})
             except LogError:
                 return None
-            self.log_event("topic_created", topic=name, partitions=len(topic.partitions),
-                           auto=True)
+            self.log_event("topic_created", topic=name, partitions=len(topic.partitions), auto=True)
         return topic
 
     def log_event(self, event: str, level: int = logging.INFO, **fields: Any) -> None:

@@ -18,12 +18,18 @@ from headwater.broker.protocol.legacy_produce import (
 
 def _metadata_v12_frame(correlation_id: int = 42) -> bytes:
     buf = io.BytesIO()
-    header = RequestHeader(request_api_key=i16(3), request_api_version=i16(12),
-                           correlation_id=i32(correlation_id), client_id="test-client")
+    header = RequestHeader(
+        request_api_key=i16(3),
+        request_api_version=i16(12),
+        correlation_id=i32(correlation_id),
+        client_id="test-client",
+    )
     entity_writer(RequestHeader)(buf, header)
-    body = MetadataRequest(topics=(MetadataRequestTopic(topic_id=None, name="t"),),
-                           allow_auto_topic_creation=True,
-                           include_topic_authorized_operations=False)
+    body = MetadataRequest(
+        topics=(MetadataRequestTopic(topic_id=None, name="t"),),
+        allow_auto_topic_creation=True,
+        include_topic_authorized_operations=False,
+    )
     entity_writer(MetadataRequest)(buf, body)
     return buf.getvalue()
 
@@ -65,8 +71,10 @@ def test_short_frame_is_a_decode_error():
 
 
 def test_response_header_v1_for_flexible_and_v0_for_api_versions():
-    meta = build(response_type(3, 12), {"throttle_time_ms": 0, "brokers": [], "cluster_id": "c",
-                                        "controller_id": 1, "topics": []})
+    meta = build(
+        response_type(3, 12),
+        {"throttle_time_ms": 0, "brokers": [], "cluster_id": "c", "controller_id": 1, "topics": []},
+    )
     data = encode_response(3, 12, 5, meta)
     size, corr, tagged = struct.unpack_from(">iib", data)
     assert (size, corr, tagged) == (len(data) - 4, 5, 0)

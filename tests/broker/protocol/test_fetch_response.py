@@ -13,12 +13,22 @@ def _response(records: list[bytes]) -> dict:
         "error_code": 0,
         "session_id": 0,
         "responses": [
-            {"topic": "tópic", "partitions": [
-                {"partition_index": i, "error_code": i % 2, "high_watermark": 1000 + i,
-                 "last_stable_offset": 1000 + i, "log_start_offset": i,
-                 "aborted_transactions": [], "preferred_read_replica": -1, "records": rec}
-                for i, rec in enumerate(records)
-            ]},
+            {
+                "topic": "tópic",
+                "partitions": [
+                    {
+                        "partition_index": i,
+                        "error_code": i % 2,
+                        "high_watermark": 1000 + i,
+                        "last_stable_offset": 1000 + i,
+                        "log_start_offset": i,
+                        "aborted_transactions": [],
+                        "preferred_read_replica": -1,
+                        "records": rec,
+                    }
+                    for i, rec in enumerate(records)
+                ],
+            },
             {"topic": "empty", "partitions": []},
         ],
     }

@@ -41,8 +41,19 @@ class CollectorProcess:
 def start_collector(broker: BrokerProcess, tmp: Path, *args: str) -> CollectorProcess:
     port = free_port()
     log_path = tmp / f"collector-{port}.log"
-    cmd = [sys.executable, "-m", "headwater", "collect", "--listen", f"127.0.0.1:{port}",
-           "--broker", broker.bootstrap, "--write-key", "testkey=web-test", *args]
+    cmd = [
+        sys.executable,
+        "-m",
+        "headwater",
+        "collect",
+        "--listen",
+        f"127.0.0.1:{port}",
+        "--broker",
+        broker.bootstrap,
+        "--write-key",
+        "testkey=web-test",
+        *args,
+    ]
     with log_path.open("ab") as log:
         proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT)
     collector = CollectorProcess(proc, port, log_path)

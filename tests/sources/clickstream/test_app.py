@@ -12,8 +12,14 @@ AUTH = ("testkey", "")
 
 
 def read_topic(bootstrap: str, topic: str, count: int, deadline_s: float = 20.0) -> list:
-    consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": f"read-{time.time_ns()}",
-                         "auto.offset.reset": "earliest", "enable.auto.commit": False})
+    consumer = Consumer(
+        {
+            "bootstrap.servers": bootstrap,
+            "group.id": f"read-{time.time_ns()}",
+            "auto.offset.reset": "earliest",
+            "enable.auto.commit": False,
+        }
+    )
     consumer.subscribe([topic])
     got: list = []
     end = time.monotonic() + deadline_s
@@ -22,8 +28,10 @@ def read_topic(bootstrap: str, topic: str, count: int, deadline_s: float = 20.0)
             for msg in consumer.consume(100, 0.2):
                 if msg.error() is None:
                     got.append(msg)
-                elif msg.error().code() not in (KafkaError._PARTITION_EOF,
-                                                KafkaError.UNKNOWN_TOPIC_OR_PART):
+                elif msg.error().code() not in (
+                    KafkaError._PARTITION_EOF,
+                    KafkaError.UNKNOWN_TOPIC_OR_PART,
+                ):
                     raise AssertionError(msg.error())
     finally:
         consumer.close()
@@ -32,17 +40,34 @@ def read_topic(bootstrap: str, topic: str, count: int, deadline_s: float = 20.0)
 
 SEGMENT_BATCH = {
     "batch": [
-        {"type": "page", "name": "Home", "anonymousId": "anon-1", "messageId": "m-1",
-         "timestamp": "2026-11-25T10:00:00.000Z",
-         "context": {"page": {"url": "https://shop.example/?utm_source=news&utm_campaign=spring",
-                              "path": "/", "referrer": "https://www.google.com/"},
-                     "userAgent": "Mozilla/5.0 (iPhone; CPU iPhone OS 17_1 like Mac OS X) "
-                                  "AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.1 "
-                                  "Mobile/15E148 Safari/604.1",
-                     "sessionId": "sess-1"}},
-        {"type": "track", "event": "video_play", "anonymousId": "anon-1", "userId": "u-7",
-         "messageId": "m-2", "timestamp": "2026-11-25T10:00:05.000Z",
-         "properties": {"video_id": "v42"}, "context": {"sessionId": "sess-1"}},
+        {
+            "type": "page",
+            "name": "Home",
+            "anonymousId": "anon-1",
+            "messageId": "m-1",
+            "timestamp": "2026-11-25T10:00:00.000Z",
+            "context": {
+                "page": {
+                    "url": "https://shop.example/?utm_source=news&utm_campaign=spring",
+                    "path": "/",
+                    "referrer": "https://www.google.com/",
+                },
+                "userAgent": "Mozilla/5.0 (iPhone; CPU iPhone OS 17_1 like Mac OS X) "
+                "AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.1 "
+                "Mobile/15E148 Safari/604.1",
+                "sessionId": "sess-1",
+            },
+        },
+        {
+            "type": "track",
+            "event": "video_play",
+            "anonymousId": "anon-1",
+            "userId": "u-7",
+            "messageId": "m-2",
+            "timestamp": "2026-11-25T10:00:05.000Z",
+            "properties": {"video_id": "v42"},
+            "context": {"sessionId": "sess-1"},
+        },
     ],
     "sentAt": "2026-11-25T10:00:06.000Z",
 }
@@ -75,8 +100,11 @@ def test_missing_or_unknown_write_key_is_401(collector):
 
 def test_malformed_json_is_400_and_dead_lettered_raw(broker, collector):
     body = b'{"type": "track", "event": "x", "anonymousId": "a",'
-    response = httpx.post(f"{collector.url}/collect?k=testkey", content=body,
-                          headers={"content-type": "application/json"})
+    response = httpx.post(
+        f"{collector.url}/collect?k=testkey",
+        content=body,
+        headers={"content-type": "application/json"},
+    )
     assert response.status_code == 400
     assert response.json()["success"] is False
     dead = read_topic(broker.bootstrap, "clickstream.invalid", 1)
@@ -85,18 +113,22 @@ def test_malformed_json_is_400_and_dead_lettered_raw(broker, collector):
 
 
 def test_one_bad_event_in_a_batch_is_refused_alone(broker, collector):
-    batch = {"batch": [
-        {"type": "track", "event": "ok", "anonymousId": "a", "messageId": "good-1"},
-        {"type": "track", "event": "bad", "anonymousId": "a", "properties": [1, 2]},
-    ]}
+    batch = {
+        "batch": [
+            {"type": "track", "event": "ok", "anonymousId": "a", "messageId": "good-1"},
+            {"type": "track", "event": "bad", "anonymousId": "a", "properties": [1, 2]},
+        ]
+    }
     response = httpx.post(f"{collector.url}/v1/batch", json=batch, auth=AUTH)
     assert response.status_code == 400
     body = response.json()
     assert body["accepted"] == 1
     assert [r["index"] for r in body["rejected"]] == [1]
     assert "properties" in body["rejected"][0]["reason"]
-    assert [orjson.loads(m.value())["event_id"]
-            for m in read_topic(broker.bootstrap, "clickstream.events", 1)] == ["good-1"]
+    assert [
+        orjson.loads(m.value())["event_id"]
+        for m in read_topic(broker.bootstrap, "clickstream.events", 1)
+    ] == ["good-1"]
     dead = read_topic(broker.bootstrap, "clickstream.invalid", 1)
     assert orjson.loads(dead[0].value())["properties"] == [1, 2]
 
@@ -119,29 +151,38 @@ def test_pixel_sets_first_party_cookies_and_lands(broker, collector):
 
 
 def test_cors_preflight_allows_the_origin(collector):
-    response = httpx.options(f"{collector.url}/collect",
-                             headers={"origin": "https://shop.example",
-                                      "access-control-request-method": "POST"})
+    response = httpx.options(
+        f"{collector.url}/collect",
+        headers={"origin": "https://shop.example", "access-control-request-method": "POST"},
+    )
     assert response.status_code == 204
     assert response.headers["access-control-allow-origin"] == "https://shop.example"
 
 
 def test_broker_down_is_503_then_events_flow_again_none_lost(broker, collector):
     event = {"type": "track", "event": "e", "anonymousId": "a"}
-    assert httpx.post(f"{collector.url}/collect?k=testkey",
-                      json={**event, "messageId": "before"}).status_code == 200
+    assert (
+        httpx.post(
+            f"{collector.url}/collect?k=testkey", json={**event, "messageId": "before"}
+        ).status_code
+        == 200
+    )
     broker.stop()
-    down = httpx.post(f"{collector.url}/collect?k=testkey", json={**event, "messageId": "during"},
-                      timeout=30)
+    down = httpx.post(
+        f"{collector.url}/collect?k=testkey", json={**event, "messageId": "during"}, timeout=30
+    )
     assert down.status_code == 503
     assert down.headers["retry-after"]
     broker.start()
     deadline = time.monotonic() + 30
     status = None
     while time.monotonic() < deadline and status != 200:
-        status = httpx.post(f"{collector.url}/collect?k=testkey",
-                            json={**event, "messageId": "during"}, timeout=30).status_code
+        status = httpx.post(
+            f"{collector.url}/collect?k=testkey", json={**event, "messageId": "during"}, timeout=30
+        ).status_code
     assert status == 200
-    ids = [orjson.loads(m.value())["event_id"]
-           for m in read_topic(broker.bootstrap, "clickstream.events", 3, deadline_s=30)]
+    ids = [
+        orjson.loads(m.value())["event_id"]
+        for m in read_topic(broker.bootstrap, "clickstream.events", 3, deadline_s=30)
+    ]
     assert "before" in ids and "during" in ids

@@ -26,17 +26,27 @@ def handle_create_topics(state: Any, request: Any) -> dict[str, Any]:
         error, message = 0, None
         if ct.replication_factor not in (-1, 1):
             error = INVALID_REPLICATION_FACTOR
-            message = (f"replication factor {ct.replication_factor} is impossible on the "
-                       "single-node embedded broker; use 1, or a Kafka cluster for replication")
+            message = (
+                f"replication factor {ct.replication_factor} is impossible on the "
+                "single-node embedded broker; use 1, or a Kafka cluster for replication"
+            )
         elif ct.assignments:
             error, message = INVALID_REQUEST, "manual replica assignments are not supported"
         else:
-            partitions = ct.num_partitions if ct.num_partitions > 0 else (
-                state.config.default_partitions if ct.num_partitions == -1 else ct.num_partitions)
+            partitions = (
+                ct.num_partitions
+                if ct.num_partitions > 0
+                else (
+                    state.config.default_partitions
+                    if ct.num_partitions == -1
+                    else ct.num_partitions
+                )
+            )
             configs = {c.name: c.value for c in ct.configs if c.value is not None}
             try:
-                state.logs.create_topic(ct.name, partitions, configs,
-                                        validate_only=body.validate_only)
+                state.logs.create_topic(
+                    ct.name, partitions, configs, validate_only=body.validate_only
+                )
                 if not body.validate_only:
                     state.log_event("topic_created", topic=ct.name, partitions=partitions)
             except LogError as exc:
@@ -77,8 +87,9 @@ def handle_create_partitions(state: Any, request: Any) -> dict[str, Any]:
     return {"throttle_time_ms": 0, "results": results}
 
 
-def _config_entry(name: str, value: str | None, is_default: bool,
-                  read_only: bool = False) -> dict[str, Any]:
+def _config_entry(
+    name: str, value: str | None, is_default: bool, read_only: bool = False
+) -> dict[str, Any]:
     return {
         "name": name,
         "value": value,
@@ -110,16 +121,25 @@ def handle_describe_configs(state: Any, request: Any) -> dict[str, Any]:
             if res.resource_name not in state.logs.topics:
                 error, message = UNKNOWN_TOPIC_OR_PARTITION, f"unknown topic {res.resource_name!r}"
             else:
-                entries = [_config_entry(n, v, d)
-                           for n, v, d in state.logs.describe_config(res.resource_name)]
+                entries = [
+                    _config_entry(n, v, d)
+                    for n, v, d in state.logs.describe_config(res.resource_name)
+                ]
         elif res.resource_type == RESOURCE_BROKER:
-            entries = [_config_entry(n, v, True, read_only=True)
-                       for n, v, _ in _broker_configs(state)]
+            entries = [
+                _config_entry(n, v, True, read_only=True) for n, v, _ in _broker_configs(state)
+            ]
         else:
             error, message = INVALID_REQUEST, f"resource type {res.resource_type} not supported"
         if keys is not None:
             entries = [e for e in entries if e["name"] in keys]
-        results.append({"error_code": error, "error_message": message,
-                        "resource_type": res.resource_type, "resource_name": res.resource_name,
-                        "configs": entries})
+        results.append(
+            {
+                "error_code": error,
+                "error_message": message,
+                "resource_type": res.resource_type,
+                "resource_name": res.resource_name,
+                "configs": entries,
+            }
+        )
     return {"throttle_time_ms": 0, "results": results}

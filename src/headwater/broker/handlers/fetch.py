@@ -20,8 +20,9 @@ LATEST = -1
 MAX_TIMESTAMP = -3
 
 
-def _partition(index: int, error: int, hw: int = -1, log_start: int = -1,
-               records: bytes | memoryview = b"") -> dict[str, Any]:
+def _partition(
+    index: int, error: int, hw: int = -1, log_start: int = -1, records: bytes | memoryview = b""
+) -> dict[str, Any]:
     return {
         "partition_index": index,
         "error_code": error,
@@ -56,14 +57,14 @@ def _read_all(state: Any, body: Any) -> tuple[list[dict[str, Any]], int, bool]:
             try:
                 records = log.read(fp.fetch_offset, max(limit, 1)) if limit > 0 else b""
             except LogError as exc:
-                parts.append(_partition(index, exc.error_code, log.log_end_offset,
-                                        log.log_start_offset))
+                parts.append(
+                    _partition(index, exc.error_code, log.log_end_offset, log.log_start_offset)
+                )
                 errors = True
                 continue
             total += len(records)
             budget -= len(records)
-            parts.append(_partition(index, 0, log.log_end_offset, log.log_start_offset,
-                                    records))
+            parts.append(_partition(index, 0, log.log_end_offset, log.log_start_offset, records))
         responses.append({"topic": name, "partitions": parts})
     return responses, total, errors
 
@@ -93,8 +94,15 @@ def handle_list_offsets(state: Any, request: Any) -> dict[str, Any]:
         for lp in lt.partitions:
             index = lp.partition_index
             if topic is None or not 0 <= index < len(topic.partitions):
-                parts.append({"partition_index": index, "error_code": UNKNOWN_TOPIC_OR_PARTITION,
-                              "timestamp": -1, "offset": -1, "leader_epoch": -1})
+                parts.append(
+                    {
+                        "partition_index": index,
+                        "error_code": UNKNOWN_TOPIC_OR_PARTITION,
+                        "timestamp": -1,
+                        "offset": -1,
+                        "leader_epoch": -1,
+                    }
+                )
                 continue
             log = topic.partitions[index]
             ts = lp.timestamp
@@ -108,7 +116,14 @@ def handle_list_offsets(state: Any, request: Any) -> dict[str, Any]:
             else:
                 found = log.offset_for_timestamp(ts)
                 offset, found_ts = found if found is not None else (-1, -1)
-            parts.append({"partition_index": index, "error_code": 0, "timestamp": found_ts,
-                          "offset": offset, "leader_epoch": 0})
+            parts.append(
+                {
+                    "partition_index": index,
+                    "error_code": 0,
+                    "timestamp": found_ts,
+                    "offset": offset,
+                    "leader_epoch": 0,
+                }
+            )
         topics.append({"name": lt.name, "partitions": parts})
     return {"throttle_time_ms": 0, "topics": topics}

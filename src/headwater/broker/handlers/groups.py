@@ -13,11 +13,22 @@ def handle_find_coordinator(state: Any, request: Any) -> dict[str, Any]:
     body = request.body
     config = state.config
     if getattr(body, "key_type", GROUP_KEY) != GROUP_KEY:
-        return {"throttle_time_ms": 0, "error_code": COORDINATOR_NOT_AVAILABLE,
-                "error_message": "transactions are not supported by the embedded broker",
-                "node_id": -1, "host": "", "port": -1}
-    return {"throttle_time_ms": 0, "error_code": 0, "error_message": None,
-            "node_id": config.node_id, "host": config.advertised, "port": config.port}
+        return {
+            "throttle_time_ms": 0,
+            "error_code": COORDINATOR_NOT_AVAILABLE,
+            "error_message": "transactions are not supported by the embedded broker",
+            "node_id": -1,
+            "host": "",
+            "port": -1,
+        }
+    return {
+        "throttle_time_ms": 0,
+        "error_code": 0,
+        "error_message": None,
+        "node_id": config.node_id,
+        "host": config.advertised,
+        "port": config.port,
+    }
 
 
 async def handle_join_group(state: Any, request: Any) -> dict[str, Any]:
@@ -26,9 +37,16 @@ async def handle_join_group(state: Any, request: Any) -> dict[str, Any]:
     rebalance = getattr(b, "rebalance_timeout", None)
     rebalance_ms = int(rebalance.total_seconds() * 1000) if rebalance is not None else session_ms
     result = await state.groups.join_group(
-        b.group_id, b.member_id, getattr(b, "group_instance_id", None), b.protocol_type,
-        [(p.name, p.metadata) for p in b.protocols], session_ms, rebalance_ms,
-        request.client_id or "", request.client_host, request.api_version,
+        b.group_id,
+        b.member_id,
+        getattr(b, "group_instance_id", None),
+        b.protocol_type,
+        [(p.name, p.metadata) for p in b.protocols],
+        session_ms,
+        rebalance_ms,
+        request.client_id or "",
+        request.client_host,
+        request.api_version,
     )
     return {
         "throttle_time_ms": 0,
@@ -39,8 +57,11 @@ async def handle_join_group(state: Any, request: Any) -> dict[str, Any]:
         "leader": result.leader,
         "member_id": result.member_id,
         "members": [
-            {"member_id": m.member_id, "group_instance_id": m.group_instance_id,
-             "metadata": m.metadata}
+            {
+                "member_id": m.member_id,
+                "group_instance_id": m.group_instance_id,
+                "metadata": m.metadata,
+            }
             for m in result.members
         ],
     }
@@ -49,19 +70,28 @@ async def handle_join_group(state: Any, request: Any) -> dict[str, Any]:
 async def handle_sync_group(state: Any, request: Any) -> dict[str, Any]:
     b = request.body
     result = await state.groups.sync_group(
-        b.group_id, b.generation_id, b.member_id, getattr(b, "group_instance_id", None),
-        getattr(b, "protocol_type", None), getattr(b, "protocol_name", None),
+        b.group_id,
+        b.generation_id,
+        b.member_id,
+        getattr(b, "group_instance_id", None),
+        getattr(b, "protocol_type", None),
+        getattr(b, "protocol_name", None),
         [(a.member_id, a.assignment) for a in b.assignments],
     )
-    return {"throttle_time_ms": 0, "error_code": result.error_code,
-            "protocol_type": result.protocol_type, "protocol_name": result.protocol_name,
-            "assignment": result.assignment}
+    return {
+        "throttle_time_ms": 0,
+        "error_code": result.error_code,
+        "protocol_type": result.protocol_type,
+        "protocol_name": result.protocol_name,
+        "assignment": result.assignment,
+    }
 
 
 def handle_heartbeat(state: Any, request: Any) -> dict[str, Any]:
     b = request.body
-    code = state.groups.heartbeat(b.group_id, b.generation_id, b.member_id,
-                                  getattr(b, "group_instance_id", None))
+    code = state.groups.heartbeat(
+        b.group_id, b.generation_id, b.member_id, getattr(b, "group_instance_id", None)
+    )
     return {"throttle_time_ms": 0, "error_code": code}
 
 
@@ -87,17 +117,25 @@ def handle_describe_groups(state: Any, request: Any) -> dict[str, Any]:
     groups = []
     for gid in request.body.groups:
         d = state.groups.describe_group(gid, request.api_version)
-        groups.append({
-            "error_code": d.error_code,
-            "group_id": gid,
-            "group_state": d.state,
-            "protocol_type": d.protocol_type or "",
-            "protocol_data": d.protocol_name or "",
-            "members": [
-                {"member_id": m[0], "group_instance_id": m[1], "client_id": m[2],
-                 "client_host": m[3], "member_metadata": m[4], "member_assignment": m[5]}
-                for m in d.members
-            ],
-            "authorized_operations": AUTHORIZED_OPERATIONS_OMITTED,
-        })
+        groups.append(
+            {
+                "error_code": d.error_code,
+                "group_id": gid,
+                "group_state": d.state,
+                "protocol_type": d.protocol_type or "",
+                "protocol_data": d.protocol_name or "",
+                "members": [
+                    {
+                        "member_id": m[0],
+                        "group_instance_id": m[1],
+                        "client_id": m[2],
+                        "client_host": m[3],
+                        "member_metadata": m[4],
+                        "member_assignment": m[5],
+                    }
+                    for m in d.members
+                ],
+                "authorized_operations": AUTHORIZED_OPERATIONS_OMITTED,
+            }
+        )
     return {"throttle_time_ms": 0, "groups": groups}

@@ -75,8 +75,9 @@ def handle_metadata(state: Any, request: Any) -> dict[str, Any]:
                 except LogError as exc:
                     topics.append(_missing_topic(name, exc.error_code))
                     continue
-                state.log_event("topic_created", topic=name,
-                                partitions=len(topic.partitions), auto=True)
+                state.log_event(
+                    "topic_created", topic=name, partitions=len(topic.partitions), auto=True
+                )
             if topic is None:
                 topics.append(_missing_topic(name, UNKNOWN_TOPIC_OR_PARTITION))
             else:
@@ -84,8 +85,12 @@ def handle_metadata(state: Any, request: Any) -> dict[str, Any]:
     return {
         "throttle_time_ms": 0,
         "brokers": [
-            {"node_id": config.node_id, "host": config.advertised, "port": config.port,
-             "rack": None}
+            {
+                "node_id": config.node_id,
+                "host": config.advertised,
+                "port": config.port,
+                "rack": None,
+            }
         ],
         "cluster_id": config.cluster_id,
         "controller_id": config.node_id,

@@ -9,19 +9,30 @@ from typing import Any
 def handle_offset_commit(state: Any, request: Any) -> dict[str, Any]:
     b = request.body
     offsets = [
-        (t.name, p.partition_index, p.committed_offset,
-         getattr(p, "committed_leader_epoch", -1), p.committed_metadata)
-        for t in b.topics for p in t.partitions
+        (
+            t.name,
+            p.partition_index,
+            p.committed_offset,
+            getattr(p, "committed_leader_epoch", -1),
+            p.committed_metadata,
+        )
+        for t in b.topics
+        for p in t.partitions
     ]
     results = state.groups.commit_offsets(
-        b.group_id, b.generation_id_or_member_epoch, b.member_id,
-        getattr(b, "group_instance_id", None), offsets,
+        b.group_id,
+        b.generation_id_or_member_epoch,
+        b.member_id,
+        getattr(b, "group_instance_id", None),
+        offsets,
     )
     by_topic: dict[str, list[dict[str, int]]] = defaultdict(list)
     for topic, partition, code in results:
         by_topic[topic].append({"partition_index": partition, "error_code": code})
-    return {"throttle_time_ms": 0,
-            "topics": [{"name": t, "partitions": ps} for t, ps in by_topic.items()]}
+    return {
+        "throttle_time_ms": 0,
+        "topics": [{"name": t, "partitions": ps} for t, ps in by_topic.items()],
+    }
 
 
 def handle_offset_fetch(state: Any, request: Any) -> dict[str, Any]:
@@ -32,8 +43,17 @@ def handle_offset_fetch(state: Any, request: Any) -> dict[str, Any]:
     error, rows = state.groups.fetch_offsets(b.group_id, wanted)
     by_topic: dict[str, list[dict[str, Any]]] = defaultdict(list)
     for topic, partition, offset, epoch, metadata, code in rows:
-        by_topic[topic].append({"partition_index": partition, "committed_offset": offset,
-                                "committed_leader_epoch": epoch, "metadata": metadata,
-                                "error_code": code})
-    return {"throttle_time_ms": 0, "error_code": error,
-            "topics": [{"name": t, "partitions": ps} for t, ps in by_topic.items()]}
+        by_topic[topic].append(
+            {
+                "partition_index": partition,
+                "committed_offset": offset,
+                "committed_leader_epoch": epoch,
+                "metadata": metadata,
+                "error_code": code,
+            }
+        )
+    return {
+        "throttle_time_ms": 0,
+        "error_code": error,
+        "topics": [{"name": t, "partitions": ps} for t, ps in by_topic.items()],
+    }

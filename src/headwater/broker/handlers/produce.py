@@ -42,8 +42,9 @@ def handle_produce(state: Any, request: Any) -> dict[str, Any] | RawResponse | N
     if isinstance(body, LegacyProduceRequest):
         if body.acks == 0:
             return None
-        return RawResponse(encode_legacy_produce_error(request.api_version, body,
-                                                       UNSUPPORTED_VERSION))
+        return RawResponse(
+            encode_legacy_produce_error(request.api_version, body, UNSUPPORTED_VERSION)
+        )
     now_ms = state.now_ms()
     metrics = state.metrics
     responses = []
@@ -54,37 +55,49 @@ def handle_produce(state: Any, request: Any) -> dict[str, Any] | RawResponse | N
         for part in topic_data.partition_data:
             index = part.index
             if body.transactional_id is not None:
-                partitions.append(_partition_error(index, INVALID_REQUEST,
-                                                   TRANSACTIONS_NOT_SUPPORTED))
+                partitions.append(
+                    _partition_error(index, INVALID_REQUEST, TRANSACTIONS_NOT_SUPPORTED)
+                )
                 continue
             if topic is None or not 0 <= index < len(topic.partitions):
-                partitions.append(_partition_error(index, UNKNOWN_TOPIC_OR_PARTITION,
-                                                   f"unknown topic-partition {name}-{index}"))
+                partitions.append(
+                    _partition_error(
+                        index, UNKNOWN_TOPIC_OR_PARTITION, f"unknown topic-partition {name}-{index}"
+                    )
+                )
                 continue
             records = part.records
             if not records:
-                partitions.append(_partition_error(index, CORRUPT_MESSAGE,
-                                                   "produce request carries no records"))
+                partitions.append(
+                    _partition_error(index, CORRUPT_MESSAGE, "produce request carries no records")
+                )
                 continue
             try:
                 result = topic.partitions[index].append(records, now_ms)
             except LogError as exc:
                 metrics.produce_errors.labels(error=type(exc).__name__).inc()
-                state.log_event("produce_rejected", topic=name, partition=index,
-                                error=type(exc).__name__, reason=str(exc))
+                state.log_event(
+                    "produce_rejected",
+                    topic=name,
+                    partition=index,
+                    error=type(exc).__name__,
+                    reason=str(exc),
+                )
                 partitions.append(_partition_error(index, exc.error_code, str(exc)))
                 continue
             metrics.record_append(name, index, len(records), result.record_count)
             state.notifier.notify(name, index)
-            partitions.append({
-                "index": index,
-                "error_code": 0,
-                "base_offset": result.base_offset,
-                "log_append_time": -1,
-                "log_start_offset": result.log_start_offset,
-                "record_errors": [],
-                "error_message": None,
-            })
+            partitions.append(
+                {
+                    "index": index,
+                    "error_code": 0,
+                    "base_offset": result.base_offset,
+                    "log_append_time": -1,
+                    "log_start_offset": result.log_start_offset,
+                    "record_errors": [],
+                    "error_message": None,
+                }
+            )
         responses.append({"name": name, "partition_responses": partitions})
     if body.acks == 0:
         return None
@@ -94,13 +107,25 @@ def handle_produce(state: Any, request: Any) -> dict[str, Any] | RawResponse | N
 def handle_init_producer_id(state: Any, request: Any) -> dict[str, Any]:
     body = request.body
     if body.transactional_id is not None:
-        return {"throttle_time_ms": 0, "error_code": INVALID_REQUEST, "producer_id": -1,
-                "producer_epoch": -1}
+        return {
+            "throttle_time_ms": 0,
+            "error_code": INVALID_REQUEST,
+            "producer_id": -1,
+            "producer_epoch": -1,
+        }
     pid = getattr(body, "producer_id", -1)
     epoch = getattr(body, "producer_epoch", -1)
     if pid >= 0 and 0 <= epoch < 32767:
         # KIP-360: an idempotent producer bumps its epoch to reset sequences after an error.
-        return {"throttle_time_ms": 0, "error_code": 0, "producer_id": pid,
-                "producer_epoch": epoch + 1}
-    return {"throttle_time_ms": 0, "error_code": 0,
-            "producer_id": state.producer_ids.allocate(), "producer_epoch": 0}
+        return {
+            "throttle_time_ms": 0,
+            "error_code": 0,
+            "producer_id": pid,
+            "producer_epoch": epoch + 1,
+        }
+    return {
+        "throttle_time_ms": 0,
+        "error_code": 0,
+        "producer_id": state.producer_ids.allocate(),
+        "producer_epoch": 0,
+    }

@@ -294,8 +294,7 @@ class PartitionLog:
                     continue
                 for _, header in segment.iter_headers():
                     if best is None or header.max_timestamp > best[1]:
-                        best = (header.base_offset + header.last_offset_delta,
-                                header.max_timestamp)
+                        best = (header.base_offset + header.last_offset_delta, header.max_timestamp)
         return best
 
     @contextlib.contextmanager

@@ -116,7 +116,9 @@ def decode_request(frame: bytes | bytearray) -> Request:
         raise UnsupportedVersionError(
             f"api key {api_key} version {api_version} is not supported"
             + (f" (supported {supported[0]}-{supported[1]})" if supported else ""),
-            api_key, api_version, correlation_id,
+            api_key,
+            api_version,
+            correlation_id,
         )
     try:
         pos = _HEADER.size
@@ -139,9 +141,10 @@ def decode_request(frame: bytes | bytearray) -> Request:
         raise
     except Exception as exc:  # kio's native reader raises several types; translate them all
         raise RequestDecodeError(
-            f"malformed {ApiKey(api_key).name} v{api_version} request: "
-            f"{type(exc).__name__}: {exc}",
-            api_key, api_version, correlation_id,
+            f"malformed {ApiKey(api_key).name} v{api_version} request: {type(exc).__name__}: {exc}",
+            api_key,
+            api_version,
+            correlation_id,
         ) from None
     return Request(api_key, api_version, correlation_id, client_id, body, len(frame))
 

@@ -24,8 +24,13 @@ class FrameError(ProtocolError):
 class RequestDecodeError(ProtocolError):
     """A request whose header or body does not decode."""
 
-    def __init__(self, message: str, api_key: int = -1, api_version: int = -1,
-                 correlation_id: int | None = None) -> None:
+    def __init__(
+        self,
+        message: str,
+        api_key: int = -1,
+        api_version: int = -1,
+        correlation_id: int | None = None,
+    ) -> None:
         super().__init__(message)
         self.api_key = api_key
         self.api_version = api_version

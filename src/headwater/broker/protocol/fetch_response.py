@@ -43,16 +43,18 @@ def _uvarint(value: int) -> bytes:
     return bytes(out)
 
 
-def encode_fetch_response(version: int, correlation_id: int,
-                          response: dict[str, Any]) -> list[bytes | memoryview]:
+def encode_fetch_response(
+    version: int, correlation_id: int, response: dict[str, Any]
+) -> list[bytes | memoryview]:
     """Framed response as buffers to write in order (the first starts with the size)."""
     flexible = version >= 12
     head = bytearray(_I32.pack(correlation_id))
     if flexible:
         head += b"\0"
     if version >= 7:
-        head += _TOP_V7.pack(response["throttle_time_ms"], response["error_code"],
-                             response["session_id"])
+        head += _TOP_V7.pack(
+            response["throttle_time_ms"], response["error_code"], response["session_id"]
+        )
     else:
         head += _I32.pack(response["throttle_time_ms"])
     parts: list[bytes | memoryview] = []
@@ -65,8 +67,9 @@ def encode_fetch_response(version: int, correlation_id: int,
         partitions = topic["partitions"]
         current += _uvarint(len(partitions) + 1) if flexible else _I32.pack(len(partitions))
         for p in partitions:
-            current += _PARTITION_HEAD.pack(p["partition_index"], p["error_code"],
-                                            p["high_watermark"], p["last_stable_offset"])
+            current += _PARTITION_HEAD.pack(
+                p["partition_index"], p["error_code"], p["high_watermark"], p["last_stable_offset"]
+            )
             if version >= 5:
                 current += _I64.pack(p["log_start_offset"])
             current += b"\x01" if flexible else b"\0\0\0\0"  # aborted transactions: empty

@@ -29,8 +29,11 @@ class FrameDecoder:
 
     __slots__ = ("_big", "_big_filled", "_buf", "_end", "_max_frame_bytes", "_start", "_view")
 
-    def __init__(self, max_frame_bytes: int = DEFAULT_MAX_FRAME_BYTES,
-                 buffer_bytes: int = RECEIVE_BUFFER_BYTES) -> None:
+    def __init__(
+        self,
+        max_frame_bytes: int = DEFAULT_MAX_FRAME_BYTES,
+        buffer_bytes: int = RECEIVE_BUFFER_BYTES,
+    ) -> None:
         self._max_frame_bytes = max_frame_bytes
         self._buf = bytearray(buffer_bytes)
         self._view = memoryview(self._buf)

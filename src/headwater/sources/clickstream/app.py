@@ -22,17 +22,17 @@ from typing import Any
 from urllib.parse import parse_qsl
 
 import orjson
+
+from headwater.logs import log_event
+from headwater.sources.clickstream.config import CollectorConfig
+from headwater.sources.clickstream.delivery import BrokerUnavailable, EventSink, OutgoingRecord
 from headwater.sources.clickstream.enrich import Enricher
+from headwater.sources.clickstream.model import ClickEvent, IncomingEvent, Rejection, RequestContext
 from headwater.sources.clickstream.parse import (
     EventIdDeduplicator,
     parse_body,
     parse_pixel,
 )
-
-from headwater.logs import log_event
-from headwater.sources.clickstream.config import CollectorConfig
-from headwater.sources.clickstream.delivery import BrokerUnavailable, EventSink, OutgoingRecord
-from headwater.sources.clickstream.model import ClickEvent, IncomingEvent, Rejection, RequestContext
 
 logger = logging.getLogger("headwater.collector")
 
@@ -41,8 +41,9 @@ Receive = Callable[[], Awaitable[dict[str, Any]]]
 Send = Callable[[dict[str, Any]], Awaitable[None]]
 
 PIXEL_GIF = base64.b64decode("R0lGODlhAQABAIAAAAAAAP///yH5BAEAAAAALAAAAAABAAEAAAIBRAA7")
-SEGMENT_ENDPOINTS = {f"/v1/{name}": name for name in ("track", "page", "screen", "identify",
-                                                        "batch")}
+SEGMENT_ENDPOINTS = {
+    f"/v1/{name}": name for name in ("track", "page", "screen", "identify", "batch")
+}
 SCHEMA = b"clickstream.event/1"
 
 
@@ -87,8 +88,7 @@ class Collector:
             status, headers = exc.status, exc.headers
             body = orjson.dumps({"success": False, "error": exc.reason})
             headers = [*headers, (b"content-type", b"application/json")]
-        await send({"type": "http.response.start", "status": status,
-                    "headers": [*headers, *cors]})
+        await send({"type": "http.response.start", "status": status, "headers": [*headers, *cors]})
         await send({"type": "http.response.body", "body": body})
 
     async def _lifespan(self, receive: Receive, send: Send) -> None:
@@ -107,15 +107,22 @@ class Collector:
                 return
 
     # -- routing ------------------------------------------------------------------------------
-    async def _route(self, scope: Scope, receive: Receive
-                     ) -> tuple[int, list[tuple[bytes, bytes]], bytes]:
+    async def _route(
+        self, scope: Scope, receive: Receive
+    ) -> tuple[int, list[tuple[bytes, bytes]], bytes]:
         method, path = scope["method"], scope["path"]
         cfg = self.config
         if method == "OPTIONS":
             return 204, [], b""
         if path == cfg.tracker_path and method == "GET":
-            return 200, [(b"content-type", b"application/javascript"),
-                         (b"cache-control", b"public, max-age=3600")], self.tracker
+            return (
+                200,
+                [
+                    (b"content-type", b"application/javascript"),
+                    (b"cache-control", b"public, max-age=3600"),
+                ],
+                self.tracker,
+            )
         if path == "/healthz":
             return 200, [(b"content-type", b"application/json")], orjson.dumps(self.stats)
         endpoint = "collect" if path == cfg.collect_path else SEGMENT_ENDPOINTS.get(path)
@@ -143,8 +150,11 @@ class Collector:
             query = dict(parse_qsl(scope.get("query_string", b"").decode("latin-1")))
             key = query.get("k") or query.get("writeKey")
         if not key:
-            raise HttpError(401, "missing write key (HTTP basic user, or ?k=)",
-                            [(b"www-authenticate", b'Basic realm="headwater"')])
+            raise HttpError(
+                401,
+                "missing write key (HTTP basic user, or ?k=)",
+                [(b"www-authenticate", b'Basic realm="headwater"')],
+            )
         source = self.config.write_keys.get(key)
         if source is None:
             raise HttpError(401, "unknown write key")
@@ -168,11 +178,17 @@ class Collector:
                 return b"".join(chunks)
 
     # -- ingestion ----------------------------------------------------------------------------
-    async def _ingest(self, scope: Scope, source: str, endpoint: str, body: bytes
-                      ) -> tuple[int, list[tuple[bytes, bytes]], bytes]:
+    async def _ingest(
+        self, scope: Scope, source: str, endpoint: str, body: bytes
+    ) -> tuple[int, list[tuple[bytes, bytes]], bytes]:
         ctx = self._context(scope)
-        result = parse_body(body, endpoint=endpoint, content_type=_header(scope, b"content-type"),
-                            received_ts=ctx.received_ts, limits=self.config.limits)
+        result = parse_body(
+            body,
+            endpoint=endpoint,
+            content_type=_header(scope, b"content-type"),
+            received_ts=ctx.received_ts,
+            limits=self.config.limits,
+        )
         rejections = list(result.rejections)
         if result.body_error is not None:
             rejections.append(Rejection(result.body_error.reason, body, None))
@@ -180,28 +196,44 @@ class Collector:
         accepted = await self._deliver(source, endpoint, result.events, rejections, ctx)
         headers = [(b"content-type", b"application/json"), *set_cookies]
         if result.body_error is not None:
-            return result.body_error.status, headers, orjson.dumps(
-                {"success": False, "error": result.body_error.reason})
+            return (
+                result.body_error.status,
+                headers,
+                orjson.dumps({"success": False, "error": result.body_error.reason}),
+            )
         if rejections:
-            return 400, headers, orjson.dumps({
-                "success": False, "accepted": accepted,
-                "rejected": [{"index": r.index, "reason": r.reason} for r in rejections],
-            })
+            return (
+                400,
+                headers,
+                orjson.dumps(
+                    {
+                        "success": False,
+                        "accepted": accepted,
+                        "rejected": [{"index": r.index, "reason": r.reason} for r in rejections],
+                    }
+                ),
+            )
         return 200, headers, orjson.dumps({"success": True, "accepted": accepted})
 
-    async def _ingest_pixel(self, scope: Scope, source: str
-                            ) -> tuple[int, list[tuple[bytes, bytes]], bytes]:
+    async def _ingest_pixel(
+        self, scope: Scope, source: str
+    ) -> tuple[int, list[tuple[bytes, bytes]], bytes]:
         ctx = self._context(scope)
         query = dict(parse_qsl(scope.get("query_string", b"").decode("utf-8", "replace")))
         events, rejections = parse_pixel(query, ctx.received_ts)
         set_cookies = self._identify(scope, events)
         await self._deliver(source, "pixel", events, list(rejections), ctx)
-        headers = [(b"content-type", b"image/gif"), (b"cache-control", b"no-store"),
-                   *set_cookies]
+        headers = [(b"content-type", b"image/gif"), (b"cache-control", b"no-store"), *set_cookies]
         return (400 if rejections else 200), headers, PIXEL_GIF
 
-    async def _deliver(self, source: str, endpoint: str, events: list[IncomingEvent],
-                       rejections: list[Rejection], ctx: RequestContext) -> int:
+    async def _deliver(
+        self,
+        source: str,
+        endpoint: str,
+        events: list[IncomingEvent],
+        rejections: list[Rejection],
+        ctx: RequestContext,
+    ) -> int:
         fresh = [e for e in events if not self.dedup.seen_or_add(e["event_id"], ctx.received_ts)]
         self.stats["duplicates"] += len(events) - len(fresh)
         enriched = self.enricher.enrich_batch(fresh, ctx)
@@ -218,10 +250,14 @@ class Collector:
             self.stats["unavailable"] += 1
             for e in fresh:  # the client will retry them: they must not count as seen
                 self.dedup.forget(e["event_id"])
-            log_event(logger, "broker_unavailable", logging.WARNING, reason=str(exc),
-                      events=len(records))
-            raise HttpError(503, f"broker unavailable: {exc}",
-                            [(b"retry-after", str(self.config.retry_after_s).encode())]) from None
+            log_event(
+                logger, "broker_unavailable", logging.WARNING, reason=str(exc), events=len(records)
+            )
+            raise HttpError(
+                503,
+                f"broker unavailable: {exc}",
+                [(b"retry-after", str(self.config.retry_after_s).encode())],
+            ) from None
         self.stats["accepted"] += len(enriched)
         self.stats["rejected"] += len(rejections)
         return len(enriched)
@@ -229,18 +265,26 @@ class Collector:
     def _event_record(self, event: ClickEvent, source: str) -> OutgoingRecord:
         key = event["session_id"] or event["anonymous_id"] or event["user_id"]
         return OutgoingRecord(
-            self.config.events_topic, orjson.dumps(event),
+            self.config.events_topic,
+            orjson.dumps(event),
             key.encode() if key else None,
-            (("source", source.encode()), ("schema", SCHEMA),
-             ("ingested_at", str(event["received_ts"]).encode())),
+            (
+                ("source", source.encode()),
+                ("schema", SCHEMA),
+                ("ingested_at", str(event["received_ts"]).encode()),
+            ),
         )
 
-    def _dead_letter(self, rejection: Rejection, source: str, endpoint: str,
-                     ctx: RequestContext) -> OutgoingRecord:
+    def _dead_letter(
+        self, rejection: Rejection, source: str, endpoint: str, ctx: RequestContext
+    ) -> OutgoingRecord:
         """The raw bytes as received, the reason in headers: nothing of the payload is lost."""
-        headers = [("source", source.encode()), ("reason", rejection.reason.encode()),
-                   ("endpoint", endpoint.encode()),
-                   ("ingested_at", str(ctx.received_ts).encode())]
+        headers = [
+            ("source", source.encode()),
+            ("reason", rejection.reason.encode()),
+            ("endpoint", endpoint.encode()),
+            ("ingested_at", str(ctx.received_ts).encode()),
+        ]
         if rejection.index is not None:
             headers.append(("index", str(rejection.index).encode()))
         if ctx.client_ip:
@@ -255,13 +299,14 @@ class Collector:
             if forwarded:
                 ip = forwarded.split(",")[0].strip()
         return RequestContext(
-            received_ts=time.time_ns() // 1_000_000, client_ip=ip,
-            user_agent=_header(scope, b"user-agent"), host=_header(scope, b"host"),
+            received_ts=time.time_ns() // 1_000_000,
+            client_ip=ip,
+            user_agent=_header(scope, b"user-agent"),
+            host=_header(scope, b"host"),
             site_hosts=self.config.enrich.site_hosts,
         )
 
-    def _identify(self, scope: Scope, events: list[IncomingEvent]
-                  ) -> list[tuple[bytes, bytes]]:
+    def _identify(self, scope: Scope, events: list[IncomingEvent]) -> list[tuple[bytes, bytes]]:
         """Fill anonymous and session ids from first-party cookies, setting them when absent.
 
         The session cookie is renewed on every request (a sliding 30-minute session)."""
@@ -297,6 +342,7 @@ class Collector:
             (b"access-control-allow-methods", b"GET, POST, OPTIONS"),
             (b"access-control-allow-headers", b"content-type, authorization"),
             (b"access-control-max-age", b"86400"),
+            (b"access-control-expose-headers", b"retry-after"),
             (b"vary", b"origin"),
         ]
 
@@ -321,5 +367,4 @@ def _cookies(scope: Scope) -> dict[str, str]:
 
 
 def _set_cookie(name: str, value: str, max_age_s: int) -> tuple[bytes, bytes]:
-    return (b"set-cookie",
-            f"{name}={value}; Max-Age={max_age_s}; Path=/; SameSite=Lax".encode())
+    return (b"set-cookie", f"{name}={value}; Max-Age={max_age_s}; Path=/; SameSite=Lax".encode())

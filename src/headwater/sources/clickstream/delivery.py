@@ -3,8 +3,8 @@
 The collector answers 2xx only after the broker acknowledged every event of the request
 (`acks=all`, idempotent producer). librdkafka reports deliveries from `poll()`, which a daemon
 thread calls continuously; the reports count down the request's `Acknowledgement` there, which
-wakes the event loop once when the request is complete. A request whose events are not all acknowledged
-within `ack_timeout_s`, or that arrives while the broker is unreachable, fails with
+wakes the event loop once when the request is complete. A request whose events are not all
+acknowledged within `ack_timeout_s`, or that arrives while the broker is unreachable, fails with
 `BrokerUnavailable`: the collector answers 503 with Retry-After and the client retries (event ids
 let the lake drop the duplicates a retry may create).
 """
@@ -82,17 +82,28 @@ class Acknowledgement:
 class EventSink:
     """One producer shared by every request of a collector process."""
 
-    def __init__(self, broker: str, *, linger_ms: float = 2.0,
-                 message_timeout_ms: int = 10_000, queue_max_messages: int = 1_000_000) -> None:
+    def __init__(
+        self,
+        broker: str,
+        *,
+        linger_ms: float = 2.0,
+        message_timeout_ms: int = 10_000,
+        queue_max_messages: int = 1_000_000,
+    ) -> None:
         self._transport = transport.connect(broker, client_id="headwater-collector")
-        self._producer = self._transport.producer(transport.ProducerOptions(
-            linger_ms=linger_ms, message_timeout_ms=message_timeout_ms,
-            queue_max_messages=queue_max_messages, enqueue_timeout_s=0.5,
-            extra={"batch.num.messages": 10_000, "batch.size": 1_000_000},
-        ))
+        self._producer = self._transport.producer(
+            transport.ProducerOptions(
+                linger_ms=linger_ms,
+                message_timeout_ms=message_timeout_ms,
+                queue_max_messages=queue_max_messages,
+                enqueue_timeout_s=0.5,
+                extra={"batch.num.messages": 10_000, "batch.size": 1_000_000},
+            )
+        )
         self._stop = threading.Event()
-        self._poller = threading.Thread(target=self._poll_forever, name="delivery-poller",
-                                        daemon=True)
+        self._poller = threading.Thread(
+            target=self._poll_forever, name="delivery-poller", daemon=True
+        )
         self._poller.start()
 
     def _poll_forever(self) -> None:
@@ -108,8 +119,9 @@ class EventSink:
 
         try:
             for r in records:
-                self._producer.produce(r.topic, r.value, key=r.key, headers=r.headers,
-                                       on_delivery=on_delivery)
+                self._producer.produce(
+                    r.topic, r.value, key=r.key, headers=r.headers, on_delivery=on_delivery
+                )
         except transport.TransportError as exc:
             raise BrokerUnavailable(str(exc)) from None
         return ack

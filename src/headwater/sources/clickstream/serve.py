@@ -21,11 +21,14 @@ CONFIG_ENV = "HEADWATER_COLLECTOR_CONFIG"
 
 def _to_json(config: CollectorConfig) -> bytes:
     data: dict[str, Any] = {
-        f.name: getattr(config, f.name) for f in dataclasses.fields(config)
+        f.name: getattr(config, f.name)
+        for f in dataclasses.fields(config)
         if f.name not in ("limits", "enrich")
     }
-    data["enrich"] = {k: v.decode("latin-1") if isinstance(v, bytes) else v
-                      for k, v in dataclasses.asdict(config.enrich).items()}
+    data["enrich"] = {
+        k: v.decode("latin-1") if isinstance(v, bytes) else v
+        for k, v in dataclasses.asdict(config.enrich).items()
+    }
     return orjson.dumps(data)
 
 
@@ -55,6 +58,12 @@ def serve(config: CollectorConfig, host: str, port: int, workers: int = 1) -> No
     os.environ[CONFIG_ENV] = _to_json(config).decode()
     Granian(
         "headwater.sources.clickstream.serve:create_app",
-        address=host, port=port, interface=Interfaces.ASGI, workers=workers,
-        loop=Loops.uvloop, factory=True, log_access=False, backlog=2048,
+        address=host,
+        port=port,
+        interface=Interfaces.ASGI,
+        workers=workers,
+        loop=Loops.uvloop,
+        factory=True,
+        log_access=False,
+        backlog=2048,
     ).serve()

@@ -49,7 +49,9 @@ SITE = internal_hosts("collect.shop.example:8443", ("shop.example", "shop-cdn.ex
 )
 def test_referrer_host_decides_medium(referrer: str, medium: str, source: str | None) -> None:
     assert classify(referrer, PAGE, {}, SITE) == {
-        "url": referrer, "medium": medium, "source": source,
+        "url": referrer,
+        "medium": medium,
+        "source": source,
     }
 
 

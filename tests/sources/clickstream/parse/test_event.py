@@ -123,9 +123,10 @@ def test_message_id_number_is_kept_as_a_string_and_absent_one_generated():
 
 def test_session_id_from_top_level_then_snake_case_then_context():
     ctx = {"sessionId": 3}
-    assert read({"type": "page", "sessionId": "1", "session_id": "2", "context": ctx})[
-        "session_id"
-    ] == "1"
+    assert (
+        read({"type": "page", "sessionId": "1", "session_id": "2", "context": ctx})["session_id"]
+        == "1"
+    )
     assert read({"type": "page", "session_id": "2", "context": ctx})["session_id"] == "2"
     assert read({"type": "page", "context": ctx})["session_id"] == "3"  # RudderStack's number
 
@@ -231,7 +232,10 @@ def test_timestamp_too_far_after_sent_at_is_refused():
         ({"type": "track", "event": ""}, "'event' must not be empty"),
         ({"type": "track", "event": {"a": 1}}, "'event' must be a string, got object"),
         ({"type": "page", "userId": True}, "'userId' must be a string or number, got boolean"),
-        ({"type": "page", "anonymousId": {}}, "'anonymousId' must be a string or number, got object"),
+        (
+            {"type": "page", "anonymousId": {}},
+            "'anonymousId' must be a string or number, got object",
+        ),
         ({"type": "page", "sessionId": []}, "'sessionId' must be a string or number, got array"),
         ({"type": "page", "session_id": []}, "'session_id' must be a string or number, got array"),
         (
@@ -243,7 +247,10 @@ def test_timestamp_too_far_after_sent_at_is_refused():
         ({"type": "page", "traits": "vip"}, "'traits' must be an object, got string"),
         ({"type": "page", "name": 5}, "'name' must be a string, got number"),
         ({"type": "page", "context": "web"}, "'context' must be an object, got string"),
-        ({"type": "page", "context": {"page": "/"}}, "'context.page' must be an object, got string"),
+        (
+            {"type": "page", "context": {"page": "/"}},
+            "'context.page' must be an object, got string",
+        ),
         (
             {"type": "page", "context": {"page": {"url": 1}}},
             "'context.page.url' must be a string, got number",
@@ -256,7 +263,10 @@ def test_timestamp_too_far_after_sent_at_is_refused():
             {"type": "page", "context": {"page": {"referrer": {}}}},
             "'context.page.referrer' must be a string, got object",
         ),
-        ({"type": "page", "properties": {"url": 3}}, "'properties.url' must be a string, got number"),
+        (
+            {"type": "page", "properties": {"url": 3}},
+            "'properties.url' must be a string, got number",
+        ),
         (
             {"type": "page", "context": {"userAgent": 1}},
             "'context.userAgent' must be a string, got number",
@@ -266,7 +276,10 @@ def test_timestamp_too_far_after_sent_at_is_refused():
             {"type": "page", "context": {"campaign": "x"}},
             "'context.campaign' must be an object, got string",
         ),
-        ({"type": "page", "timestamp": True}, "'timestamp' must be a string or number, got boolean"),
+        (
+            {"type": "page", "timestamp": True},
+            "'timestamp' must be a string or number, got boolean",
+        ),
         (
             {"type": "page", "timestamp": "yesterday"},
             "'timestamp' is not an ISO-8601 date-time or epoch milliseconds: 'yesterday'",

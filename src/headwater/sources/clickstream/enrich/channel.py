@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
+from functools import lru_cache
 from typing import Any, Final
 
 from headwater.sources.clickstream.model import Channel
@@ -46,13 +47,19 @@ def _from_context(context: Mapping[str, Any]) -> Channel | None:
     if context.get("voice"):
         return "voice"
     library = context.get("library")
-    if isinstance(library, dict):
+    if type(library) is dict:
         name = library.get("name")
-        if isinstance(name, str) and _VOICE.search(name):
+        if type(name) is str and _names_voice(name):
             return "voice"
     device = context.get("device")
-    if isinstance(device, dict):
+    if type(device) is dict:
         kind = device.get("type")
-        if isinstance(kind, str):
-            return "voice" if _VOICE.search(kind) else _DEVICE_TYPES.get(kind.lower())
+        if type(kind) is str:
+            return "voice" if _names_voice(kind) else _DEVICE_TYPES.get(kind.lower())
     return None
+
+
+@lru_cache(maxsize=1024)
+def _names_voice(name: str) -> bool:
+    """Cached: a handful of SDK names and device types come with every event."""
+    return _VOICE.search(name) is not None

@@ -56,7 +56,7 @@ class EnrichConfig:
 
 
 class Enricher:
-    """Turns parsed events into the records of `clickstream.events`. Thread-safe."""
+    """Turns parsed events into the records of `clickstream.events`; one per process, reused."""
 
     def __init__(self, config: EnrichConfig | None = None) -> None:
         self.config = config or EnrichConfig()

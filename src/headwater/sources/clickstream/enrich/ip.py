@@ -9,7 +9,7 @@ Policies:
   addresses; rotating the secret breaks the link between old and new values.
 
 The country is looked up on the original address, before it is anonymised, in geoip2fast's
-offline database (IPv4 and IPv6, shipped in its wheel, loaded once per process: ~0.1 s, ~30 MB).
+offline database (IPv4 and IPv6, shipped in its wheel, loaded once per process: ~0.1 s, ~60 MB).
 Private, loopback, link-local, multicast, documentation and other reserved ranges have no country
 there ("--"), nor have unparseable addresses, which are not kept at all either.
 `::ffff:a.b.c.d` counts as the IPv4 address.
@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import hashlib
 import threading
+import warnings
 from collections.abc import Callable
 from functools import lru_cache
 from socket import AF_INET, AF_INET6, inet_ntop, inet_pton
@@ -44,7 +45,10 @@ def geo_database() -> Any:
     global _geo_db
     with _geo_lock:
         if _geo_db is None:
-            from geoip2fast import GeoIP2Fast  # type: ignore[import-untyped]
+            with warnings.catch_warnings():  # its source has invalid escapes: warned at compile
+                warnings.simplefilter("ignore", DeprecationWarning)
+                warnings.simplefilter("ignore", SyntaxWarning)
+                from geoip2fast import GeoIP2Fast  # type: ignore[import-untyped]
 
             _geo_db = GeoIP2Fast(verbose=False, geoip2fast_data_file=GEO_DATA_FILE)
         return _geo_db
@@ -68,7 +72,7 @@ def parse_ip(raw: str) -> bytes | None:
         text = text.partition("%")[0]
     try:
         packed = inet_pton(family, text)
-    except OSError:
+    except (OSError, ValueError):  # ValueError: an embedded NUL
         return None
     if len(packed) == 16 and packed[:12] == _V4_MAPPED:
         return packed[12:]

@@ -14,8 +14,11 @@ from functools import lru_cache
 #: Distinct URLs whose host is remembered.
 CACHE_SIZE = 50_000
 
-# The common case: scheme "://" ["www."] name, then the path, query, fragment, port or the end.
-_PLAIN = re.compile(r"[a-z][a-z0-9+.\-]*://(?:www\.)?([^/?#:@\[]+)(?=[/?#:]|$)", re.IGNORECASE)
+# The common case: scheme "://" ["www."] name, then the path, query, fragment, a port or the end
+# (a colon not followed by a port is userinfo: left to the general pattern).
+_PLAIN = re.compile(
+    r"[a-z][a-z0-9+.\-]*://(?:www\.)?([^/?#:@\[]+)(?=[/?#]|:\d*(?:[/?#]|$)|$)", re.IGNORECASE
+)
 # Any authority: scheme "://" [userinfo "@"] ( "[" IPv6 "]" | name ).
 _AUTHORITY = re.compile(r"[A-Za-z][A-Za-z0-9+.\-]*://(?:[^/?#@]*@)?(\[[^\]/?#]*\]|[^/?#:]*)")
 
@@ -56,8 +59,8 @@ def host_without_port(authority: str | None) -> str | None:
 
 def query_of(url: str) -> str:
     """The query string without "?" and without the fragment ("" when there is none)."""
-    start = url.find("?")
-    if start < 0:
-        return ""
-    end = url.find("#", start)
-    return url[start + 1 :] if end < 0 else url[start + 1 : end]
+    end = url.find("#")
+    if end < 0:
+        end = len(url)
+    start = url.find("?", 0, end)
+    return "" if start < 0 else url[start + 1 : end]

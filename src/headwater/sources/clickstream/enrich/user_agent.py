@@ -14,9 +14,10 @@ it a few rules that it does not cover:
 - Rule 4: game consoles count as "tv" (ten-foot screens); voice assistants without a phone or TV
   around them count as "speaker".
 
-Parsing costs tens to hundreds of microseconds, so results are kept in a bounded LRU keyed by the
-whole string; a hit costs a dictionary lookup. The cached `ParsedUserAgent` is shared: copy it
-before handing it to anything that may change it.
+Parsing costs tens to hundreds of microseconds, so the finished answers are kept in a bounded LRU
+keyed by the whole string (ua-parser's own cache would only hold its part of the work); a hit
+costs a dictionary lookup. The cached `ParsedUserAgent` is shared: copy it before handing it to
+anything that may change it.
 """
 
 from __future__ import annotations
@@ -43,7 +44,7 @@ _BOT = re.compile(
     r"|facebookexternalhit|https?://"
     r"|^(?:curl|wget|python-requests|python-urllib|python-httpx|aiohttp|httpx|go-http-client"
     r"|java|apache-httpclient|libwww-perl|node-fetch|axios|undici|postmanruntime|httpie"
-    r"|ruby|php|guzzlehttp|okhttp-bot)\b",
+    r"|ruby|php|guzzlehttp)\b",
     re.IGNORECASE,
 )
 _VOICE = re.compile(
@@ -118,7 +119,8 @@ def parse_user_agent(ua: str) -> UserAgentInfo:
     """Everything enrichment needs from one UA string (cached; see the module docstring)."""
     if not ua:
         return UNKNOWN
-    result = _resolver()(ua[:MAX_PARSED_LENGTH], Domain.ALL).complete()
+    text = ua[:MAX_PARSED_LENGTH]
+    result = _resolver()(text, Domain.ALL).complete()
     agent, os_, device = result.user_agent, result.os, result.device
     os_name = os_version = None
     if os_ and os_.family != "Other":
@@ -127,10 +129,10 @@ def parse_user_agent(ua: str) -> UserAgentInfo:
     device_family = device.family if device else ""
     if os_name == "iOS" and device_family == "Mac":  # CFNetwork on macOS, Darwin (x86_64|arm64)
         os_name, os_version = "Mac OS X", None
-    is_bot = device_family == "Spider" or _BOT.search(ua) is not None
-    browser_like = ua.startswith(("Mozilla/", "Opera/"))
-    electron = browser_like and "Electron/" in ua
-    voice = _VOICE.search(ua) is not None
+    is_bot = device_family == "Spider" or _BOT.search(text) is not None
+    browser_like = text.startswith(("Mozilla/", "Opera/"))
+    electron = browser_like and "Electron/" in text
+    voice = _VOICE.search(text) is not None
 
     browser = browser_version = app = None
     if browser_like or is_bot:
@@ -138,13 +140,13 @@ def parse_user_agent(ua: str) -> UserAgentInfo:
             browser = agent.family
             browser_version = _version(agent.major, agent.minor, agent.patch, agent.patch_minor)
         if electron:
-            app = _electron_app(ua)
+            app = _electron_app(text)
     else:
-        token = _APP_TOKEN.match(ua)
+        token = _APP_TOKEN.match(text)
         app = token.group(0) if token else None
 
-    device_type = _device_type(ua, os_name, device, is_bot, browser_like, voice)
-    channel = _channel(ua, os_name, is_bot, browser_like, electron, voice)
+    device_type = _device_type(text, os_name, device, is_bot, browser_like, voice)
+    channel = _channel(text, os_name, is_bot, browser_like, electron, voice)
     parsed: ParsedUserAgent = {
         "raw": ua,
         "browser": browser,

@@ -37,7 +37,8 @@ from typing import Any
 from urllib.parse import urlencode, urlsplit
 
 from headwater.sources.clickstream.model import Channel, IncomingEvent, Rejection
-from headwater.sources.clickstream.parse.event import future_skew, new_event_id
+from headwater.sources.clickstream.parse.event import future_skew
+from headwater.sources.clickstream.parse.ids import new_event_id
 from headwater.sources.clickstream.parse.limits import ParseLimits
 from headwater.sources.clickstream.parse.timestamps import BadTimestamp, epoch_ms
 
@@ -117,7 +118,7 @@ def _event(query: dict[str, str], now_ms: int, limits: ParseLimits) -> IncomingE
     return {
         "event_id": get("mid") or new_event_id(),
         "event": f"track:{name}" if kind == "track" else kind,
-        "channel": channel,  # type: ignore[typeddict-item]  # checked against _CHANNELS
+        "channel": channel,  # checked against _CHANNELS
         "client_ts": client_ts,
         "sent_ts": sent_ts,
         "user_id": get("uid"),

@@ -4,7 +4,8 @@ Accepted: ISO-8601 date-times as `datetime.fromisoformat` reads them (JavaScript
 `toISOString()`, "2012-12-02T00:30:08.276Z", is the common case and costs ~0.3 µs); a lenient
 form of the same with one-digit fields, a space for the "T" and "+hhmm" offsets
 ("2015-2-02T00:30:08.276Z" appears in Segment's own batch example); a string of digits or a
-number, read as epoch milliseconds. A date-time without an offset is UTC. Fractions of a
+number, read as epoch milliseconds (a string of digits is never read as ISO's basic format:
+"1701121212000" is not 1701-12-12T12:00). A date-time without an offset is UTC. Fractions of a
 millisecond are truncated.
 """
 
@@ -36,12 +37,12 @@ class BadTimestamp(ValueError):
 def epoch_ms(value: object) -> int:
     """`value` (a JSON string or number) as epoch milliseconds, or BadTimestamp."""
     if type(value) is str:
+        if value.isdigit() and value.isascii():  # never ISO's basic format: 20240501 is no date
+            # int() of thousands of digits is slow (or refused): 17 digits are out of range
+            return _number_ms(int(value) if len(value) <= 16 else MAX_MS + 1, value)
         try:
             dt = _from_iso(value)
         except ValueError:
-            if value.isdigit() and value.isascii():
-                # at most 16 digits: int() of thousands of digits is slow (or refused)
-                return _number_ms(int(value) if len(value) <= 16 else MAX_MS + 1, value)
             dt = _lenient(value)
         return (dt - (_EPOCH_NAIVE if dt.tzinfo is None else EPOCH)) // MILLISECOND
     if type(value) is int or type(value) is float:
