@@ -4,6 +4,8 @@ Against nginx answering `return 204` on the same machine with the same load gene
 the baseline, in the same run. wrk runs pinned to one core; the server under test (nginx, or the
 collector with its broker) to the other, as the issue asks. Scenarios: (a) one event per request
 (`POST /collect`), (b) 50 events per request (`POST /v1/batch`, Segment format); keep-alive.
+A third row serves an empty ASGI app with granian as the collector is served (bench/_bare_asgi.py):
+the ceiling of the Python HTTP server itself, so the table separates its cost from the collector's.
 
     .venv/bin/python bench/collector.py [--seconds 10] [--connections 64] [--json PATH]
 """
@@ -166,6 +168,38 @@ http {{ access_log off; client_body_temp_path {tmp}/nb; proxy_temp_path {tmp}/np
         procs.stop_all()
 
 
+def bench_bare_granian(procs: Procs, tmp: Path, args, bodies) -> dict:
+    """granian serving an empty ASGI app (bench/_bare_asgi.py): the Python server's ceiling."""
+    port = free_port()
+    granian = Path(sys.executable).with_name("granian")
+    procs.start(
+        [
+            str(granian),
+            "--interface",
+            "asgi",
+            "--loop",
+            "uvloop",
+            "--no-ws",
+            "--log-level",
+            "warning",
+            "--port",
+            str(port),
+            "--working-dir",
+            str(ROOT / "bench"),
+            "_bare_asgi:app",
+        ],
+        tmp / "granian.log",
+    )
+    wait_port(port)
+    try:
+        return {
+            name: run_wrk(port, wrk_script(path, body, None), args.seconds, args.connections, tmp)
+            for name, (path, body) in bodies.items()
+        }
+    finally:
+        procs.stop_all()
+
+
 def bench_collector(procs: Procs, tmp: Path, args, bodies) -> dict:
     bport, cport = free_port(), free_port()
     py = sys.executable
@@ -239,6 +273,8 @@ def main() -> None:
         try:
             (tmp / "nginx").mkdir()
             nginx = bench_nginx(procs, tmp / "nginx", args, bodies)
+            (tmp / "bare").mkdir()
+            bare = bench_bare_granian(procs, tmp / "bare", args, bodies)
             (tmp / "collector").mkdir()
             coll = bench_collector(procs, tmp / "collector", args, bodies)
         finally:
@@ -255,7 +291,9 @@ def main() -> None:
         "p99 ms",
         "non-2xx",
         "nginx req/s",
+        "bare granian req/s",
         "collector/nginx",
+        "collector/bare",
         "target",
     ):
         table.add_column(col, justify="right" if col != "scenario" else "left")
@@ -263,7 +301,7 @@ def main() -> None:
         ("single", 1, ">= 0.6x nginx req/s"),
         ("batch50", 50, ">= 500,000 events/s"),
     ):
-        c, n = coll[name], nginx[name]
+        c, n, b = coll[name], nginx[name], bare[name]
         table.add_row(
             name,
             f"{c['rps']:,.0f}",
@@ -272,13 +310,18 @@ def main() -> None:
             f"{c['p99_ms']:.2f}",
             str(c["non2xx"]),
             f"{n['rps']:,.0f}",
+            f"{b['rps']:,.0f}",
             f"{c['rps'] / n['rps']:.2f}x",
+            f"{c['rps'] / b['rps']:.2f}x",
             target,
         )
     Console(width=200).print(table)
     if args.json:
         args.json.write_bytes(
-            orjson.dumps({"collector": coll, "nginx": nginx}, option=orjson.OPT_INDENT_2)
+            orjson.dumps(
+                {"collector": coll, "nginx": nginx, "bare_granian": bare},
+                option=orjson.OPT_INDENT_2,
+            )
         )
 
 

@@ -131,6 +131,8 @@ class Delivery:
 
 
 OnDelivery = Callable[[Delivery], None]
+#: Called once per `produce_group`: None when every record was stored, else the first error.
+OnGroupComplete = Callable[[DeliveryError | None], None]
 #: Called with the newly assigned partitions; may return them with start offsets to override
 #: the committed ones (the exactly-once sink returns its own stored offsets here).
 OnAssign = Callable[[list[TopicPartition]], Iterable[TopicPartition] | None]
@@ -170,6 +172,16 @@ class Producer(_Closing, Protocol):
         self, records: Iterable[ProducerRecord], on_delivery: OnDelivery | None = None
     ) -> int:
         """Queue many records; returns how many were queued (all of them, or it raised)."""
+        ...
+
+    def produce_group(
+        self, records: Sequence[ProducerRecord], on_complete: OnGroupComplete
+    ) -> None:
+        """Queue records acknowledged as one unit: `on_complete` runs once, when every record has
+        an outcome, with None if all were stored, else the first error.
+
+        For callers that answer upstream per group (an HTTP request, a CDC transaction): one
+        callback per group instead of one `Delivery` object per record."""
         ...
 
     def poll(self, timeout_s: float = 0.0) -> int:

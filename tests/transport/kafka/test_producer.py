@@ -108,6 +108,30 @@ def test_produce_batch_delivers_every_record(transport: hwt.Transport, new_topic
     assert sorted(r.value for r in records) == sorted(r.value for r in batch)
 
 
+def test_produce_group_reports_once_after_every_record_is_stored(
+    transport: hwt.Transport, new_topic: NewTopic
+) -> None:
+    topic = new_topic(partitions=3)
+    shared_headers = [("source", b"web"), ("schema", b"v1")]
+    group = [
+        hwt.ProducerRecord(topic, b"value-%d" % i, key=b"%d" % (i % 5), headers=shared_headers)
+        for i in range(300)
+    ]
+    outcomes: list[hwt.DeliveryError | None] = []
+    with transport.producer() as producer:
+        producer.produce_group(group, outcomes.append)
+        producer.produce_group(
+            [hwt.ProducerRecord(topic, b"mapping", headers={"source": b"api"})], outcomes.append
+        )
+        producer.produce_group([], outcomes.append)  # nothing to wait for: reported at once
+        assert outcomes == [None]
+        assert producer.flush(30) == 0
+    assert outcomes == [None, None, None]
+    records = read_back(transport, topic, 301, partitions=3)
+    assert sorted(r.value for r in records) == sorted([r.value for r in group] + [b"mapping"])
+    assert {r.headers for r in records if r.value != b"mapping"} == {tuple(shared_headers)}
+
+
 def test_a_full_local_queue_waits_instead_of_dropping(
     transport: hwt.Transport, new_topic: NewTopic
 ) -> None:
@@ -156,6 +180,20 @@ def test_unreachable_broker_fails_each_record_within_the_message_timeout(
         assert isinstance(d.error, hwt.DeliveryError)
         assert (d.error.name, d.error.retriable) == ("_MSG_TIMED_OUT", True)
         assert f"no broker reachable at {dead_bootstrap}" in str(d.error)
+
+
+def test_produce_group_to_unreachable_broker_reports_one_error(dead_bootstrap: str) -> None:
+    outcomes: list[hwt.DeliveryError | None] = []
+    options = hwt.ProducerOptions(message_timeout_ms=500)
+    with hwt.connect(dead_bootstrap).producer(options) as producer:
+        producer.produce_group(
+            [hwt.ProducerRecord("events", b"%d" % i) for i in range(5)], outcomes.append
+        )
+        assert producer.flush(15) == 0
+    assert len(outcomes) == 1
+    error = outcomes[0]
+    assert isinstance(error, hwt.DeliveryError) and error.retriable
+    assert f"no broker reachable at {dead_bootstrap}" in str(error)
 
 
 def test_unreachable_broker_without_callbacks_counts_failures(dead_bootstrap: str) -> None:

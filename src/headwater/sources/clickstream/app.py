@@ -13,6 +13,7 @@ dead-lettered before the answer.
 from __future__ import annotations
 
 import base64
+import functools
 import logging
 import time
 import uuid
@@ -142,10 +143,9 @@ class Collector:
         key = None
         auth = _header(scope, b"authorization")
         if auth and auth[:6].lower() == "basic ":
-            try:
-                key = base64.b64decode(auth[6:]).decode().split(":", 1)[0]
-            except (ValueError, UnicodeDecodeError):
-                raise HttpError(401, "malformed Authorization header") from None
+            key = _basic_user(auth[6:])
+            if key is None:
+                raise HttpError(401, "malformed Authorization header")
         if key is None:
             query = dict(parse_qsl(scope.get("query_string", b"").decode("latin-1")))
             key = query.get("k") or query.get("writeKey")
@@ -237,7 +237,15 @@ class Collector:
         fresh = [e for e in events if not self.dedup.seen_or_add(e["event_id"], ctx.received_ts)]
         self.stats["duplicates"] += len(events) - len(fresh)
         enriched = self.enricher.enrich_batch(fresh, ctx)
-        records = [self._event_record(e, source) for e in enriched]
+        topic = self.config.events_topic
+        headers = [
+            ("source", source.encode()),
+            ("schema", SCHEMA),
+            ("ingested_at", str(ctx.received_ts).encode()),
+        ]  # one list shared by the request's records: librdkafka copies it per record
+        records = [
+            OutgoingRecord(topic, orjson.dumps(e), _partition_key(e), headers) for e in enriched
+        ]
         records += [self._dead_letter(r, source, endpoint, ctx) for r in rejections]
         if not records:
             return 0
@@ -262,19 +270,6 @@ class Collector:
         self.stats["rejected"] += len(rejections)
         return len(enriched)
 
-    def _event_record(self, event: ClickEvent, source: str) -> OutgoingRecord:
-        key = event["session_id"] or event["anonymous_id"] or event["user_id"]
-        return OutgoingRecord(
-            self.config.events_topic,
-            orjson.dumps(event),
-            key.encode() if key else None,
-            (
-                ("source", source.encode()),
-                ("schema", SCHEMA),
-                ("ingested_at", str(event["received_ts"]).encode()),
-            ),
-        )
-
     def _dead_letter(
         self, rejection: Rejection, source: str, endpoint: str, ctx: RequestContext
     ) -> OutgoingRecord:
@@ -289,7 +284,7 @@ class Collector:
             headers.append(("index", str(rejection.index).encode()))
         if ctx.client_ip:
             headers.append(("client_ip", ctx.client_ip.encode()))
-        return OutgoingRecord(self.config.invalid_topic, rejection.raw, None, tuple(headers))
+        return OutgoingRecord(self.config.invalid_topic, rejection.raw, None, headers)
 
     # -- request context ----------------------------------------------------------------------
     def _context(self, scope: Scope) -> RequestContext:
@@ -347,11 +342,32 @@ class Collector:
         ]
 
 
+@functools.lru_cache(maxsize=1024)
+def _basic_user(credentials: str) -> str | None:
+    """The user of HTTP basic credentials (the write key); None when malformed. Cached: an SDK
+    sends the same header with every request."""
+    try:
+        return base64.b64decode(credentials, validate=True).decode().split(":", 1)[0]
+    except (ValueError, UnicodeDecodeError):
+        return None
+
+
+def _partition_key(event: ClickEvent) -> bytes | None:
+    """Session, else anonymous id, else user id: one session stays ordered in one partition."""
+    key = event["session_id"] or event["anonymous_id"] or event["user_id"]
+    return key.encode() if key else None
+
+
 def _header(scope: Scope, name: bytes) -> str | None:
-    for key, value in scope.get("headers", ()):
-        if key == name:
-            return bytes(value).decode("latin-1")
-    return None
+    """One request header (the last of its name), from a map built once per request."""
+    headers = scope.get(_HEADER_MAP)
+    if headers is None:
+        headers = scope[_HEADER_MAP] = {bytes(k): v for k, v in scope.get("headers", ())}
+    value = headers.get(name)
+    return None if value is None else bytes(value).decode("latin-1")
+
+
+_HEADER_MAP = "headwater.headers"  # our key in the ASGI scope (the scope is ours per request)
 
 
 def _cookies(scope: Scope) -> dict[str, str]:

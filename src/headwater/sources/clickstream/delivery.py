@@ -2,7 +2,7 @@
 
 The collector answers 2xx only after the broker acknowledged every event of the request
 (`acks=all`, idempotent producer). librdkafka reports deliveries from `poll()`, which a daemon
-thread calls continuously; the reports count down the request's `Acknowledgement` there, which
+thread calls continuously; the transport reports once per request's group of records there, which
 wakes the event loop once when the request is complete. A request whose events are not all
 acknowledged within `ack_timeout_s`, or that arrives while the broker is unreachable, fails with
 `BrokerUnavailable`: the collector answers 503 with Retry-After and the client retries (event ids
@@ -14,7 +14,6 @@ from __future__ import annotations
 import asyncio
 import threading
 from collections.abc import Sequence
-from dataclasses import dataclass
 
 from headwater import transport
 
@@ -25,58 +24,49 @@ class BrokerUnavailable(Exception):
     retriable = True
 
 
-@dataclass(frozen=True, slots=True)
-class OutgoingRecord:
-    topic: str
-    value: bytes
-    key: bytes | None
-    headers: tuple[tuple[str, bytes], ...]
+#: What the collector produces: the transport's record (topic, value, key, headers).
+OutgoingRecord = transport.ProducerRecord
 
 
 class Acknowledgement:
-    """Completes when `count` deliveries were reported; fails on the first error.
+    """Completes when the broker acknowledged a request's records; fails on the first error.
 
-    Delivery reports arrive on the poller thread only (the one thread calling `poll()`), so the
-    count is kept there and the event loop is woken once per request, not once per event.
+    The transport reports once per group, on the poller thread (the one calling `poll()`), so the
+    event loop is woken once per request, not once per event.
     """
 
-    __slots__ = ("_failed", "_future", "_loop", "_remaining")
+    __slots__ = ("_future", "_loop")
 
-    def __init__(self, loop: asyncio.AbstractEventLoop, count: int) -> None:
+    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
         self._loop = loop
         self._future: asyncio.Future[None] = loop.create_future()
-        self._remaining = count
-        self._failed = False
-        if count == 0:
-            self._future.set_result(None)
 
-    def delivered(self, error: str | None) -> None:
-        """Called on the poller thread for each report."""
-        if self._failed or self._remaining <= 0:
-            return
-        if error is not None:
-            self._failed = True
-            self._loop.call_soon_threadsafe(self._settle, BrokerUnavailable(error))
-            return
-        self._remaining -= 1
-        if self._remaining == 0:
-            self._loop.call_soon_threadsafe(self._settle, None)
+    def completed(self, error: transport.DeliveryError | None) -> None:
+        """The transport's `on_complete`; runs on the poller thread."""
+        self._loop.call_soon_threadsafe(self._settle, error)
 
-    def _settle(self, error: BrokerUnavailable | None) -> None:
+    def _settle(self, error: transport.DeliveryError | None) -> None:
         if self._future.done():
             return
         if error is None:
             self._future.set_result(None)
         else:
-            self._future.set_exception(error)
+            self._future.set_exception(BrokerUnavailable(str(error)))
 
     async def wait(self, timeout_s: float) -> None:
+        """Until acknowledged; a timer (not `wait_for`, which costs a task per request) fails
+        the wait after `timeout_s`."""
+        timer = self._loop.call_later(timeout_s, self._time_out, timeout_s)
         try:
-            await asyncio.wait_for(asyncio.shield(self._future), timeout_s)
-        except TimeoutError:
-            raise BrokerUnavailable(
-                f"the broker did not acknowledge within {timeout_s:g}s"
-            ) from None
+            await self._future
+        finally:
+            timer.cancel()
+
+    def _time_out(self, timeout_s: float) -> None:
+        if not self._future.done():
+            self._future.set_exception(
+                BrokerUnavailable(f"the broker did not acknowledge within {timeout_s:g}s")
+            )
 
 
 class EventSink:
@@ -112,16 +102,9 @@ class EventSink:
 
     def send(self, records: Sequence[OutgoingRecord]) -> Acknowledgement:
         """Queue records; the returned acknowledgement completes when the broker has them all."""
-        ack = Acknowledgement(asyncio.get_running_loop(), len(records))
-
-        def on_delivery(delivery: transport.Delivery) -> None:
-            ack.delivered(None if delivery.error is None else str(delivery.error))
-
+        ack = Acknowledgement(asyncio.get_running_loop())
         try:
-            for r in records:
-                self._producer.produce(
-                    r.topic, r.value, key=r.key, headers=r.headers, on_delivery=on_delivery
-                )
+            self._producer.produce_group(records, ack.completed)
         except transport.TransportError as exc:
             raise BrokerUnavailable(str(exc)) from None
         return ack

@@ -17,15 +17,26 @@ from __future__ import annotations
 import functools
 import logging
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 import confluent_kafka as ck
 from confluent_kafka import KafkaError, KafkaException
 
-from headwater.transport.base import Delivery, HeadersLike, OnDelivery, ProducerRecord
+from headwater.transport.base import (
+    Delivery,
+    HeadersLike,
+    OnDelivery,
+    OnGroupComplete,
+    ProducerRecord,
+)
 from headwater.transport.closing import ClosesOnExit
-from headwater.transport.errors import QueueFullError, TransportConfigError, TransportError
+from headwater.transport.errors import (
+    DeliveryError,
+    QueueFullError,
+    TransportConfigError,
+    TransportError,
+)
 from headwater.transport.kafka.config import ClientSettings, producer_config
 from headwater.transport.kafka.errors import UNREACHABLE, delivery_error, kafka_error, translate
 from headwater.transport.options import ProducerOptions
@@ -99,6 +110,37 @@ class KafkaProducer(ClosesOnExit):
             )
             count += 1
         return count
+
+    def produce_group(
+        self, records: Sequence[ProducerRecord], on_complete: OnGroupComplete
+    ) -> None:
+        """Queue records that are acknowledged together; one report object counts them all.
+
+        librdkafka calls `_GroupReport` directly for each record (no per-record `Delivery`);
+        headers are passed as given (a list of (name, bytes) is what librdkafka takes as is)."""
+        self._check_usable()
+        report = _GroupReport(self, len(records), on_complete)
+        produce = self._produce
+        for r in records:
+            headers = r.headers
+            if headers is not None and type(headers) is not list:
+                headers = list(headers.items()) if isinstance(headers, Mapping) else list(headers)
+            part = -1 if r.partition is None else r.partition
+            ts = 0 if r.timestamp_ms is None else r.timestamp_ms
+            deadline: float | None = None
+            while True:
+                try:
+                    # positional: topic, value, key, partition, callback, on_delivery, ts, headers
+                    produce(r.topic, r.value, r.key, part, report, None, ts, headers)
+                    break
+                except BufferError:
+                    deadline = self._wait_for_room(r.topic, deadline)
+                except KafkaException as exc:
+                    report.abandon(len(records))
+                    raise delivery_error(kafka_error(exc), r.topic, r.partition) from None
+                except TypeError as exc:
+                    report.abandon(len(records))
+                    raise TransportConfigError(f"produce to {r.topic!r}: {exc}") from None
 
     def poll(self, timeout_s: float = 0.0) -> int:
         self._check_usable()
@@ -188,3 +230,40 @@ class KafkaProducer(ClosesOnExit):
         if self._closed:
             raise TransportError("producer is closed")
         self._raise_fatal()
+
+
+class _GroupReport:
+    """librdkafka's delivery callback for one `produce_group`: counts outcomes, reports once."""
+
+    __slots__ = ("_on_complete", "_owner", "_remaining")
+
+    def __init__(self, owner: KafkaProducer, count: int, on_complete: OnGroupComplete) -> None:
+        self._owner = owner
+        self._remaining = count
+        self._on_complete: OnGroupComplete | None = on_complete
+        if count == 0:
+            self._finish(None)
+
+    def __call__(self, err: KafkaError | None, msg: Any) -> None:
+        if err is not None:
+            hint = None
+            if self._owner._unreachable is not None:
+                hint = f"no broker reachable at {self._owner.bootstrap} since: " + (
+                    self._owner._unreachable.str()
+                )
+            self._finish(delivery_error(err, msg.topic(), msg.partition(), hint))
+            return
+        self._owner._unreachable = None
+        self._remaining -= 1
+        if self._remaining == 0:
+            self._finish(None)
+
+    def abandon(self, count: int) -> None:
+        """Records of the group that were never queued: the group can no longer succeed."""
+        self._remaining -= count
+        self._on_complete = None
+
+    def _finish(self, error: DeliveryError | None) -> None:
+        on_complete, self._on_complete = self._on_complete, None
+        if on_complete is not None:
+            on_complete(error)
