@@ -11,8 +11,10 @@ test: setup
 	.venv/bin/ruff check .
 	.venv/bin/pytest
 
-bench: setup
+bench:
+	@bash scripts/bootstrap.sh --bench
 	.venv/bin/python bench/broker.py
+	.venv/bin/python bench/collector.py
 
 lint: setup
 	.venv/bin/ruff check .

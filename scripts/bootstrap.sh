@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs what headwater's commands and tests need on a fresh Debian machine (as root), then the
 # Python dependencies into .venv with uv. Idempotent: a second run installs nothing.
+# `--bench` adds what the benchmarks need (wrk, nginx).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -10,6 +11,11 @@ python3 -c 'import venv, ensurepip' 2>/dev/null || apt_missing+=(python3-venv)
 command -v kcat >/dev/null || apt_missing+=(kcat)
 # Headless browser for the tracker's end-to-end tests (driven by Playwright, never downloaded).
 command -v chromium >/dev/null || apt_missing+=(chromium)
+if [ "${1:-}" = "--bench" ]; then
+  # Load generator and baseline server of bench/collector.py.
+  command -v wrk >/dev/null || apt_missing+=(wrk)
+  command -v nginx >/dev/null || apt_missing+=(nginx-light)
+fi
 if [ ${#apt_missing[@]} -gt 0 ]; then
   echo "bootstrap: apt-get install ${apt_missing[*]}"
   export DEBIAN_FRONTEND=noninteractive

@@ -113,6 +113,23 @@ def collect(
         bool,
         typer.Option(help="Answer 2xx when events are queued, not when the broker acknowledged."),
     ] = False,
+    ip_hash_secret: Annotated[
+        str,
+        typer.Option(envvar="HEADWATER_IP_HASH_SECRET", help="Key of --ip-policy hash."),
+    ] = "",
+    site_host: Annotated[
+        list[str] | None,
+        typer.Option(help="Your site's host: its referrers count as internal (repeatable)."),
+    ] = None,
+    trust_forwarded_for: Annotated[
+        bool, typer.Option(help="Take the client IP from X-Forwarded-For (behind a proxy).")
+    ] = False,
+    tracker_path: Annotated[str, typer.Option(help="Path of the JS tracker.")] = "/t.js",
+    collect_path: Annotated[str, typer.Option(help="Path of the tracker's POSTs.")] = "/collect",
+    pixel_path: Annotated[str, typer.Option(help="Path of the GIF pixel.")] = "/p.gif",
+    dedup_window_s: Annotated[
+        int, typer.Option(help="Seconds an event id is remembered to drop retried duplicates.")
+    ] = 600,
     workers: Annotated[int, typer.Option(help="HTTP worker processes.")] = 1,
     log_level: Annotated[str, typer.Option(help="debug, info, warning, error.")] = "info",
 ) -> None:
@@ -121,6 +138,7 @@ def collect(
 
     from headwater.logs import setup_logging
     from headwater.sources.clickstream.config import CollectorConfig
+    from headwater.sources.clickstream.enrich import EnrichConfig
     from headwater.sources.clickstream.serve import serve
 
     setup_logging(log_level)
@@ -136,9 +154,21 @@ def collect(
         write_keys=keys,
         cors_origins=tuple(cors_origin) if cors_origin else base.cors_origins,
         ack_before_response=not answer_on_enqueue,
-        enrich=dataclasses.replace(base.enrich, ip_policy=ip_policy),
+        tracker_path=tracker_path,
+        collect_path=collect_path,
+        pixel_path=pixel_path,
+        dedup_window_s=dedup_window_s,
+        trust_forwarded_for=trust_forwarded_for,
     )
-    serve(config, host, port, workers)
+    try:
+        enrich = EnrichConfig(
+            ip_policy=ip_policy,  # type: ignore[arg-type]  # checked by EnrichConfig
+            ip_hash_secret=ip_hash_secret,
+            site_hosts=tuple(site_host or ()),
+        )
+    except (ValueError, TypeError) as exc:
+        raise typer.BadParameter(str(exc)) from None
+    serve(dataclasses.replace(config, enrich=enrich), host, port, workers)
 
 
 @app.command()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import signal
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -38,9 +39,12 @@ class CollectorProcess:
         return self.proc.returncode
 
 
-def start_collector(broker: BrokerProcess, tmp: Path, *args: str) -> CollectorProcess:
-    port = free_port()
-    log_path = tmp / f"collector-{port}.log"
+def start_collector(
+    broker: BrokerProcess, tmp: Path, *args: str, port: int | None = None
+) -> CollectorProcess:
+    """A `headwater collect` process on `port` (a free one by default; collectors can share one)."""
+    port = port or free_port()
+    log_path = tmp / f"collector-{port}-{time.monotonic_ns()}.log"
     cmd = [
         sys.executable,
         "-m",
@@ -59,10 +63,20 @@ def start_collector(broker: BrokerProcess, tmp: Path, *args: str) -> CollectorPr
     collector = CollectorProcess(proc, port, log_path)
     try:
         wait_for_port("127.0.0.1", port)
+        _wait_until_started(collector)
     except TimeoutError:
         collector.stop()
         raise RuntimeError(f"collector did not start:\n{collector.log_text()}") from None
     return collector
+
+
+def _wait_until_started(collector: CollectorProcess, deadline_s: float = 30.0) -> None:
+    """Until this process logged `collector_started` (its port may be another's, shared)."""
+    end = time.monotonic() + deadline_s
+    while "collector_started" not in collector.log_text():
+        if collector.proc.poll() is not None or time.monotonic() > end:
+            raise TimeoutError
+        time.sleep(0.05)
 
 
 @pytest.fixture

@@ -8,7 +8,10 @@ import httpx
 import orjson
 from confluent_kafka import Consumer, KafkaError
 
+from .conftest import start_collector
+
 AUTH = ("testkey", "")
+EVENTS = "clickstream.events"
 
 
 def read_topic(bootstrap: str, topic: str, count: int, deadline_s: float = 20.0) -> list:
@@ -157,6 +160,62 @@ def test_cors_preflight_allows_the_origin(collector):
     )
     assert response.status_code == 204
     assert response.headers["access-control-allow-origin"] == "https://shop.example"
+
+
+def test_paths_are_configurable_past_ad_blockers(broker, tmp_path):
+    custom = start_collector(
+        broker,
+        tmp_path,
+        "--tracker-path",
+        "/static/app.js",
+        "--collect-path",
+        "/api/v2/e",
+        "--pixel-path",
+        "/img/s.gif",
+        "--site-host",
+        "shop.example",
+    )
+    try:
+        script = httpx.get(f"{custom.url}/static/app.js")
+        assert script.status_code == 200
+        assert script.headers["content-type"] == "application/javascript"
+        assert httpx.get(f"{custom.url}/t.js").status_code == 404
+        event = {
+            "type": "page",
+            "anonymousId": "a-1",
+            "context": {
+                "page": {
+                    "url": "https://shop.example/cart",
+                    "referrer": "https://shop.example/home",
+                }
+            },
+        }
+        posted = httpx.post(f"{custom.url}/api/v2/e?k=testkey", json=event)
+        assert posted.status_code == 200, posted.text
+        assert httpx.get(f"{custom.url}/img/s.gif", params={"k": "testkey"}).status_code == 200
+        assert httpx.post(f"{custom.url}/collect?k=testkey", json=event).status_code == 404
+        landed = [orjson.loads(m.value()) for m in read_topic(broker.bootstrap, EVENTS, 2)]
+        page = next(e for e in landed if e["anonymous_id"] == "a-1")
+        assert page["referrer"]["medium"] == "internal"  # --site-host reached the enricher
+    finally:
+        custom.stop()
+
+
+def test_collectors_share_a_port_and_survive_one_stopping(broker, tmp_path):
+    first = start_collector(broker, tmp_path)
+    second = start_collector(broker, tmp_path, port=first.port)
+    try:
+        assert second.proc.poll() is None
+        first.stop()
+        sent = [{"type": "track", "event": f"e{i}", "anonymousId": "a"} for i in range(20)]
+        for event in sent:  # a new connection each time: the survivor serves them all
+            response = httpx.post(f"{second.url}/collect?k=testkey", json=event)
+            assert response.status_code == 200, response.text
+        landed = [orjson.loads(m.value()) for m in read_topic(broker.bootstrap, EVENTS, 20)]
+        assert sorted(e["event"] for e in landed) == sorted(f"track:e{i}" for i in range(20))
+    finally:
+        first.stop()
+        second.stop()
 
 
 def test_broker_down_is_503_then_events_flow_again_none_lost(broker, collector):
