@@ -131,6 +131,9 @@ class Delivery:
 
 
 OnDelivery = Callable[[Delivery], None]
+#: One record of `produce_group`: (topic, value, key, headers). Headers as a list of (name, value)
+#: pairs, which the Kafka client takes as is (share one list between the records of a group).
+GroupRecord = tuple[str, bytes | None, bytes | None, list[tuple[str, bytes]] | None]
 #: Called once per `produce_group`: None when every record was stored, else the first error.
 OnGroupComplete = Callable[[DeliveryError | None], None]
 #: Called with the newly assigned partitions; may return them with start offsets to override
@@ -174,14 +177,13 @@ class Producer(_Closing, Protocol):
         """Queue many records; returns how many were queued (all of them, or it raised)."""
         ...
 
-    def produce_group(
-        self, records: Sequence[ProducerRecord], on_complete: OnGroupComplete
-    ) -> None:
+    def produce_group(self, records: Sequence[GroupRecord], on_complete: OnGroupComplete) -> None:
         """Queue records acknowledged as one unit: `on_complete` runs once, when every record has
         an outcome, with None if all were stored, else the first error.
 
-        For callers that answer upstream per group (an HTTP request, a CDC transaction): one
-        callback per group instead of one `Delivery` object per record."""
+        For hot paths that answer upstream per group (an HTTP request, a CDC transaction): records
+        are plain tuples (no object per record) and one callback serves the group instead of one
+        `Delivery` per record."""
         ...
 
     def poll(self, timeout_s: float = 0.0) -> int:

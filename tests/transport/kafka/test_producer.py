@@ -113,23 +113,19 @@ def test_produce_group_reports_once_after_every_record_is_stored(
 ) -> None:
     topic = new_topic(partitions=3)
     shared_headers = [("source", b"web"), ("schema", b"v1")]
-    group = [
-        hwt.ProducerRecord(topic, b"value-%d" % i, key=b"%d" % (i % 5), headers=shared_headers)
-        for i in range(300)
-    ]
+    group = [(topic, b"value-%d" % i, b"%d" % (i % 5), shared_headers) for i in range(300)]
     outcomes: list[hwt.DeliveryError | None] = []
     with transport.producer() as producer:
         producer.produce_group(group, outcomes.append)
-        producer.produce_group(
-            [hwt.ProducerRecord(topic, b"mapping", headers={"source": b"api"})], outcomes.append
-        )
+        producer.produce_group([(topic, b"mapping", None, None)], outcomes.append)
         producer.produce_group([], outcomes.append)  # nothing to wait for: reported at once
         assert outcomes == [None]
         assert producer.flush(30) == 0
     assert outcomes == [None, None, None]
     records = read_back(transport, topic, 301, partitions=3)
-    assert sorted(r.value for r in records) == sorted([r.value for r in group] + [b"mapping"])
+    assert sorted(r.value for r in records) == sorted([r[1] for r in group] + [b"mapping"])
     assert {r.headers for r in records if r.value != b"mapping"} == {tuple(shared_headers)}
+    assert [r.headers for r in records if r.value == b"mapping"] == [()]
 
 
 def test_a_full_local_queue_waits_instead_of_dropping(
@@ -187,7 +183,7 @@ def test_produce_group_to_unreachable_broker_reports_one_error(dead_bootstrap: s
     options = hwt.ProducerOptions(message_timeout_ms=500)
     with hwt.connect(dead_bootstrap).producer(options) as producer:
         producer.produce_group(
-            [hwt.ProducerRecord("events", b"%d" % i) for i in range(5)], outcomes.append
+            [("events", b"%d" % i, None, None) for i in range(5)], outcomes.append
         )
         assert producer.flush(15) == 0
     assert len(outcomes) == 1

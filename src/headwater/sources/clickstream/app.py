@@ -243,8 +243,9 @@ class Collector:
             ("schema", SCHEMA),
             ("ingested_at", str(ctx.received_ts).encode()),
         ]  # one list shared by the request's records: librdkafka copies it per record
-        records = [
-            OutgoingRecord(topic, orjson.dumps(e), _partition_key(e), headers) for e in enriched
+        dumps = orjson.dumps
+        records: list[OutgoingRecord] = [
+            (topic, dumps(e), _partition_key(e), headers) for e in enriched
         ]
         records += [self._dead_letter(r, source, endpoint, ctx) for r in rejections]
         if not records:
@@ -284,7 +285,7 @@ class Collector:
             headers.append(("index", str(rejection.index).encode()))
         if ctx.client_ip:
             headers.append(("client_ip", ctx.client_ip.encode()))
-        return OutgoingRecord(self.config.invalid_topic, rejection.raw, None, headers)
+        return (self.config.invalid_topic, rejection.raw, None, headers)
 
     # -- request context ----------------------------------------------------------------------
     def _context(self, scope: Scope) -> RequestContext:

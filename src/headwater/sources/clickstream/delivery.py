@@ -24,8 +24,8 @@ class BrokerUnavailable(Exception):
     retriable = True
 
 
-#: What the collector produces: the transport's record (topic, value, key, headers).
-OutgoingRecord = transport.ProducerRecord
+#: What the collector produces: (topic, value, key, headers), the transport's cheap group record.
+OutgoingRecord = transport.GroupRecord
 
 
 class Acknowledgement:

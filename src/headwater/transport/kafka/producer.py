@@ -25,6 +25,7 @@ from confluent_kafka import KafkaError, KafkaException
 
 from headwater.transport.base import (
     Delivery,
+    GroupRecord,
     HeadersLike,
     OnDelivery,
     OnGroupComplete,
@@ -111,36 +112,33 @@ class KafkaProducer(ClosesOnExit):
             count += 1
         return count
 
-    def produce_group(
-        self, records: Sequence[ProducerRecord], on_complete: OnGroupComplete
-    ) -> None:
+    def produce_group(self, records: Sequence[GroupRecord], on_complete: OnGroupComplete) -> None:
         """Queue records that are acknowledged together; one report object counts them all.
 
-        librdkafka calls `_GroupReport` directly for each record (no per-record `Delivery`);
-        headers are passed as given (a list of (name, bytes) is what librdkafka takes as is)."""
+        librdkafka calls `_GroupReport` directly for each record (no per-record `Delivery`)."""
         self._check_usable()
         report = _GroupReport(self, len(records), on_complete)
         produce = self._produce
-        for r in records:
-            headers = r.headers
-            if headers is not None and type(headers) is not list:
-                headers = list(headers.items()) if isinstance(headers, Mapping) else list(headers)
-            part = -1 if r.partition is None else r.partition
-            ts = 0 if r.timestamp_ms is None else r.timestamp_ms
-            deadline: float | None = None
-            while True:
-                try:
-                    # positional: topic, value, key, partition, callback, on_delivery, ts, headers
-                    produce(r.topic, r.value, r.key, part, report, None, ts, headers)
-                    break
-                except BufferError:
-                    deadline = self._wait_for_room(r.topic, deadline)
-                except KafkaException as exc:
-                    report.abandon(len(records))
-                    raise delivery_error(kafka_error(exc), r.topic, r.partition) from None
-                except TypeError as exc:
-                    report.abandon(len(records))
-                    raise TransportConfigError(f"produce to {r.topic!r}: {exc}") from None
+        try:
+            for queued, (topic, value, key, headers) in enumerate(records):
+                deadline: float | None = None
+                while True:
+                    try:
+                        # positional: topic, value, key, partition, callback, on_delivery, ts,
+                        # headers
+                        produce(topic, value, key, -1, report, None, 0, headers)
+                        break
+                    except BufferError:
+                        deadline = self._wait_for_room(topic, deadline)
+                    except KafkaException as exc:
+                        raise delivery_error(kafka_error(exc), topic, None) from None
+                    except TypeError as exc:
+                        raise TransportConfigError(
+                            f"produce to {topic!r} (record {queued} of a group): {exc}"
+                        ) from None
+        except TransportError:
+            report.abandon()  # the caller hears of it from the exception, never twice
+            raise
 
     def poll(self, timeout_s: float = 0.0) -> int:
         self._check_usable()
@@ -258,9 +256,8 @@ class _GroupReport:
         if self._remaining == 0:
             self._finish(None)
 
-    def abandon(self, count: int) -> None:
-        """Records of the group that were never queued: the group can no longer succeed."""
-        self._remaining -= count
+    def abandon(self) -> None:
+        """The group could not be queued whole (the caller gets the exception): no report."""
         self._on_complete = None
 
     def _finish(self, error: DeliveryError | None) -> None:
