@@ -70,7 +70,7 @@ def start_collector(
     return collector
 
 
-def _wait_until_started(collector: CollectorProcess, deadline_s: float = 30.0) -> None:
+def _wait_until_started(collector: CollectorProcess, deadline_s: float = 60.0) -> None:
     """Until this process logged `collector_started` (its port may be another's, shared)."""
     end = time.monotonic() + deadline_s
     while "collector_started" not in collector.log_text():

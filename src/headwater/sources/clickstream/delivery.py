@@ -1,21 +1,24 @@
 """Hand events to the broker and await its acknowledgement from asyncio.
 
 The collector answers 2xx only after the broker acknowledged every event of the request
-(`acks=all`, idempotent producer). librdkafka reports deliveries from `poll()`, which a daemon
-thread calls continuously; the transport reports once per request's group of records there, which
-wakes the event loop once when the request is complete. A request whose events are not all
-acknowledged within `ack_timeout_s`, or that arrives while the broker is unreachable, fails with
-`BrokerUnavailable`: the collector answers 503 with Retry-After and the client retries (event ids
-let the lake drop the duplicates a retry may create).
+(`acks=all`, idempotent producer). librdkafka reports deliveries from `poll()`, which the event
+loop calls while requests wait; the transport reports once per request's group of records, which
+resumes the request. A request whose events are not all acknowledged within `ack_timeout_s`, or
+that arrives while the broker is unreachable, fails with `BrokerUnavailable`: the collector
+answers 503 with Retry-After and the client retries (event ids let the lake drop the duplicates a
+retry may create).
 """
 
 from __future__ import annotations
 
 import asyncio
-import threading
+import logging
 from collections.abc import Sequence
 
 from headwater import transport
+from headwater.logs import log_event
+
+logger = logging.getLogger("headwater.collector")
 
 
 class BrokerUnavailable(Exception):
@@ -31,8 +34,8 @@ OutgoingRecord = transport.GroupRecord
 class Acknowledgement:
     """Completes when the broker acknowledged a request's records; fails on the first error.
 
-    The transport reports once per group, on the poller thread (the one calling `poll()`), so the
-    event loop is woken once per request, not once per event.
+    The transport reports once per group, from `poll()`, which only the event loop calls: the
+    waiting request is resumed directly, with no thread hand-off.
     """
 
     __slots__ = ("_future", "_loop")
@@ -42,16 +45,14 @@ class Acknowledgement:
         self._future: asyncio.Future[None] = loop.create_future()
 
     def completed(self, error: transport.DeliveryError | None) -> None:
-        """The transport's `on_complete`; runs on the poller thread."""
-        self._loop.call_soon_threadsafe(self._settle, error)
-
-    def _settle(self, error: transport.DeliveryError | None) -> None:
+        """The transport's `on_complete` (on the event loop's thread)."""
         if self._future.done():
             return
         if error is None:
             self._future.set_result(None)
         else:
             self._future.set_exception(BrokerUnavailable(str(error)))
+            self._future.exception()  # retrieved: with --answer-on-enqueue nobody awaits it
 
     async def wait(self, timeout_s: float) -> None:
         """Until acknowledged; a timer (not `wait_for`, which costs a task per request) fails
@@ -70,7 +71,12 @@ class Acknowledgement:
 
 
 class EventSink:
-    """One producer shared by every request of a collector process."""
+    """One producer shared by every request of a collector process.
+
+    Delivery reports are served by `poll(0)` from the event loop, every `poll_interval_s` while
+    any request awaits its acknowledgement (and not at all when idle): no poller thread, no GIL
+    hand-off and no wake-up pipe write per request.
+    """
 
     def __init__(
         self,
@@ -79,6 +85,7 @@ class EventSink:
         linger_ms: float = 2.0,
         message_timeout_ms: int = 10_000,
         queue_max_messages: int = 1_000_000,
+        poll_interval_s: float = 0.001,
     ) -> None:
         self._transport = transport.connect(broker, client_id="headwater-collector")
         self._producer = self._transport.producer(
@@ -90,30 +97,49 @@ class EventSink:
                 extra={"batch.num.messages": 10_000, "batch.size": 1_000_000},
             )
         )
-        self._stop = threading.Event()
-        self._poller = threading.Thread(
-            target=self._poll_forever, name="delivery-poller", daemon=True
-        )
-        self._poller.start()
-
-    def _poll_forever(self) -> None:
-        while not self._stop.is_set():
-            self._producer.poll(0.05)
+        self._poll_interval_s = poll_interval_s
+        self._in_flight = 0  # groups queued and not yet reported
+        self._polling: asyncio.TimerHandle | None = None
 
     def send(self, records: Sequence[OutgoingRecord]) -> Acknowledgement:
         """Queue records; the returned acknowledgement completes when the broker has them all."""
-        ack = Acknowledgement(asyncio.get_running_loop())
+        loop = asyncio.get_running_loop()
+        ack = Acknowledgement(loop)
+
+        def on_complete(error: transport.DeliveryError | None) -> None:
+            self._in_flight -= 1
+            if error is not None:
+                log_event(
+                    logger,
+                    "delivery_failed",
+                    logging.WARNING,
+                    records=len(records),
+                    reason=str(error),
+                )
+            ack.completed(error)
+
+        self._in_flight += 1
         try:
-            self._producer.produce_group(records, ack.completed)
+            self._producer.produce_group(records, on_complete)
         except transport.TransportError as exc:
+            self._in_flight -= 1
             raise BrokerUnavailable(str(exc)) from None
+        if self._polling is None:
+            self._polling = loop.call_later(self._poll_interval_s, self._poll, loop)
         return ack
 
+    def _poll(self, loop: asyncio.AbstractEventLoop) -> None:
+        self._polling = None
+        self._producer.poll(0)
+        if self._in_flight > 0:
+            self._polling = loop.call_later(self._poll_interval_s, self._poll, loop)
+
     def close(self, timeout_s: float = 10.0) -> int:
-        """Deliver what is queued (up to timeout_s), stop polling; returns what was left."""
+        """Deliver what is queued (up to timeout_s); returns what was left."""
+        if self._polling is not None:
+            self._polling.cancel()
+            self._polling = None
         left = self._producer.flush(timeout_s)
-        self._stop.set()
-        self._poller.join(2)
         self._producer.close(0)
         self._transport.close()
         return left
