@@ -172,6 +172,56 @@ def collect(
 
 
 @app.command()
+def sink(
+    lake: Annotated[Path, typer.Option(help="Directory of the lake's Delta tables.")] = Path(
+        ".headwater/lake"
+    ),
+    broker: Annotated[
+        str, typer.Option(help="embedded (127.0.0.1:9092), HOST:PORT or kafka://h1:9092,h2:9092.")
+    ] = "embedded",
+    topics: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--topics", "--topic", help="Topic to land (repeatable); default: clickstream.events."
+        ),
+    ] = None,
+    group: Annotated[
+        str, typer.Option(help="Consumer group; sinks of one group share the partitions.")
+    ] = "headwater-sink",
+    max_rows: Annotated[int, typer.Option(help="Commit a topic's batch at this many records.")] = (
+        100_000
+    ),
+    max_bytes: Annotated[int, typer.Option(help="... or at this many bytes of values.")] = 64 << 20,
+    max_age_s: Annotated[
+        float, typer.Option(help="... or when its oldest record is this many seconds old.")
+    ] = 5.0,
+    session_timeout_ms: Annotated[
+        int | None, typer.Option(help="Group session timeout (a dead sink's partitions move on).")
+    ] = None,
+    log_level: Annotated[str, typer.Option(help="debug, info, warning, error.")] = "info",
+) -> None:
+    """Land topics in Delta tables exactly once until Ctrl-C/SIGTERM (commits what it holds)."""
+    import headwater.transport as hwt
+    from headwater.logs import setup_logging
+    from headwater.sink.runner import SinkConfig, run_sink
+
+    setup_logging(log_level)
+    chosen: list[str] = []
+    for item in topics or ["clickstream.events"]:
+        chosen += [t for t in item.split(",") if t]
+    config = SinkConfig(
+        lake=lake,
+        topics=tuple(dict.fromkeys(chosen)),
+        group=group,
+        max_rows=max_rows,
+        max_bytes=max_bytes,
+        max_age_s=max_age_s,
+        consumer=hwt.ConsumerOptions(session_timeout_ms=session_timeout_ms),
+    )
+    run_sink(broker, config)
+
+
+@app.command()
 def demo(
     records: Annotated[int, typer.Option(help="How many records to stream.")] = 2_000_000,
     partitions: Annotated[int, typer.Option(help="Partitions of the demo topic.")] = 6,
