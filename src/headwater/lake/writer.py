@@ -1,12 +1,13 @@
 """Append to a Delta table exactly once per topic-partition offset, whatever else writes to it.
 
-Rule: a commit is made against the table version just read, never rebased onto a newer one
-(`max_commit_retries=0`). delta-rs' own retry would replay our commit on top of a concurrent one
-without comparing txn versions (checked with deltalake 1.6), so a stalled sink could then append
-rows another sink already wrote. Here every attempt re-reads the table, drops the rows at or below
-the stored txn versions (`txn.unwritten`), and commits at exactly the next version; when another
-writer got there first the attempt fails and starts over. Data files of a failed attempt are left
-unreferenced (`headwater lake vacuum` removes them).
+Rule: every attempt reads the table, drops the rows at or below the stored txn versions
+(`txn.unwritten`), and commits. delta-rs rebases a commit onto concurrent ones only when none of
+them carries one of its txn app ids (its conflict checker: a concurrent `txn` of the same app id is
+a `ConcurrentTransaction` conflict); so sinks of different partitions do not redo each other's
+work, while two sinks that both think they own a partition (a rebalance, a stalled sink) cannot
+both commit the same offsets: the loser's commit fails, and its next attempt re-reads the stored
+version and drops what the winner wrote (tests/lake/test_writer.py proves both). Data files of a
+failed attempt are left unreferenced (`vacuum` removes them).
 
 Crash behaviour: a process killed before the commit leaves at most unreferenced data files; one
 killed after it has committed rows and their txn versions together (one atomic log entry).
@@ -91,7 +92,7 @@ class LakeTable:
             if not txns:
                 return CommitResult(None, 0, attempt, stored)
             rows = txn.unwritten(build(schema), stored)
-            props = CommitProperties(app_transactions=txns, max_commit_retries=0)
+            props = CommitProperties(app_transactions=txns)
             try:
                 if table is None:
                     write_deltalake(
@@ -104,7 +105,7 @@ class LakeTable:
                         partition_by=[self.partition_by], commit_properties=props,
                     )  # fmt: skip
             except CommitFailedError:
-                self._backoff(attempt)  # another writer committed this version first
+                self._backoff(attempt)  # a concurrent commit of one of our partitions
                 continue
             except DeltaError as exc:
                 if table is None and "already exists" in str(exc):
