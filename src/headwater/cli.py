@@ -222,6 +222,37 @@ def sink(
 
 
 @app.command()
+def sql(
+    statement: Annotated[str, typer.Argument(help="SQL; every lake table is there by name.")],
+    lake: Annotated[Path, typer.Option(help="Directory of the lake's Delta tables.")] = Path(
+        ".headwater/lake"
+    ),
+    output_format: Annotated[
+        str, typer.Option("--format", help="table, csv, json (one object a line) or parquet.")
+    ] = "table",
+    as_of: Annotated[
+        int | None, typer.Option(help="Read the tables at this Delta version.")
+    ] = None,
+) -> None:
+    """Run a DuckDB query over the lake and print the result (parquet: bytes to stdout)."""
+    import sys
+
+    import duckdb
+
+    from headwater.query.output import write
+    from headwater.query.sql import query
+
+    if output_format not in ("table", "csv", "json", "parquet"):
+        raise typer.BadParameter("--format must be table, csv, json or parquet")
+    try:
+        result = query(lake, statement, as_of)
+    except (duckdb.Error, OSError, ValueError) as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(1) from None
+    write(result, output_format, sys.stdout.buffer)
+
+
+@app.command()
 def demo(
     records: Annotated[int, typer.Option(help="How many records to stream.")] = 2_000_000,
     partitions: Annotated[int, typer.Option(help="Partitions of the demo topic.")] = 6,
