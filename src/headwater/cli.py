@@ -172,6 +172,87 @@ def collect(
 
 
 @app.command()
+def sink(
+    lake: Annotated[Path, typer.Option(help="Directory of the lake's Delta tables.")] = Path(
+        ".headwater/lake"
+    ),
+    broker: Annotated[
+        str, typer.Option(help="embedded (127.0.0.1:9092), HOST:PORT or kafka://h1:9092,h2:9092.")
+    ] = "embedded",
+    topics: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--topics", "--topic", help="Topic to land (repeatable); default: clickstream.events."
+        ),
+    ] = None,
+    group: Annotated[
+        str, typer.Option(help="Consumer group; sinks of one group share the partitions.")
+    ] = "headwater-sink",
+    max_rows: Annotated[int, typer.Option(help="Commit a topic's batch at this many records.")] = (
+        100_000
+    ),
+    max_bytes: Annotated[int, typer.Option(help="... or at this many bytes of values.")] = 64 << 20,
+    max_age_s: Annotated[
+        float, typer.Option(help="... or when its oldest record is this many seconds old.")
+    ] = 5.0,
+    session_timeout_ms: Annotated[
+        int | None, typer.Option(help="Group session timeout (a dead sink's partitions move on).")
+    ] = None,
+    log_level: Annotated[str, typer.Option(help="debug, info, warning, error.")] = "info",
+) -> None:
+    """Land topics in Delta tables exactly once until Ctrl-C/SIGTERM (commits what it holds)."""
+    import headwater.transport as hwt
+    from headwater.logs import setup_logging
+    from headwater.sink.runner import SinkConfig, run_sink
+
+    setup_logging(log_level)
+    chosen: list[str] = []
+    for item in topics or ["clickstream.events"]:
+        chosen += [t for t in item.split(",") if t]
+    config = SinkConfig(
+        lake=lake,
+        topics=tuple(dict.fromkeys(chosen)),
+        group=group,
+        max_rows=max_rows,
+        max_bytes=max_bytes,
+        max_age_s=max_age_s,
+        consumer=hwt.ConsumerOptions(session_timeout_ms=session_timeout_ms),
+    )
+    run_sink(broker, config)
+
+
+@app.command()
+def sql(
+    statement: Annotated[str, typer.Argument(help="SQL; every lake table is there by name.")],
+    lake: Annotated[Path, typer.Option(help="Directory of the lake's Delta tables.")] = Path(
+        ".headwater/lake"
+    ),
+    output_format: Annotated[
+        str, typer.Option("--format", help="table, csv, json (one object a line) or parquet.")
+    ] = "table",
+    as_of: Annotated[
+        int | None, typer.Option(help="Read the tables at this Delta version.")
+    ] = None,
+) -> None:
+    """Run a DuckDB query over the lake and print the result (parquet: bytes to stdout)."""
+    import sys
+
+    import duckdb
+
+    from headwater.query.output import write
+    from headwater.query.sql import query
+
+    if output_format not in ("table", "csv", "json", "parquet"):
+        raise typer.BadParameter("--format must be table, csv, json or parquet")
+    try:
+        result = query(lake, statement, as_of)
+    except (duckdb.Error, OSError, ValueError) as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(1) from None
+    write(result, output_format, sys.stdout.buffer)
+
+
+@app.command()
 def demo(
     records: Annotated[int, typer.Option(help="How many records to stream.")] = 2_000_000,
     partitions: Annotated[int, typer.Option(help="Partitions of the demo topic.")] = 6,

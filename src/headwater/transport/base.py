@@ -59,6 +59,25 @@ class Record:
         return None
 
 
+@dataclass(slots=True)
+class RecordColumns:
+    """Many records as parallel lists, one per field: what bulk consumers (the lake sink) build
+    Arrow arrays from. `consume_columns` fills it without making a `Record` per message.
+
+    Headers are left out: bulk readers of record values do not need them.
+    """
+
+    topic: list[str] = field(default_factory=list)
+    partition: list[int] = field(default_factory=list)
+    offset: list[int] = field(default_factory=list)
+    key: list[bytes | None] = field(default_factory=list)
+    value: list[bytes | None] = field(default_factory=list)
+    timestamp_ms: list[int | None] = field(default_factory=list)
+
+    def __len__(self) -> int:
+        return len(self.offset)
+
+
 @dataclass(frozen=True, slots=True)
 class ProducerRecord:
     """One record to produce; `partition=None` lets the partitioner hash the key."""
@@ -215,6 +234,10 @@ class Consumer(_Closing, Protocol):
 
     def consume(self, max_records: int = 500, timeout_s: float = 1.0) -> list[Record]:
         """Up to `max_records` records; fewer (maybe none) when `timeout_s` passes first."""
+        ...
+
+    def consume_columns(self, max_records: int = 10_000, timeout_s: float = 1.0) -> RecordColumns:
+        """`consume` for bulk readers: the same records as columns, no `Record` objects."""
         ...
 
     def commit(

@@ -242,3 +242,34 @@ def test_unreachable_broker_gives_empty_batches_not_a_hang(dead_bootstrap: str) 
         with pytest.raises(hwt.BrokerUnavailableError):
             consumer.watermarks(hwt.TopicPartition("events", 0), timeout_s=0.5)
     assert time.monotonic() - started < 10
+
+
+def test_consume_columns_returns_the_records_as_parallel_lists(
+    transport: hwt.Transport, new_topic: NewTopic
+) -> None:
+    topic = new_topic(partitions=2)
+    fill(transport, topic, 3, partition=0)
+    fill(transport, topic, 2, partition=1)
+    seen: list[tuple[int, int, bytes | None, bytes | None]] = []
+    with transport.consumer("columns", FAST_GROUP) as consumer:
+        consumer.subscribe([topic])
+        end = time.monotonic() + 30
+        while len(seen) < 5 and time.monotonic() < end:
+            cols = consumer.consume_columns(100, 0.2)
+            assert len(cols.topic) == len(cols.value) == len(cols.timestamp_ms) == len(cols)
+            assert set(cols.topic) <= {topic}
+            assert all(ts is not None and ts > 0 for ts in cols.timestamp_ms)
+            seen += zip(cols.partition, cols.offset, cols.key, cols.value, strict=True)
+        wait_until(
+            lambda: (
+                consumer.consume_columns(10, 0.1) is not None
+                and consumer.at_end(hwt.TopicPartition(topic, 0))
+                and consumer.at_end(hwt.TopicPartition(topic, 1))
+            ),
+            30,
+            "both partitions at their end",
+        )
+    assert sorted(seen) == [
+        (0, 0, b"k0", b"0"), (0, 1, b"k1", b"1"), (0, 2, b"k2", b"2"),
+        (1, 0, b"k0", b"0"), (1, 1, b"k1", b"1"),
+    ]  # fmt: skip

@@ -18,7 +18,7 @@ from typing import Any
 import confluent_kafka as ck
 from confluent_kafka import KafkaError, KafkaException
 
-from headwater.transport.base import OnAssign, OnRevoke, Record, TopicPartition
+from headwater.transport.base import OnAssign, OnRevoke, Record, RecordColumns, TopicPartition
 from headwater.transport.closing import ClosesOnExit
 from headwater.transport.errors import (
     BrokerUnavailableError,
@@ -130,6 +130,34 @@ class KafkaConsumer(ClosesOnExit):
             else:
                 self._on_message_error(err, m)
         return records
+
+    def consume_columns(self, max_records: int = 10_000, timeout_s: float = 1.0) -> RecordColumns:
+        """Like `consume`, as parallel lists: about half the Python work per record (rule 1)."""
+        self._check_usable()
+        messages = self._call(self._consumer.consume, "consume", max_records, timeout_s)
+        self._raise_fatal()
+        out = RecordColumns()
+        topics, parts, offsets = out.topic, out.partition, out.offset
+        keys, values, stamps = out.key, out.value, out.timestamp_ms
+        at_end = self._at_end
+        for m in messages:
+            err = m.error()
+            if err is None:
+                topic, part = m.topic(), m.partition()
+                if at_end:
+                    at_end.discard((topic, part))
+                topics.append(topic)
+                parts.append(part)
+                offsets.append(m.offset())
+                keys.append(m.key())
+                values.append(m.value())
+                ts_type, ts = m.timestamp()
+                stamps.append(None if ts_type == _NO_TIMESTAMP else ts)
+            elif err.code() == KafkaError._PARTITION_EOF:
+                at_end.add((m.topic(), m.partition()))
+            else:
+                self._on_message_error(err, m)
+        return out
 
     def at_end(self, partition: TopicPartition) -> bool:
         """True when consume() last saw this partition's end: every record written before then

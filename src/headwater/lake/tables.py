@@ -1,0 +1,109 @@
+"""Which topic lands in which lake table, and with what starting schema.
+
+Every table is partitioned by event date (`event_date`, UTC) and carries the sink's own columns
+`_partition` and `_offset` (where the row came from: lineage, and the exactly-once tests' proof).
+A topic with a contract (clickstream) starts from its schema; any other topic starts empty and
+takes the columns its JSON brings (`schema.fit`), dated by the record's broker timestamp.
+
+Each table `T` has a dead-letter table `T_dead_letters` for records that do not fit it.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+import pyarrow as pa
+
+from headwater.lake.schema import epoch_ms_field, json_field
+
+PARTITION_COLUMN = "event_date"
+SINK_COLUMNS = (
+    pa.field(PARTITION_COLUMN, pa.date32()),
+    pa.field("_partition", pa.int32()),
+    pa.field("_offset", pa.int64()),
+)
+DEAD_LETTER_SUFFIX = "_dead_letters"
+
+
+@dataclass(frozen=True)
+class TableSpec:
+    """A lake table fed by one topic."""
+
+    name: str
+    topic: str
+    data_fields: tuple[pa.Field, ...] = ()
+    #: The timestamp column the event date comes from; None: the record's broker timestamp.
+    date_from: str | None = None
+    partition_column: str = PARTITION_COLUMN
+
+    @property
+    def schema(self) -> pa.Schema:
+        """The schema a new table is created with."""
+        return pa.schema([*self.data_fields, *SINK_COLUMNS])
+
+    @property
+    def reserved(self) -> frozenset[str]:
+        """Columns the sink fills itself; JSON keys of these names are ignored."""
+        return frozenset(f.name for f in SINK_COLUMNS)
+
+    @property
+    def dead_letter_name(self) -> str:
+        return self.name + DEAD_LETTER_SUFFIX
+
+
+def _s(name: str) -> pa.Field:
+    return pa.field(name, pa.string())
+
+
+_USER_AGENT = ("raw", "browser", "browser_version", "os", "os_version", "device_type", "app")
+
+#: `clickstream.events`: the enriched ClickEvent (sources/clickstream/model.py), nested objects
+#: as structs; `request.properties` and `traits` are free-form, kept as JSON text.
+CLICKSTREAM_EVENTS = TableSpec(
+    name="clickstream_events",
+    topic="clickstream.events",
+    data_fields=(
+        _s("event_id"),
+        _s("event"),
+        _s("channel"),
+        epoch_ms_field("client_ts"),
+        epoch_ms_field("sent_ts"),
+        epoch_ms_field("received_ts"),
+        epoch_ms_field("ts"),
+        _s("user_id"),
+        _s("anonymous_id"),
+        _s("session_id"),
+        pa.field(
+            "request",
+            pa.struct(
+                [
+                    *map(_s, ("url", "path", "method", "name", "page_id", "video_id")),
+                    json_field("properties"),
+                ]
+            ),
+        ),
+        pa.field("user_agent", pa.struct(list(map(_s, _USER_AGENT)))),
+        _s("ip"),
+        pa.field("geo", pa.struct([_s("country")])),
+        pa.field("referrer", pa.struct(list(map(_s, ("url", "medium", "source"))))),
+        pa.field(
+            "campaign", pa.struct(list(map(_s, ("source", "medium", "name", "term", "content"))))
+        ),
+        json_field("traits"),
+        pa.field("is_bot", pa.bool_()),
+    ),
+    date_from="ts",
+)
+
+KNOWN = {CLICKSTREAM_EVENTS.topic: CLICKSTREAM_EVENTS}
+
+
+def table_name(topic: str) -> str:
+    """`clickstream.events` → `clickstream_events`: Delta and SQL friendly."""
+    return re.sub(r"[^A-Za-z0-9_]", "_", topic).lower()
+
+
+def spec_for(topic: str) -> TableSpec:
+    """The contract table for a known topic, else a schema-less one named after the topic."""
+    return KNOWN.get(topic) or TableSpec(name=table_name(topic), topic=topic)

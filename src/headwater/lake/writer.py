@@ -1,0 +1,127 @@
+"""Append to a Delta table exactly once per topic-partition offset, whatever else writes to it.
+
+Rule: every attempt reads the table, drops the rows at or below the stored txn versions
+(`txn.unwritten`), and commits. delta-rs rebases a commit onto concurrent ones only when none of
+them carries one of its txn app ids (its conflict checker: a concurrent `txn` of the same app id is
+a `ConcurrentTransaction` conflict); so sinks of different partitions do not redo each other's
+work, while two sinks that both think they own a partition (a rebalance, a stalled sink) cannot
+both commit the same offsets: the loser's commit fails, and its next attempt re-reads the stored
+version and drops what the winner wrote (tests/lake/test_writer.py proves both). Data files of a
+failed attempt are left unreferenced (`vacuum` removes them).
+
+Crash behaviour: a process killed before the commit leaves at most unreferenced data files; one
+killed after it has committed rows and their txn versions together (one atomic log entry).
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+import pyarrow as pa
+from deltalake import CommitProperties, DeltaTable, write_deltalake
+from deltalake.exceptions import CommitFailedError, DeltaError, TableNotFoundError
+
+from headwater.lake import txn
+
+log = logging.getLogger("headwater.lake")
+
+#: Attempts of one commit that fail for another reason than a concurrent commit (e.g. another
+#: writer widened a column's type between our read and our write) before giving up.
+MAX_OTHER_FAILURES = 5
+MAX_ATTEMPTS = 200
+
+
+@dataclass(frozen=True, slots=True)
+class CommitResult:
+    """What one exactly-once append did."""
+
+    version: int | None  # the table version written; None when there was nothing new to write
+    rows: int
+    attempts: int
+    stored: Mapping[int, int | None]  # txn versions per partition read by the winning attempt
+
+
+class LakeTable:
+    """One Delta table of the lake, written by one topic's sink."""
+
+    def __init__(self, path: Path, partition_by: str, sink: str, topic: str) -> None:
+        self.path = path
+        self.partition_by = partition_by
+        self.sink = sink
+        self.topic = topic
+        self._table: DeltaTable | None = None
+
+    def load(self) -> DeltaTable | None:
+        """The table at its newest version, or None when it does not exist yet."""
+        if self._table is None:
+            try:
+                self._table = DeltaTable(str(self.path))
+            except TableNotFoundError:
+                return None
+            txn.check_no_retention(self._table)
+        else:
+            self._table.update_incremental()
+        return self._table
+
+    def schema(self) -> pa.Schema | None:
+        table = self.load()
+        return None if table is None else pa.schema(table.schema().to_arrow())
+
+    def stored(self, partitions: list[int]) -> dict[int, int | None]:
+        """The last offset committed per partition (None: none)."""
+        return txn.stored_versions(self.load(), self.sink, self.topic, partitions)
+
+    def append_once(
+        self,
+        build: Callable[[pa.Schema | None], pa.Table],
+        last: Mapping[int, int],
+    ) -> CommitResult:
+        """Append the rows `build(current schema)` returns, covering offsets up to `last` per
+        partition, exactly once (module rule). `build` runs again after each lost race."""
+        others = 0
+        for attempt in range(1, MAX_ATTEMPTS + 1):
+            table = self.load()
+            schema = None if table is None else pa.schema(table.schema().to_arrow())
+            stored = txn.stored_versions(table, self.sink, self.topic, last)
+            txns = txn.transactions(self.sink, self.topic, last, stored)
+            if not txns:
+                return CommitResult(None, 0, attempt, stored)
+            rows = txn.unwritten(build(schema), stored)
+            props = CommitProperties(app_transactions=txns)
+            try:
+                if table is None:
+                    write_deltalake(
+                        str(self.path), rows, mode="error", partition_by=[self.partition_by],
+                        commit_properties=props,
+                    )  # fmt: skip
+                else:
+                    write_deltalake(
+                        table, rows, mode="append", schema_mode="merge",
+                        partition_by=[self.partition_by], commit_properties=props,
+                    )  # fmt: skip
+            except CommitFailedError:
+                self._backoff(attempt)  # a concurrent commit of one of our partitions
+                continue
+            except DeltaError as exc:
+                if table is None and "already exists" in str(exc):
+                    continue  # another sink created it first
+                others += 1
+                if others >= MAX_OTHER_FAILURES:
+                    raise
+                log.warning("commit to %s failed, retrying: %s", self.path.name, exc)
+                self._table = None
+                self._backoff(attempt)
+                continue
+            written = self.load()
+            assert written is not None
+            return CommitResult(written.version(), rows.num_rows, attempt, stored)
+        raise RuntimeError(f"{self.path}: no commit after {MAX_ATTEMPTS} attempts")
+
+    @staticmethod
+    def _backoff(attempt: int) -> None:
+        time.sleep(random.uniform(0, min(0.5, 0.01 * attempt)))

@@ -1,0 +1,1 @@
+"""SQL over the lake: DuckDB reading Delta tables as Arrow datasets from `deltalake`."""

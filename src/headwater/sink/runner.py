@@ -1,0 +1,184 @@
+"""The sink process: a consumer group member that lands its partitions in lake tables.
+
+Any number of sink processes with the same group share the partitions. The Delta tables hold the
+progress (txn versions, `lake.txn`); the group's committed offsets are written after each commit
+for lag monitoring only and never read. On assignment each partition starts at its stored version
++ 1; on revocation its buffered records are dropped (the next owner reads them again).
+
+Stopping: `stop()` (SIGINT/SIGTERM in the CLI) ends the loop; what is buffered is committed, then
+the consumer leaves the group. A kill -9 loses only the buffer, which the next owner re-reads.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import headwater.transport as hwt
+from headwater.lake.tables import spec_for
+from headwater.logs import log_event
+from headwater.sink.buffer import TopicBuffer
+from headwater.sink.topic import FlushReport, TopicSink
+
+log = logging.getLogger("headwater.sink")
+
+
+@dataclass(frozen=True, slots=True)
+class SinkConfig:
+    """How a sink batches: a topic's buffer is committed at `max_rows`, `max_bytes` or when its
+    oldest record is `max_age_s` old, whichever comes first."""
+
+    lake: Path
+    topics: tuple[str, ...] = ("clickstream.events",)
+    group: str = "headwater-sink"
+    max_rows: int = 100_000
+    max_bytes: int = 64 << 20
+    max_age_s: float = 5.0
+    fetch_records: int = 10_000
+    consumer: hwt.ConsumerOptions | None = None
+
+
+class Sink:
+    """Consumes `config.topics` in group `config.group` into `<lake>/<table>` until stopped."""
+
+    def __init__(self, transport: hwt.Transport, config: SinkConfig) -> None:
+        self.config = config
+        self._stop = threading.Event()
+        self._tables = {t: TopicSink(config.lake, spec_for(t), config.group) for t in config.topics}
+        self._buffers = {t: TopicBuffer(t) for t in config.topics}
+        self._consumer = transport.consumer(config.group, config.consumer)
+        self.commits = 0
+
+    def stop(self) -> None:
+        """Ask the loop to commit what it holds and return (safe from a signal handler)."""
+        self._stop.set()
+
+    def run(self) -> None:
+        cfg = self.config
+        consumer = self._consumer
+        consumer.subscribe(list(cfg.topics), on_assign=self._on_assign, on_revoke=self._on_revoke)
+        log_event(log, "sink_started", group=cfg.group, topics=list(cfg.topics), lake=str(cfg.lake))
+        try:
+            while not self._stop.is_set():
+                cols = consumer.consume_columns(cfg.fetch_records, self._wait_s())
+                if len(cols):
+                    self._route(cols)
+                for buffer in self._buffers.values():
+                    if self._due(buffer):
+                        self._flush(buffer)
+            for buffer in self._buffers.values():
+                if len(buffer):
+                    self._flush(buffer)
+        finally:
+            consumer.close()
+            for table in self._tables.values():
+                table.close()
+            log_event(log, "sink_stopped", group=cfg.group, commits=self.commits)
+
+    # -- internals ------------------------------------------------------------------------------
+
+    def _wait_s(self) -> float:
+        ages = [b.age_s() for b in self._buffers.values() if len(b)]
+        if not ages:
+            return 0.5
+        return max(0.0, min(0.5, self.config.max_age_s - max(ages)))
+
+    def _due(self, buffer: TopicBuffer) -> bool:
+        cfg = self.config
+        return len(buffer) > 0 and (
+            len(buffer) >= cfg.max_rows
+            or buffer.bytes >= cfg.max_bytes
+            or buffer.age_s() >= cfg.max_age_s
+        )
+
+    def _route(self, cols: hwt.RecordColumns) -> None:
+        topics = cols.topic
+        if len(self._buffers) == 1 or len(set(topics)) == 1:
+            self._buffers[topics[0]].add(
+                cols.value, cols.key, cols.partition, cols.offset, cols.timestamp_ms
+            )
+            return
+        for topic, buffer in self._buffers.items():
+            idx = [i for i, t in enumerate(topics) if t == topic]
+            if idx:
+                buffer.add(
+                    [cols.value[i] for i in idx],
+                    [cols.key[i] for i in idx],
+                    [cols.partition[i] for i in idx],
+                    [cols.offset[i] for i in idx],
+                    [cols.timestamp_ms[i] for i in idx],
+                )
+
+    def _flush(self, buffer: TopicBuffer) -> FlushReport:
+        batch = buffer.take()
+        report = self._tables[batch.topic].flush(batch)
+        self.commits += 1
+        log_event(
+            log,
+            "lake_commit",
+            table=report.table,
+            version=report.version,
+            rows=report.rows,
+            rejected=report.rejected,
+            records=len(batch),
+            attempts=report.attempts,
+            seconds=round(report.seconds, 3),
+            offsets={str(p): list(r) for p, r in report.offsets.items()},
+        )
+        try:  # informational (lag): the table's txn versions are what a sink resumes from
+            self._consumer.commit(
+                [hwt.TopicPartition(batch.topic, p, o + 1) for p, o in batch.last.items()],
+                asynchronous=True,
+            )
+        except hwt.TransportError as exc:
+            log.warning("offset commit for lag monitoring failed: %s", exc)
+        return report
+
+    def _on_assign(self, parts: list[hwt.TopicPartition]) -> Sequence[hwt.TopicPartition]:
+        chosen = []
+        for topic in {p.topic for p in parts}:
+            mine = [p.partition for p in parts if p.topic == topic]
+            starts = self._tables[topic].start_offsets(mine)
+            for p, start in starts.items():
+                chosen.append(
+                    hwt.TopicPartition(topic, p, hwt.EARLIEST if start is None else start)
+                )
+        log_event(
+            log,
+            "partitions_assigned",
+            partitions={f"{p.topic}[{p.partition}]": p.offset for p in chosen},
+        )
+        return chosen
+
+    def _on_revoke(self, parts: list[hwt.TopicPartition]) -> None:
+        dropped = 0
+        for topic, buffer in self._buffers.items():
+            dropped += buffer.drop({p.partition for p in parts if p.topic == topic})
+        log_event(
+            log,
+            "partitions_revoked",
+            partitions=[f"{p.topic}[{p.partition}]" for p in parts],
+            dropped=dropped,
+        )
+
+
+def run_sink(broker: str, config: SinkConfig) -> None:
+    """`headwater sink`: run until SIGINT/SIGTERM, then commit what is buffered and leave."""
+    import signal
+
+    with hwt.connect(broker, client_id=f"{config.group}-sink") as transport:
+        sink = Sink(transport, config)
+
+        def on_signal(signum: int, frame: object) -> None:
+            log_event(log, "sink_stopping", signal=signal.Signals(signum).name)
+            sink.stop()
+
+        signal.signal(signal.SIGINT, on_signal)
+        signal.signal(signal.SIGTERM, on_signal)
+        started = time.monotonic()
+        sink.run()
+        log_event(log, "sink_exit", seconds=round(time.monotonic() - started, 1))
