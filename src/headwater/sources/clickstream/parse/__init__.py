@@ -10,7 +10,8 @@ screen, identify, batch: so Segment's and RudderStack's SDKs work unchanged) and
 No body or query makes these functions raise: every event is accepted or rejected with a reason
 naming its index and field, and a body that cannot be split is a `BodyError` (400, or 413 when
 oversize). Formats: body.py (bodies), event.py (one call's fields), pixel.py (the query keys),
-timestamps.py, ids.py, limits.py; dedup.py drops retried deliveries by event id.
+timestamps.py, ids.py, limits.py; fast.py and wire.py read bodies of valid calls faster, with the
+same result; dedup.py drops retried deliveries by event id.
 """
 
 from headwater.sources.clickstream.parse.body import ENDPOINTS, parse_body

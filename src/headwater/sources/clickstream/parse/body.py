@@ -9,8 +9,13 @@
                                    fields (writeKey, integrations) are ignored
 
 Segment's endpoints need `userId` or `anonymousId` in each call; /collect does not (the collector
-fills them from its cookies). Cost: one C-level decode of the whole body (orjson); Python runs
-per call only to check its fields. A call's exact bytes (for its rejection, or to hold it to the
+fills them from its cookies).
+
+Two paths, one result. A body whose every call is accepted is read by fast.py: one typed C-level
+decode (msgspec, wire.py's types) checks most fields, Python builds the events. Any other body,
+and any body fast.py declines, is read here on the precise path: one C-level decode of the whole
+body (orjson), then each call checked alone by event.py, so that each refusal names its index
+and field and keeps the call's exact bytes. Those bytes (also needed to hold a call to the
 per-event limit when the body exceeds that limit) come from a second C-level pass made only then
 (msgspec's `Raw`, which slices the body without decoding it). NDJSON is decoded line by line, so
 that a malformed line is one rejected event.
@@ -28,8 +33,10 @@ import orjson
 
 from headwater.sources.clickstream.model import IncomingEvent, Rejection
 from headwater.sources.clickstream.parse.event import EventReader, Invalid
+from headwater.sources.clickstream.parse.fast import SINGLE_CALLS, read_valid
 from headwater.sources.clickstream.parse.limits import BodyError, ParseLimits, ParseResult
 from headwater.sources.clickstream.parse.timestamps import BadTimestamp, epoch_ms, json_type
+from headwater.sources.clickstream.parse.wire import ARRAY_SLICER, BATCH_SLICER
 
 ENDPOINTS = ("collect", "track", "page", "screen", "identify", "batch")
 NDJSON_TYPES = frozenset(
@@ -43,7 +50,6 @@ NDJSON_TYPES = frozenset(
         "application/json-lines",
     }
 )
-_SINGLE_CALLS = frozenset(("track", "page", "screen", "identify"))
 _MORE_AFTER_DOCUMENT = "unexpected content after document"  # orjson's message
 _DEFAULT_LIMITS = ParseLimits()
 
@@ -67,6 +73,24 @@ def parse_body(
     if not body or body.isspace():
         return _body_error(400, "empty body")
     segment = endpoint != "collect"
+    ndjson = (
+        not segment
+        and content_type != "application/json"  # the usual one, not parsed
+        and _media_type(content_type) in NDJSON_TYPES
+    )
+    valid = read_valid(
+        body, endpoint=endpoint, ndjson=ndjson, received_ts=received_ts, limits=limits
+    )
+    if valid is not None:
+        return valid
+    return _read_precisely(body, endpoint, ndjson, received_ts, limits)
+
+
+def _read_precisely(
+    body: bytes, endpoint: str, ndjson: bool, received_ts: int, limits: ParseLimits
+) -> ParseResult:
+    """parse_body for a body the fast path did not take: each call read and judged alone."""
+    segment = endpoint != "collect"
 
     def reader(
         forced_type: str | None = None,
@@ -82,7 +106,7 @@ def parse_body(
             batch_sent_ts=sent_ts,
         )
 
-    if not segment and _media_type(content_type) in NDJSON_TYPES:
+    if ndjson:
         return _read_lines(reader(), body, limits)
     try:
         doc = orjson.loads(body)
@@ -91,7 +115,7 @@ def parse_body(
             return _read_lines(reader(), body, limits)
         return _body_error(400, _decode_error(body, exc))
 
-    if endpoint in _SINGLE_CALLS:
+    if endpoint in SINGLE_CALLS:
         if type(doc) is not dict:
             return _body_error(400, f"body must be a JSON object, got {json_type(doc)}")
         return _read_one(reader(endpoint), doc, body, limits)
@@ -204,9 +228,9 @@ class _Calls:
         if self._slices is None:
             try:
                 if self._batch:
-                    slices = _BATCH_SLICER.decode(self.body).batch
+                    slices = BATCH_SLICER.decode(self.body).batch
                 else:
-                    slices = _ARRAY_SLICER.decode(self.body)
+                    slices = ARRAY_SLICER.decode(self.body)
             except Exception:  # a decoder disagreement (depth, numbers): fall back, never fail
                 slices = []
             self._slices = slices if len(slices) == len(self._items) else []
@@ -230,14 +254,6 @@ class _Calls:
             return len(orjson.dumps(self._items[index]))
         except orjson.JSONEncodeError:
             return None
-
-
-class _BatchSlices(msgspec.Struct):
-    batch: list[msgspec.Raw] = msgspec.field(default_factory=list)
-
-
-_ARRAY_SLICER = msgspec.json.Decoder(list[msgspec.Raw])
-_BATCH_SLICER = msgspec.json.Decoder(_BatchSlices)
 
 
 def _decode_error(

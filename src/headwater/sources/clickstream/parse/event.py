@@ -41,16 +41,17 @@ from headwater.sources.clickstream.parse.timestamps import (
     json_type,
 )
 
-_CALLS = ("page", "screen", "identify")
-_CHANNELS: dict[str, Channel] = {
+#: the call types named by themselves; any other event name is a track call's (shared with fast.py)
+CALLS = ("page", "screen", "identify")
+CHANNELS: dict[str, Channel] = {
     "web": "web",
     "browser": "web",
     "mobile": "mobile",
     "desktop": "desktop",
     "voice": "voice",
 }
-_TRACKER = "headwater.js"  # our tracker reports page loads, which are GETs
-_ID_PROPERTIES = frozenset(("page_id", "pageId", "video_id", "videoId"))
+TRACKER = "headwater.js"  # our tracker reports page loads, which are GETs
+ID_PROPERTIES = frozenset(("page_id", "pageId", "video_id", "videoId"))
 _from_iso = datetime.fromisoformat
 
 
@@ -108,8 +109,8 @@ class EventReader:
                 if kind is None and name is None:
                     raise Invalid(f"event {index}: 'type' is required")
                 _event_name(name, index)
-            event = name if kind is None and name in _CALLS else "track:" + name
-        elif kind in _CALLS:
+            event = name if kind is None and name in CALLS else "track:" + name
+        elif kind in CALLS:
             event = kind
         else:
             raise _unknown_type(kind, index)
@@ -165,7 +166,7 @@ class EventReader:
             method = page.get("method")
             if type(method) is not str:
                 library = cget("library")
-                tracker = type(library) is dict and library.get("name") == _TRACKER
+                tracker = type(library) is dict and library.get("name") == TRACKER
                 method = "GET" if tracker else None
             where = "context.page"
         elif page is None:
@@ -194,7 +195,7 @@ class EventReader:
         channel = cget("channel")
         if channel is None:
             channel = get("channel")
-        channel = _CHANNELS.get(channel) if type(channel) is str else None
+        channel = CHANNELS.get(channel) if type(channel) is str else None
 
         raw = get("timestamp")
         if raw is None:
@@ -227,9 +228,9 @@ class EventReader:
         if type(event_id) is not str or not event_id:
             event_id = _id(event_id, index, "messageId") or new_event_id()
         page_id = video_id = None
-        if properties and not _ID_PROPERTIES.isdisjoint(properties):
-            page_id = _property_id(properties, "page_id", "pageId")
-            video_id = _property_id(properties, "video_id", "videoId")
+        if properties and not ID_PROPERTIES.isdisjoint(properties):
+            page_id = property_id(properties, "page_id", "pageId")
+            video_id = property_id(properties, "video_id", "videoId")
         return {
             "event_id": event_id,
             "event": event,
@@ -332,11 +333,15 @@ def _ms(value: object, index: int, field: str) -> int:
 
 
 def _campaign(value: object, index: int) -> dict[str, str]:
-    """utm_* values without the prefix; numbers become strings, other values are dropped."""
     if value is None:
         return {}
     if type(value) is not dict:
         raise _wrong(index, "context.campaign", "an object", value)
+    return campaign_of(value)
+
+
+def campaign_of(value: dict[str, Any]) -> dict[str, str]:
+    """utm_* values without the prefix; numbers become strings, other values are dropped."""
     for v in value.values():
         if type(v) is not str:
             break
@@ -349,7 +354,8 @@ def _campaign(value: object, index: int) -> dict[str, str]:
     }
 
 
-def _property_id(properties: dict[str, Any], snake: str, camel: str) -> str | None:
+def property_id(properties: dict[str, Any], snake: str, camel: str) -> str | None:
+    """properties[snake], else properties[camel], as a non-empty string (a number written)."""
     value = properties.get(snake)
     if value is None:
         value = properties.get(camel)

@@ -43,3 +43,19 @@ class ParseResult:
     events: list[IncomingEvent] = field(default_factory=list)
     rejections: list[Rejection] = field(default_factory=list)
     body_error: BodyError | None = None
+
+
+_new = object.__new__
+_set_events = vars(ParseResult)["events"].__set__  # the slots' descriptors
+_set_rejections = vars(ParseResult)["rejections"].__set__
+_set_body_error = vars(ParseResult)["body_error"].__set__
+
+
+def accepted(events: list[IncomingEvent]) -> ParseResult:
+    """`ParseResult(events, [])`, built through its slots: a frozen dataclass's `__init__` costs
+    0.6 µs, a tenth of a one-event body's parse."""
+    result = _new(ParseResult)
+    _set_events(result, events)
+    _set_rejections(result, [])
+    _set_body_error(result, None)
+    return result
