@@ -136,11 +136,29 @@ def test_one_bad_event_in_a_batch_is_refused_alone(broker, collector):
     assert orjson.loads(dead[0].value())["properties"] == [1, 2]
 
 
-def test_oversize_body_is_413(collector):
-    big = b"[" + b",".join([b'{"type":"track","event":"e","anonymousId":"a"}'] * 20000) + b"]"
+def test_oversize_body_is_413_on_collect_and_dead_lettered(broker, collector):
+    big = b"[" + b",".join([b'{"type":"track","event":"e","anonymousId":"a"}'] * 15000) + b"]"
     response = httpx.post(f"{collector.url}/collect?k=testkey", content=big)
-    assert response.status_code == 413
-    assert "limit" in response.text
+    assert response.status_code == 413  # the tracker splits its batch on 413
+    assert "exceeds the limit of 512000 bytes" in response.text
+    dead = read_topic(broker.bootstrap, "clickstream.invalid", 1)
+    assert dead[0].value() == big
+    assert "exceeds the limit" in dict(dead[0].headers())["reason"].decode()
+
+
+def test_oversize_segment_batch_is_a_precise_400(broker, collector):
+    calls = [{"type": "track", "event": "e", "anonymousId": "a", "p": "x" * 900}] * 600
+    response = httpx.post(f"{collector.url}/v1/batch", json={"batch": calls}, auth=AUTH)
+    assert response.status_code == 400  # Segment's spec: 500 KB a batch, 400 above
+    assert "exceeds the limit of 512000 bytes" in response.json()["error"]
+    assert len(read_topic(broker.bootstrap, "clickstream.invalid", 1)) == 1
+
+
+def test_body_over_the_read_cap_is_refused_unread(collector):
+    huge = b"[" + b" " * 1_000_000 + b"]"
+    response = httpx.post(f"{collector.url}/v1/batch", content=huge, auth=AUTH)
+    assert response.status_code == 400
+    assert "exceeds the limit" in response.text
 
 
 def test_pixel_sets_first_party_cookies_and_lands(broker, collector):

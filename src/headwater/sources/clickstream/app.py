@@ -5,9 +5,11 @@ fill session and anonymous ids from first-party cookies, drop event ids already 
 hand valid events to `clickstream.events` (keyed by session so a session stays in one partition,
 in order) and rejected ones, raw and with their reason, to `clickstream.invalid`; then answer:
 200 when every event was accepted, 400 listing each rejected event's reason, 401 for a missing or
-unknown write key, 413 for an oversize body, 503 with Retry-After when the broker did not
-acknowledge. Nothing received is silently lost: whatever could be read is either accepted or
-dead-lettered before the answer.
+unknown write key, 503 with Retry-After when the broker did not acknowledge. A body over the
+500 KB limit is a 400 on the Segment endpoints (as that spec says) and a 413 on /collect (the
+tracker splits its batch on 413); up to `READ_CAP_BYTES` it is still read and dead-lettered whole,
+beyond that it is refused unread. Nothing received is silently lost: whatever could be read is
+either accepted or dead-lettered before the answer.
 """
 
 from __future__ import annotations
@@ -36,6 +38,9 @@ from headwater.sources.clickstream.parse import (
 )
 
 logger = logging.getLogger("headwater.collector")
+#: Largest body read (and so dead-lettered whole when refused): under librdkafka's 1,000,000-byte
+#: message limit, with room for the headers.
+READ_CAP_BYTES = 900_000
 
 Scope = dict[str, Any]
 Receive = Callable[[], Awaitable[dict[str, Any]]]
@@ -131,7 +136,7 @@ class Collector:
             if method != "POST":
                 raise HttpError(405, f"{path} takes POST", [(b"allow", b"POST, OPTIONS")])
             source = self._authenticate(scope)
-            body = await self._read_body(scope, receive)
+            body = await self._read_body(scope, receive, endpoint)
             return await self._ingest(scope, source, endpoint, body)
         if path == cfg.pixel_path and method == "GET":
             source = self._authenticate(scope)
@@ -160,19 +165,26 @@ class Collector:
             raise HttpError(401, "unknown write key")
         return source
 
-    async def _read_body(self, scope: Scope, receive: Receive) -> bytes:
-        limit = self.config.limits.max_body_bytes
+    async def _read_body(self, scope: Scope, receive: Receive, endpoint: str) -> bytes:
+        """The body, read up to `READ_CAP_BYTES` (the parser then judges the 500 KB limit)."""
         declared = _header(scope, b"content-length")
-        if declared and declared.isdigit() and int(declared) > limit:
-            raise HttpError(413, f"body of {declared} bytes exceeds the limit of {limit} bytes")
+        if declared and declared.isdigit() and int(declared) > READ_CAP_BYTES:
+            raise HttpError(
+                _oversize_status(endpoint),
+                f"body of {declared} bytes exceeds the limit of "
+                f"{self.config.limits.max_body_bytes} bytes",
+            )
         chunks: list[bytes] = []
         size = 0
         while True:
             message = await receive()
             chunk = message.get("body", b"")
             size += len(chunk)
-            if size > limit:
-                raise HttpError(413, f"body exceeds the limit of {limit} bytes")
+            if size > READ_CAP_BYTES:
+                raise HttpError(
+                    _oversize_status(endpoint),
+                    f"body exceeds the limit of {self.config.limits.max_body_bytes} bytes",
+                )
             chunks.append(chunk)
             if not message.get("more_body"):
                 return b"".join(chunks)
@@ -196,8 +208,9 @@ class Collector:
         accepted = await self._deliver(source, endpoint, result.events, rejections, ctx)
         headers = [(b"content-type", b"application/json"), *set_cookies]
         if result.body_error is not None:
+            status = result.body_error.status
             return (
-                result.body_error.status,
+                _oversize_status(endpoint) if status == 413 else status,
                 headers,
                 orjson.dumps({"success": False, "error": result.body_error.reason}),
             )
@@ -351,6 +364,11 @@ def _basic_user(credentials: str) -> str | None:
         return base64.b64decode(credentials, validate=True).decode().split(":", 1)[0]
     except (ValueError, UnicodeDecodeError):
         return None
+
+
+def _oversize_status(endpoint: str) -> int:
+    """400 on the Segment endpoints (their spec), 413 on /collect (the tracker splits on it)."""
+    return 413 if endpoint == "collect" else 400
 
 
 def _partition_key(event: ClickEvent) -> bytes | None:
