@@ -10,6 +10,10 @@ python3 -c 'import venv, ensurepip' 2>/dev/null || apt_missing+=(python3-venv)
 command -v kcat >/dev/null || apt_missing+=(kcat)
 # Headless browser for the tracker's end-to-end tests (driven by Playwright, never downloaded).
 command -v chromium >/dev/null || apt_missing+=(chromium)
+# Change data capture tests: a private MariaDB with row binlog, PostgreSQL's wal2json decoder.
+command -v mariadbd >/dev/null || apt_missing+=(mariadb-server)
+[ -f "$(pg_config --pkglibdir 2>/dev/null || echo /usr/lib/postgresql/15/lib)/wal2json.so" ] \
+  || apt_missing+=(postgresql-15-wal2json)
 if [ ${#apt_missing[@]} -gt 0 ]; then
   echo "bootstrap: apt-get install ${apt_missing[*]}"
   export DEBIAN_FRONTEND=noninteractive
