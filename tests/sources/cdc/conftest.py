@@ -9,10 +9,19 @@ from dataclasses import dataclass
 
 import pytest
 
+from tests.conftest import BrokerProcess
 from tests.sources.cdc import databases
 from tests.sources.cdc.databases import CDC_PASSWORD, CDC_USER, MariaDbServer, PostgresServer
 
 _counter = itertools.count(1)
+
+
+@pytest.fixture(scope="session")
+def broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[BrokerProcess]:
+    """One embedded broker for every CDC test: each test uses its own source name and topics."""
+    process = BrokerProcess(data_dir=tmp_path_factory.mktemp("cdc-broker") / "data").start()
+    yield process
+    process.stop()
 
 
 @pytest.fixture(scope="session")

@@ -29,6 +29,10 @@ from headwater.sources.cdc.positions import Position, PositionWriter
 
 log = logging.getLogger("headwater.cdc")
 
+#: A commit serves delivery reports when the last poll is older than this, so positions advance
+#: however big the transactions and however rarely the reader polls.
+_POLL_INTERVAL_S = 0.02
+
 
 class _Transaction:
     __slots__ = ("closed", "failed", "pending", "position")
@@ -68,6 +72,7 @@ class Publisher:
         self._saving: Position | None = None  # produced to the positions topic, not yet acked
         self.durable: Position | None = None  # stored in the positions topic
         self._last_save = 0.0
+        self._last_poll = 0.0
         self.changes = 0
         self._produce = producer.produce
 
@@ -93,10 +98,13 @@ class Publisher:
         txn.position = position
         txn.closed = True
         self._open = None
+        if time.monotonic() - self._last_poll >= _POLL_INTERVAL_S:
+            self.poll(0)
 
     def poll(self, timeout_s: float = 0.0) -> None:
         """Serve delivery reports, advance the acknowledged position, save it when due."""
         self._producer.poll(timeout_s)
+        self._last_poll = time.monotonic()
         self._advance()
         if self._acked is not None and self._acked is not self._saving:
             now = time.monotonic()
