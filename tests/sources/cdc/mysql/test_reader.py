@@ -209,3 +209,23 @@ def test_missing_replication_privilege_names_the_grant(my_db: MyDatabase, broker
         result.stderr
     )
     assert "Traceback" not in result.stderr
+
+
+def test_database_restart_mid_stream_reconnects_and_resumes(my_db: MyDatabase, broker, tmp_path):
+    my_db.execute("CREATE TABLE t (id int PRIMARY KEY)")
+    topic = f"cdc.myrestart.{my_db.name}.t"
+    cdc = start_cdc(tmp_path, my_db.url, broker.bootstrap, "--name", "myrestart", ready=READY)
+    try:
+        my_db.execute(*(f"INSERT INTO t VALUES ({i})" for i in range(1, 6)))
+        read_changes(broker.bootstrap, topic, count_at_least(5))
+        my_db.server.restart()
+        my_db.execute(*(f"INSERT INTO t VALUES ({i})" for i in range(6, 11)))
+        expected = set(range(1, 11))
+        changes = read_changes(
+            broker.bootstrap, topic, lambda cs: {c.key["id"] for c in cs} >= expected
+        )
+        assert cdc.proc.poll() is None  # it reconnected, it did not exit
+    finally:
+        cdc.stop()
+    ids = [c.key["id"] for c in changes]
+    assert ids[:5] == [1, 2, 3, 4, 5] and set(ids) == expected

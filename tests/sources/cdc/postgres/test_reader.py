@@ -219,3 +219,24 @@ def test_missing_replication_privilege_names_the_grant(pg_db: PgDatabase, broker
     assert result.returncode == 2
     assert "ALTER ROLE plain REPLICATION" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_database_restart_mid_stream_reconnects_and_resumes(pg_db: PgDatabase, broker, tmp_path):
+    pg_db.execute("CREATE TABLE t (id int PRIMARY KEY)")
+    topic = "cdc.pgrestart.public.t"
+    cdc = start_cdc(tmp_path, pg_db.dsn, broker.bootstrap, "--name", "pgrestart", ready=READY)
+    try:
+        pg_db.execute("INSERT INTO t SELECT generate_series(1, 5)")
+        read_changes(broker.bootstrap, topic, count_at_least(5))
+        pg_db.server.restart()
+        pg_db.execute("INSERT INTO t SELECT generate_series(6, 10)")
+        expected = set(range(1, 11))
+        changes = read_changes(
+            broker.bootstrap, topic, lambda cs: {c.key["id"] for c in cs} >= expected
+        )
+        assert cdc.proc.poll() is None  # it reconnected, it did not exit
+    finally:
+        cdc.stop()
+    assert "source_unavailable" in cdc.log_text()
+    ids = [c.key["id"] for c in changes]
+    assert ids[:5] == [1, 2, 3, 4, 5] and set(ids) == expected

@@ -55,6 +55,8 @@ from headwater.sources.cdc.positions import Position
 from headwater.sources.cdc.publisher import Publisher
 
 log = logging.getLogger("headwater.cdc.mysql")
+# mysql-replication warns in free text when it reconnects by itself; our own events say it better.
+logging.getLogger("pymysqlreplication").setLevel(logging.ERROR)
 
 _TRUNCATE = re.compile(
     r"^\s*TRUNCATE\s+(?:TABLE\s+)?(?:`?([^`\s.]+)`?\.)?`?([^`\s;]+)`?", re.IGNORECASE
@@ -169,13 +171,12 @@ class MySqlReader:
     def _commit(self, stream: BinLogStreamReader) -> None:
         if self._txn_gtid is not None:
             self._gtid[int(self._txn_gtid.split("-", 1)[0])] = self._txn_gtid
-        self.publisher.commit(
-            {
-                "gtid": ",".join(self._gtid[d] for d in sorted(self._gtid)) or None,
-                "file": stream.log_file,
-                "pos": stream.log_pos,
-            }
-        )
+        gtid = ",".join(self._gtid[d] for d in sorted(self._gtid)) or None
+        if self.connector == "mariadb" and gtid is not None:
+            # mysql-replication reconnects by itself after some errors, from auto_position:
+            # keep that at what this process has read (what it has not acknowledged is queued).
+            stream.auto_position = gtid
+        self.publisher.commit({"gtid": gtid, "file": stream.log_file, "pos": stream.log_pos})
         self._txn_gtid = None
 
     def _source(self, event: Any, db: str, table: str | None, stream: Any, row: int) -> dict:

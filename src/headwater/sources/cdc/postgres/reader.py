@@ -23,6 +23,7 @@ import psycopg2.extras
 
 from headwater.logs import log_event
 from headwater.sources.cdc.config import CdcConfig
+from headwater.sources.cdc.errors import SourceUnavailableError
 from headwater.sources.cdc.positions import Position
 from headwater.sources.cdc.postgres.decode import WAL2JSON_OPTIONS, Wal2JsonDecoder, lsn_to_str
 from headwater.sources.cdc.postgres.setup import dsn, translate
@@ -44,21 +45,29 @@ class PostgresReader:
 
     def run(self, stop: threading.Event) -> None:
         url = self.config.url
+        conn = None
         try:
             conn = psycopg2.connect(
                 dsn(url), connection_factory=psycopg2.extras.LogicalReplicationConnection
             )
+            cur = self._start(conn)
         except psycopg2.Error as exc:
+            if conn is not None:
+                conn.close()
             raise translate(exc, url) from None
         try:
-            self._stream(conn, stop)
+            self._stream(cur, stop)
         except psycopg2.Error as exc:
-            raise translate(exc, url) from None
+            # Mid-stream the causes are the server going away ("terminating connection", "no
+            # COPY in progress" after a shutdown): reconnecting is the fix.
+            raise SourceUnavailableError(
+                f"PostgreSQL at {url.host}:{url.port} ended replication: {str(exc).strip()}"
+            ) from None
         finally:
             self._cursor = None
             conn.close()
 
-    def _stream(self, conn: psycopg2.extensions.connection, stop: threading.Event) -> None:
+    def _start(self, conn: psycopg2.extensions.connection) -> psycopg2.extras.ReplicationCursor:
         cur = conn.cursor()
         options = dict(WAL2JSON_OPTIONS)
         if self.config.tables:
@@ -78,6 +87,9 @@ class PostgresReader:
             slot=self.config.slot_name,
             start_lsn=lsn_to_str(self.start_lsn),
         )
+        return cur
+
+    def _stream(self, cur: psycopg2.extras.ReplicationCursor, stop: threading.Event) -> None:
         decoder = Wal2JsonDecoder(
             self.config.name, self.config.url.database or "", self.publisher, self.config.tombstones
         )

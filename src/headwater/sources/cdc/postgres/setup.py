@@ -45,6 +45,11 @@ def translate(exc: psycopg2.Error, url: SourceUrl) -> CdcError:
             f"user {url.user!r} may not use replication on {where}",
             f"ALTER ROLE {url.user} REPLICATION;",
         )
+    if "is active for PID" in text:
+        return SourceUnavailableError(
+            f"replication slot in use on {where} ({text}): another reader, or the session of "
+            "one that just died; retrying until it is free"
+        )
     if isinstance(exc, psycopg2.OperationalError | psycopg2.InterfaceError):
         return SourceUnavailableError(f"PostgreSQL at {where} is unreachable: {text}")
     return SourceConfigError(f"PostgreSQL at {where}: {text}")
