@@ -188,7 +188,8 @@ def bench_mariadb(broker: BrokerProcess, tmp: Path, args: argparse.Namespace) ->
             stop = min(start + BATCH - 1, args.rows)
             db.execute(
                 f"INSERT INTO bench.t SELECT seq, REPEAT('x', 40), seq / 100, 0 "
-                f"FROM seq_{start}_to_{stop}"
+                f"FROM seq_{start}_to_{stop}",
+                db="bench",
             )
         t0 = time.monotonic()
         subprocess.run(

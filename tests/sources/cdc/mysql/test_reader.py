@@ -229,3 +229,18 @@ def test_database_restart_mid_stream_reconnects_and_resumes(my_db: MyDatabase, b
         cdc.stop()
     ids = [c.key["id"] for c in changes]
     assert ids[:5] == [1, 2, 3, 4, 5] and set(ids) == expected
+
+
+def test_changes_made_while_a_first_run_is_down_are_not_skipped(
+    my_db: MyDatabase, broker, tmp_path
+):
+    my_db.execute("CREATE TABLE t (id int PRIMARY KEY)")
+    cdc = start_cdc(tmp_path, my_db.url, broker.bootstrap, "--name", "myfirst", ready=READY)
+    assert cdc.stop() == 0  # saw no change at all
+    my_db.execute("INSERT INTO t VALUES (1)")
+    cdc = start_cdc(tmp_path, my_db.url, broker.bootstrap, "--name", "myfirst", ready=READY)
+    try:
+        changes = read_changes(broker.bootstrap, f"cdc.myfirst.{my_db.name}.t", count_at_least(1))
+    finally:
+        cdc.stop()
+    assert [c.key for c in changes] == [{"id": 1}]

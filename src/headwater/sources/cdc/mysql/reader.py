@@ -132,6 +132,12 @@ class MySqlReader:
             file=self._file,
             pos=kwargs.get("log_pos"),
         )
+        if position is None:
+            # Store where this first run starts, so changes made while it is down are not
+            # skipped by a restart that found no position.
+            self.publisher.commit(
+                {"gtid": kwargs.get("auto_position") or None, "file": self._file, "pos": self._pos}
+            )
         try:
             self._stream(stream, stop)
         except pymysql.Error as exc:
