@@ -135,3 +135,23 @@ def test_table_without_key_gives_keyless_records_and_one_warning(caplog):
     sink = decode(BEGIN, row, row)
     assert [key for _, key, _ in sink.changes] == [None, None]
     assert [r.message for r in caplog.records].count("table_without_primary_key") == 1
+
+
+def test_numerics_in_the_old_row_and_nulls_stay_exact_and_in_place():
+    cols = (
+        '[{"name":"id","type":"integer","value":1},'
+        '{"name":"a","type":"numeric","value":0.1000000000000000000001},'
+        '{"name":"b","type":"numeric","value":null},'
+        '{"name":"t","type":"text","value":"\\"type\\":\\"numeric\\",\\"value\\":5"}]'
+    )
+    old = cols.replace("0.1000000000000000000001", "-7E+30").replace("null", "2.50")
+    update = (
+        '{"action":"U","xid":1,"lsn":"0/1","schema":"public","table":"t","columns":' + cols
+        + ',"identity":' + old + ',"pk":[{"name":"id","type":"integer"}]}'
+    )  # fmt: skip
+    (change,) = decode(update.encode()).changes
+    after, before = change[2]["after"], change[2]["before"]
+    assert (after["a"], after["b"], after["t"]) == (
+        "0.1000000000000000000001", None, '"type":"numeric","value":5',
+    )  # fmt: skip
+    assert (before["a"], before["b"]) == ("-7E+30", "2.50")

@@ -5,8 +5,8 @@ The replication stream carries one JSON object per message, started with the opt
 and for row changes `schema`, `table`, `columns` / `identity` as `[{"name", "type", "value"}]` and
 `pk` as `[{"name", "type"}]`. Values arrive as JSON: numbers for numeric types, strings in
 PostgreSQL's text format for the rest. wal2json writes `numeric` values as bare JSON numbers of any
-length, so a message with a numeric column is parsed with `parse_float=str` to keep them exact
-(orjson would round them to a double); every other message goes through orjson.
+length, which orjson rounds to a double: their exact text is taken from the payload instead
+(`_exact_numerics`; a string value cannot fake the pattern, its quotes are escaped).
 
 `identity` holds the old key (REPLICA IDENTITY DEFAULT) or the whole old row (FULL); it becomes
 `before` of deletes, and of updates only when it is the full row, as Debezium does.
@@ -17,8 +17,8 @@ The commit message's `data_start` is the commit record's end LSN: the position t
 from __future__ import annotations
 
 import base64
-import json
 import logging
+import re
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -109,6 +109,22 @@ def _row(columns: list[dict[str, Any]]) -> dict[str, Any]:
     return row
 
 
+_NUMERIC = re.compile(rb'"type":"numeric","value":([^,}]*)')
+
+
+def _exact_numerics(msg: dict[str, Any], payload: bytes) -> None:
+    """Replace numeric values (parsed as doubles) with their exact text, in payload order."""
+    texts = iter(_NUMERIC.findall(payload))
+    for section in ("columns", "identity"):
+        for col in msg.get(section, ()):
+            if col["type"] == "numeric":
+                token = next(texts)
+                if token == b"null":
+                    col["value"] = None
+                else:
+                    col["value"] = token.strip(b'"').decode()
+
+
 def _ts_ms(text: str) -> int:
     return int(datetime.fromisoformat(text).timestamp() * 1000)
 
@@ -128,10 +144,9 @@ class Wal2JsonDecoder:
 
     def decode(self, payload: bytes, data_start: int) -> None:
         """Handle one message; `data_start` is the LSN psycopg2 reports for it."""
-        if b'"numeric' in payload:
-            msg = json.loads(payload, parse_float=str)
-        else:
-            msg = orjson.loads(payload)
+        msg = orjson.loads(payload)
+        if b'"type":"numeric","value":' in payload:
+            _exact_numerics(msg, payload)
         action = msg["action"]
         if action == "B":
             self._xid = msg.get("xid")
