@@ -163,6 +163,13 @@ def cdc(
     tombstones: Annotated[
         bool, typer.Option(help="Follow each delete with a tombstone (null value).")
     ] = False,
+    snapshot: Annotated[
+        bool,
+        typer.Option(
+            help="PostgreSQL: on the first run, read every row (op r) before streaming, "
+            "consistent with the stream."
+        ),
+    ] = False,
     slot: Annotated[
         str | None, typer.Option(help="PostgreSQL replication slot (default headwater_<name>).")
     ] = None,
@@ -193,6 +200,7 @@ def cdc(
             broker=broker,
             tables=tuple(table or ()),
             tombstones=tombstones,
+            snapshot=snapshot,
             slot=slot,
             server_id=server_id,
         )

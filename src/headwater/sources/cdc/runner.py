@@ -32,8 +32,8 @@ def _reader(config: CdcConfig, publisher: Publisher, position: Position | None) 
         from headwater.sources.cdc.postgres.setup import prepare
 
         stored = int(position["lsn_int"]) if position else None
-        prepare(config, stored)
-        return PostgresReader(config, publisher, stored or 0)
+        slot = prepare(config, stored)
+        return PostgresReader(config, publisher, stored or 0, snapshot=slot.needs_snapshot)
     from headwater.sources.cdc.mysql.reader import MySqlReader
 
     return MySqlReader(config, publisher, position)

@@ -155,3 +155,22 @@ def test_numerics_in_the_old_row_and_nulls_stay_exact_and_in_place():
         "0.1000000000000000000001", None, '"type":"numeric","value":5',
     )  # fmt: skip
     assert (before["a"], before["b"]) == ("-7E+30", "2.50")
+
+
+@pytest.mark.parametrize(
+    ("pg_type", "value", "expected"),
+    [
+        ("numeric(20,6)", "12345678901234.123456", "12345678901234.123456"),
+        ("numeric(5)", "12345", "12345"),
+        ("timestamp(3) with time zone", '"2024-01-01 08:00:00.5+00"', "2024-01-01T08:00:00.5Z"),
+        ("numeric(10,2)[]", '"{1.50,2.00}"', "{1.50,2.00}"),
+    ],
+)
+def test_type_modifiers_do_not_change_how_a_value_is_typed(pg_type, value, expected):
+    sink = decode(
+        insert(
+            '{"name":"id","type":"integer","value":1},'
+            f'{{"name":"v","type":"{pg_type}","value":{value}}}'
+        )
+    )
+    assert sink.changes[0][2]["after"]["v"] == expected

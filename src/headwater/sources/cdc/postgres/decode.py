@@ -48,7 +48,6 @@ WAL2JSON_OPTIONS = {
     "include-lsn": "1",
     "include-pk": "1",
     "include-types": "1",
-    "include-typmod": "0",
     "include-transaction": "1",
 }
 
@@ -96,20 +95,36 @@ CONVERTERS: dict[str, Callable[[Any], Any]] = {
 }
 
 
+_BY_TYPE: dict[str, Callable[[Any], Any] | None] = {}
+
+
+def converter(pg_type: str) -> Callable[[Any], Any] | None:
+    """The converter for a wal2json type name, which carries its modifier ("numeric(20,6)",
+    "timestamp(3) with time zone"): looked up without it, cached by the full name."""
+    try:
+        return _BY_TYPE[pg_type]
+    except KeyError:
+        base = _TYPMOD.sub("", pg_type)
+        fn = _BY_TYPE[pg_type] = CONVERTERS.get(base)
+        return fn
+
+
+_TYPMOD = re.compile(r"\([0-9, ]*\)")
+
+
 def _row(columns: list[dict[str, Any]]) -> dict[str, Any]:
     row = {}
-    convert = CONVERTERS.get
     for col in columns:
         value = col["value"]
         if value is not None:
-            fn = convert(col["type"])
+            fn = converter(col["type"])
             if fn is not None:
                 value = fn(value)
         row[col["name"]] = value
     return row
 
 
-_NUMERIC = re.compile(rb'"type":"numeric","value":([^,}]*)')
+_NUMERIC = re.compile(rb'"type":"numeric(?:\([0-9, ]*\))?","value":([^,}]*)')
 
 
 def _exact_numerics(msg: dict[str, Any], payload: bytes) -> None:
@@ -117,7 +132,8 @@ def _exact_numerics(msg: dict[str, Any], payload: bytes) -> None:
     texts = iter(_NUMERIC.findall(payload))
     for section in ("columns", "identity"):
         for col in msg.get(section, ()):
-            if col["type"] == "numeric":
+            pg_type = col["type"]
+            if pg_type.startswith("numeric") and not pg_type.endswith("]"):
                 token = next(texts)
                 if token == b"null":
                     col["value"] = None
@@ -145,7 +161,7 @@ class Wal2JsonDecoder:
     def decode(self, payload: bytes, data_start: int) -> None:
         """Handle one message; `data_start` is the LSN psycopg2 reports for it."""
         msg = orjson.loads(payload)
-        if b'"type":"numeric","value":' in payload:
+        if b'"type":"numeric' in payload:
             _exact_numerics(msg, payload)
         action = msg["action"]
         if action == "B":

@@ -25,8 +25,14 @@ from headwater.logs import log_event
 from headwater.sources.cdc.config import CdcConfig
 from headwater.sources.cdc.errors import SourceUnavailableError
 from headwater.sources.cdc.positions import Position
-from headwater.sources.cdc.postgres.decode import WAL2JSON_OPTIONS, Wal2JsonDecoder, lsn_to_str
-from headwater.sources.cdc.postgres.setup import dsn, translate
+from headwater.sources.cdc.postgres import snapshot
+from headwater.sources.cdc.postgres.decode import (
+    WAL2JSON_OPTIONS,
+    Wal2JsonDecoder,
+    lsn_to_str,
+    str_to_lsn,
+)
+from headwater.sources.cdc.postgres.setup import PLUGIN, dsn, translate
 from headwater.sources.cdc.publisher import Publisher
 
 log = logging.getLogger("headwater.cdc.postgres")
@@ -37,10 +43,13 @@ _POLL_EVERY = 512  # serve delivery reports after this many messages
 class PostgresReader:
     """One replication session; `run` returns when `stop` is set."""
 
-    def __init__(self, config: CdcConfig, publisher: Publisher, start_lsn: int) -> None:
+    def __init__(
+        self, config: CdcConfig, publisher: Publisher, start_lsn: int, snapshot: bool = False
+    ) -> None:
         self.config = config
         self.publisher = publisher
         self.start_lsn = start_lsn
+        self.snapshot = snapshot
         self._cursor: psycopg2.extras.ReplicationCursor | None = None
 
     def run(self, stop: threading.Event) -> None:
@@ -69,6 +78,13 @@ class PostgresReader:
 
     def _start(self, conn: psycopg2.extensions.connection) -> psycopg2.extras.ReplicationCursor:
         cur = conn.cursor()
+        if self.snapshot:
+            cur.create_replication_slot(self.config.slot_name, output_plugin=PLUGIN)
+            _, consistent_point, snapshot_name, _ = cur.fetchone()
+            log_event(log, "slot_created", slot=self.config.slot_name, lsn=consistent_point)
+            self.start_lsn = str_to_lsn(consistent_point)
+            # The exported snapshot lives while this connection runs no other command.
+            snapshot.take(self.config, snapshot_name, self.start_lsn, self.publisher)
         options = dict(WAL2JSON_OPTIONS)
         if self.config.tables:
             options["add-tables"] = ",".join(self.config.tables)

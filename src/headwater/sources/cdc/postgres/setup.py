@@ -73,6 +73,7 @@ class SlotState:
     name: str
     created: bool
     confirmed_flush_lsn: int | None
+    needs_snapshot: bool = False  # the reader creates the slot with an exported snapshot
 
 
 def prepare(config: CdcConfig, stored_lsn: int | None) -> SlotState:
@@ -171,6 +172,13 @@ def _slot(cur: psycopg2.extensions.cursor, config: CdcConfig, stored_lsn: int | 
         (name,),
     )
     row = cur.fetchone()
+    if row is not None and config.snapshot and stored_lsn is None:
+        # No position stored: a snapshot that used this slot never finished. Start over.
+        cur.execute("SELECT pg_drop_replication_slot(%s)", (name,))
+        log_event(log, "unfinished_snapshot_slot_dropped", slot=name)
+        row = None
+    if row is None and config.snapshot and stored_lsn is None:
+        return SlotState(name, False, None, needs_snapshot=True)
     if row is not None:
         plugin, database, confirmed = row
         if plugin != PLUGIN or database != config.url.database:
