@@ -255,3 +255,16 @@ def test_changes_made_while_a_first_run_is_down_are_not_skipped(
     finally:
         cdc.stop()
     assert [c.key for c in changes] == [{"id": 1}]
+
+
+def test_a_dropped_slot_is_reported_not_silently_recreated(pg_db: PgDatabase, broker, tmp_path):
+    pg_db.execute("CREATE TABLE t (id int PRIMARY KEY)")
+    cdc = start_cdc(tmp_path, pg_db.dsn, broker.bootstrap, "--name", "dropped", ready=READY)
+    pg_db.execute("INSERT INTO t VALUES (1)")
+    read_changes(broker.bootstrap, "cdc.dropped.public.t", count_at_least(1))
+    assert cdc.stop() == 0
+    pg_db.execute("SELECT pg_drop_replication_slot('headwater_dropped')")
+    result = run_cdc(pg_db.dsn, broker.bootstrap, "--name", "dropped")
+    assert result.returncode == 2
+    assert "replication slot 'headwater_dropped' is gone" in result.stderr
+    assert "--reset-position" in result.stderr and "Traceback" not in result.stderr
