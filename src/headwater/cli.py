@@ -166,8 +166,8 @@ def cdc(
     snapshot: Annotated[
         bool,
         typer.Option(
-            help="PostgreSQL: on the first run, read every row (op r) before streaming, "
-            "consistent with the stream."
+            help="On the first run, read every row (op r) before streaming, consistent with "
+            "the stream (PostgreSQL, MariaDB)."
         ),
     ] = False,
     slot: Annotated[

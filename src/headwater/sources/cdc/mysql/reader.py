@@ -49,7 +49,7 @@ from headwater.sources.cdc.envelope import (
     table_topic,
 )
 from headwater.sources.cdc.errors import SourceUnavailableError
-from headwater.sources.cdc.mysql import settings
+from headwater.sources.cdc.mysql import settings, snapshot
 from headwater.sources.cdc.mysql.values import Converters, convert, converters
 from headwater.sources.cdc.positions import Position
 from headwater.sources.cdc.publisher import Publisher
@@ -89,6 +89,9 @@ class MySqlReader:
         server = settings.check(url)
         kwargs: dict[str, Any] = {}
         position = self.position
+        if position is None and self.config.snapshot:
+            position = snapshot.take(self.config, server.is_mariadb, self.publisher)
+            self.position = position  # a reconnect must not take it again
         if server.is_mariadb:
             if position and position.get("gtid") is not None:
                 gtid = str(position["gtid"])
