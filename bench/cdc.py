@@ -22,6 +22,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
 import statistics
 import subprocess
 import sys
@@ -36,6 +37,7 @@ sys.path.insert(0, str(ROOT))
 
 import orjson  # noqa: E402
 from tests.conftest import BrokerProcess  # noqa: E402
+from tests.sources.cdc import databases  # noqa: E402
 from tests.sources.cdc.databases import PG_BIN, MariaDbServer, PostgresServer  # noqa: E402
 from tests.sources.cdc.support import start_cdc  # noqa: E402
 
@@ -244,6 +246,8 @@ def main(argv: list[str] | None = None) -> None:
                 results.append(bench_mariadb(broker, tmp, args))
         finally:
             broker.stop()
+            if databases._pg_template is not None:
+                shutil.rmtree(databases._pg_template.parent, ignore_errors=True)
     print(f"\nheadwater cdc, {args.rows:,} rows; lag at {args.lag_rate}/s for {args.lag_seconds}s")
     print(f"{'source':<11} {'changes/s':>10} {'baseline/s':>11} {'ratio':>6} "
           f"{'p50 ms':>7} {'p99 ms':>7}  targets: >= {TARGET_RATE:,}/s, p99 < 1000 ms")  # fmt: skip
