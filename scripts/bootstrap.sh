@@ -16,6 +16,10 @@ if [ "${1:-}" = "--bench" ]; then
   command -v wrk >/dev/null || apt_missing+=(wrk)
   command -v nginx >/dev/null || apt_missing+=(nginx-light)
 fi
+# Change data capture tests: a private MariaDB with row binlog, PostgreSQL's wal2json decoder.
+command -v mariadbd >/dev/null || apt_missing+=(mariadb-server)
+[ -f "$(pg_config --pkglibdir 2>/dev/null || echo /usr/lib/postgresql/15/lib)/wal2json.so" ] \
+  || apt_missing+=(postgresql-15-wal2json)
 if [ ${#apt_missing[@]} -gt 0 ]; then
   echo "bootstrap: apt-get install ${apt_missing[*]}"
   export DEBIAN_FRONTEND=noninteractive

@@ -253,6 +253,77 @@ def sql(
 
 
 @app.command()
+def cdc(
+    source_url: Annotated[
+        str,
+        typer.Argument(
+            help="postgresql://user:pw@host:port/db or mariadb://user:pw@host:port (mysql://).",
+            show_default=False,
+        ),
+    ],
+    name: Annotated[
+        str, typer.Option(help="Source name: topic prefix cdc.<name>.… and position key.")
+    ],
+    broker: Annotated[
+        str, typer.Option(help="embedded (127.0.0.1:9092), HOST:PORT or kafka://h1:9092,h2:9092.")
+    ] = "embedded",
+    table: Annotated[
+        list[str] | None,
+        typer.Option(help="schema.table (db.table) to capture (repeatable); default: all."),
+    ] = None,
+    tombstones: Annotated[
+        bool, typer.Option(help="Follow each delete with a tombstone (null value).")
+    ] = False,
+    snapshot: Annotated[
+        bool,
+        typer.Option(
+            help="On the first run, read every row (op r) before streaming, consistent with "
+            "the stream (PostgreSQL, MariaDB)."
+        ),
+    ] = False,
+    slot: Annotated[
+        str | None, typer.Option(help="PostgreSQL replication slot (default headwater_<name>).")
+    ] = None,
+    server_id: Annotated[
+        int, typer.Option(help="MySQL/MariaDB replica server id (default: derived from --name).")
+    ] = 0,
+    reset_position: Annotated[
+        bool,
+        typer.Option(help="Ignore the stored position and start from the database's current one."),
+    ] = False,
+    log_level: Annotated[str, typer.Option(help="debug, info, warning, error.")] = "info",
+) -> None:
+    """Stream every insert, update and delete of a database to the broker (Ctrl-C stops)."""
+    import signal
+    import threading
+
+    from headwater.logs import setup_logging
+    from headwater.sources.cdc import CdcConfig, CdcError, SourceUrl, run
+
+    setup_logging(log_level)
+    stop = threading.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: stop.set())
+    try:
+        config = CdcConfig(
+            name=name,
+            url=SourceUrl.parse(source_url),
+            broker=broker,
+            tables=tuple(table or ()),
+            tombstones=tombstones,
+            snapshot=snapshot,
+            slot=slot,
+            server_id=server_id,
+        )
+        run(config, stop, reset_position=reset_position)
+    except CdcError as exc:
+        typer.echo(f"headwater cdc: {exc.cause}", err=True)
+        if exc.fix:
+            typer.echo(f"  fix: {exc.fix}", err=True)
+        raise typer.Exit(2) from None
+
+
+@app.command()
 def demo(
     records: Annotated[int, typer.Option(help="How many records to stream.")] = 2_000_000,
     partitions: Annotated[int, typer.Option(help="Partitions of the demo topic.")] = 6,

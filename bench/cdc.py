@@ -1,0 +1,266 @@
+"""Benchmark of `headwater cdc`: changes/s and end-to-end lag, PostgreSQL and MariaDB.
+
+    .venv/bin/python bench/cdc.py [--rows N] [--lag-rate R] [--lag-seconds S] [--json PATH]
+
+Each database is private (started from the installed binaries, as the tests do), with the embedded
+broker on the same machine. For each source:
+
+  baseline    the database's own change-log client reading the same changes, output discarded:
+              pg_recvlogical (wal2json, the same options) and mariadb-binlog
+              --read-from-remote-server. The ratio headwater / baseline is what headwater's
+              decoding, envelopes and acknowledged delivery cost against the bare stream.
+  throughput  N rows inserted in transactions of 10,000 before the reader starts, then read
+              from its stored position: changes/s = N / (last record's broker timestamp - first's).
+  lag         single-row transactions at a fixed rate while the reader runs; lag = time the bench's
+              consumer received the change - the time written into the row (same clock); p50/p99.
+
+Targets (issue 4): >= 50,000 changes/s per source, p99 lag < 1 s.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+import orjson  # noqa: E402
+from tests.conftest import BrokerProcess  # noqa: E402
+from tests.sources.cdc import databases  # noqa: E402
+from tests.sources.cdc.databases import PG_BIN, MariaDbServer, PostgresServer  # noqa: E402
+from tests.sources.cdc.support import start_cdc  # noqa: E402
+
+from headwater import transport  # noqa: E402
+
+TARGET_RATE, TARGET_P99_S = 50_000, 1.0
+BATCH = 10_000
+
+
+def consume_all(bootstrap: str, topic: str, count: int, deadline_s: float = 600) -> list:
+    conn = transport.connect(bootstrap)
+    got: list = []
+    options = transport.ConsumerOptions(fetch_max_wait_ms=10)
+    with conn.consumer(f"bench-{os.getpid()}-{topic}", options) as consumer:
+        consumer.assign([transport.TopicPartition(topic, 0, transport.EARLIEST)])
+        end = time.monotonic() + deadline_s
+        while len(got) < count and time.monotonic() < end:
+            got.extend(consumer.consume(10_000, 0.2))
+    conn.close()
+    return got
+
+
+def rate_of(records: list) -> float:
+    stamps = [r.timestamp_ms for r in records]
+    span_s = (max(stamps) - min(stamps)) / 1000
+    return len(records) / span_s if span_s > 0 else float("inf")
+
+
+def measure_lag(
+    bootstrap: str, topic: str, write_one: Any, rate: int, seconds: float
+) -> dict[str, float]:
+    """Write single-row transactions at `rate`/s; lag per change as seen by a live consumer."""
+    total = int(rate * seconds)
+    lags: list[float] = []
+    done = threading.Event()
+
+    def consume() -> None:
+        conn = transport.connect(bootstrap)
+        options = transport.ConsumerOptions(fetch_max_wait_ms=5, auto_offset_reset="latest")
+        with conn.consumer(f"bench-lag-{os.getpid()}", options) as consumer:
+            consumer.assign([transport.TopicPartition(topic, 0, transport.LATEST)])
+            ready.set()
+            end = time.monotonic() + seconds + 30
+            while len(lags) < total and time.monotonic() < end:
+                for r in consumer.consume(1000, 0.05):
+                    now = time.time()
+                    lags.append(now - orjson.loads(r.value)["after"]["sent"])
+        conn.close()
+        done.set()
+
+    ready = threading.Event()
+    thread = threading.Thread(target=consume, daemon=True)
+    thread.start()
+    ready.wait(10)
+    time.sleep(1.0)  # the consumer's first fetch has happened
+    start = time.monotonic()
+    for i in range(total):
+        target = start + i / rate
+        delay = target - time.monotonic()
+        if delay > 0:
+            time.sleep(delay)
+        write_one(i)
+    done.wait(seconds + 40)
+    lags.sort()
+    if not lags:
+        return {"received": 0}
+    return {
+        "received": len(lags),
+        "sent": total,
+        "p50_ms": 1000 * lags[len(lags) // 2],
+        "p99_ms": 1000 * lags[min(len(lags) - 1, int(len(lags) * 0.99))],
+        "max_ms": 1000 * lags[-1],
+        "mean_ms": 1000 * statistics.fmean(lags),
+    }
+
+
+def bench_postgres(broker: BrokerProcess, tmp: Path, args: argparse.Namespace) -> dict:
+    # The tests' server runs synchronous_commit=off, which delays WAL (and so the stream) by up
+    # to wal_writer_delay; a production setting measures the reader, not that delay.
+    pg = PostgresServer(settings={"synchronous_commit": "on"}).start()
+    try:
+        pg.execute("CREATE DATABASE bench", db="postgres")
+        pg.execute(
+            "CREATE TABLE t (id int PRIMARY KEY, pad text, amount numeric(12,2), sent float8)",
+            "CREATE TABLE lag (id int PRIMARY KEY, sent float8)",
+            "SELECT pg_create_logical_replication_slot('baseline', 'wal2json')",
+            db="bench",
+        )
+        dsn = pg.dsn(db="bench")
+        # Writes before the reader starts: its slot is created now, so it will see them all.
+        cdc = start_cdc(tmp, dsn, broker.bootstrap, "--name", "pgb", "--table", "public.t",
+                        ready="replication_started")  # fmt: skip
+        cdc.stop()
+        for start in range(1, args.rows + 1, BATCH):
+            pg.execute(
+                "INSERT INTO t SELECT i, repeat('x', 40), i / 100.0, 0 FROM generate_series("
+                f"{start}, {min(start + BATCH - 1, args.rows)}) i",
+                db="bench",
+            )
+        (end_lsn,) = pg.execute("SELECT pg_current_wal_lsn()::text", db="bench")[0]
+        t0 = time.monotonic()
+        opts = ["-o", "format-version=2", "-o", "include-xids=1", "-o", "include-timestamp=1",
+                "-o", "include-lsn=1", "-o", "include-pk=1", "-o", "include-typmod=0"]  # fmt: skip
+        subprocess.run(
+            [str(PG_BIN / "pg_recvlogical"), "-d", dsn, "-S", "baseline", "--start",
+             "-f", "/dev/null", "-E", end_lsn, "--no-loop", *opts],
+            check=True, capture_output=True, timeout=600,
+        )  # fmt: skip
+        baseline = args.rows / (time.monotonic() - t0)
+        pg.execute("SELECT pg_drop_replication_slot('baseline')", db="bench")
+
+        cdc = start_cdc(tmp, dsn, broker.bootstrap, "--name", "pgb", "--table", "public.t",
+                        ready="replication_started")  # fmt: skip
+        records = consume_all(broker.bootstrap, "cdc.pgb.public.t", args.rows)
+        cdc.stop()
+        assert len(records) >= args.rows, f"got {len(records)} of {args.rows}"
+        rate = rate_of(records[: args.rows])
+
+        cdc = start_cdc(tmp, dsn, broker.bootstrap, "--name", "pgl", "--table", "public.lag",
+                        ready="replication_started")  # fmt: skip
+        import psycopg2
+
+        conn = psycopg2.connect(dsn)
+        conn.autocommit = True
+        cur = conn.cursor()
+        lag = measure_lag(
+            broker.bootstrap, "cdc.pgl.public.lag",
+            lambda i: cur.execute("INSERT INTO lag VALUES (%s, %s)", (i, time.time())),
+            args.lag_rate, args.lag_seconds,
+        )  # fmt: skip
+        conn.close()
+        cdc.stop()
+        return {"source": "postgresql", "baseline": baseline, "rate": rate, "lag": lag}
+    finally:
+        pg.remove()
+
+
+def bench_mariadb(broker: BrokerProcess, tmp: Path, args: argparse.Namespace) -> dict:
+    db = MariaDbServer().start()
+    try:
+        db.execute(
+            "CREATE DATABASE bench",
+            "CREATE TABLE bench.t (id int PRIMARY KEY, pad varchar(60), amount decimal(12,2), "
+            "sent double)",
+            "CREATE TABLE bench.lag (id int PRIMARY KEY, sent double)",
+        )
+        url = db.url("root", "")
+        cdc = start_cdc(tmp, url, broker.bootstrap, "--name", "myb", "--table", "bench.t",
+                        ready="binlog_started")  # fmt: skip
+        cdc.stop()  # stores the start position: the rows below come after it
+        for start in range(1, args.rows + 1, BATCH):
+            stop = min(start + BATCH - 1, args.rows)
+            db.execute(
+                f"INSERT INTO bench.t SELECT seq, REPEAT('x', 40), seq / 100, 0 "
+                f"FROM seq_{start}_to_{stop}",
+                db="bench",
+            )
+        t0 = time.monotonic()
+        subprocess.run(
+            ["mariadb-binlog", "--read-from-remote-server", "--host=127.0.0.1",
+             f"--port={db.port}", "--user=root", "--to-last-log", "--verbose",
+             "mysql-bin.000001"],
+            check=True, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, timeout=600,
+        )  # fmt: skip
+        baseline = args.rows / (time.monotonic() - t0)
+
+        cdc = start_cdc(tmp, url, broker.bootstrap, "--name", "myb", "--table", "bench.t",
+                        ready="binlog_started")  # fmt: skip
+        records = consume_all(broker.bootstrap, "cdc.myb.bench.t", args.rows)
+        cdc.stop()
+        assert len(records) >= args.rows, f"got {len(records)} of {args.rows}"
+        rate = rate_of(records[: args.rows])
+
+        cdc = start_cdc(tmp, url, broker.bootstrap, "--name", "myl", "--table", "bench.lag",
+                        ready="binlog_started")  # fmt: skip
+        conn = db.connect("bench")
+        cur = conn.cursor()
+        lag = measure_lag(
+            broker.bootstrap, "cdc.myl.bench.lag",
+            lambda i: cur.execute("INSERT INTO lag VALUES (%s, %s)", (i, time.time())),
+            args.lag_rate, args.lag_seconds,
+        )  # fmt: skip
+        conn.close()
+        cdc.stop()
+        return {"source": "mariadb", "baseline": baseline, "rate": rate, "lag": lag}
+    finally:
+        db.remove()
+
+
+def main(argv: list[str] | None = None) -> None:
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p.add_argument("--rows", type=int, default=200_000, help="rows for the throughput run")
+    p.add_argument("--lag-rate", type=int, default=1000, help="single-row transactions/s")
+    p.add_argument("--lag-seconds", type=float, default=5.0)
+    p.add_argument("--sources", default="postgresql,mariadb")
+    p.add_argument("--json", type=Path)
+    args = p.parse_args(argv)
+    results = []
+    with tempfile.TemporaryDirectory(prefix="hw-bench-cdc-") as tmp_name:
+        tmp = Path(tmp_name)
+        broker = BrokerProcess(data_dir=tmp / "broker").start()
+        try:
+            if "postgresql" in args.sources:
+                results.append(bench_postgres(broker, tmp, args))
+            if "mariadb" in args.sources:
+                results.append(bench_mariadb(broker, tmp, args))
+        finally:
+            broker.stop()
+            if databases._pg_template is not None:
+                shutil.rmtree(databases._pg_template.parent, ignore_errors=True)
+    print(f"\nheadwater cdc, {args.rows:,} rows; lag at {args.lag_rate}/s for {args.lag_seconds}s")
+    print(f"{'source':<11} {'changes/s':>10} {'baseline/s':>11} {'ratio':>6} "
+          f"{'p50 ms':>7} {'p99 ms':>7}  targets: >= {TARGET_RATE:,}/s, p99 < 1000 ms")  # fmt: skip
+    for r in results:
+        lag = r["lag"]
+        print(
+            f"{r['source']:<11} {r['rate']:>10,.0f} {r['baseline']:>11,.0f} "
+            f"{r['rate'] / r['baseline']:>6.2f} {lag.get('p50_ms', float('nan')):>7.1f} "
+            f"{lag.get('p99_ms', float('nan')):>7.1f}"
+        )
+    if args.json:
+        args.json.write_text(json.dumps(results, indent=2))
+
+
+if __name__ == "__main__":
+    main()

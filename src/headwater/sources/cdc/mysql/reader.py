@@ -1,0 +1,284 @@
+"""Stream a MySQL/MariaDB binlog's row changes into a `Publisher`.
+
+Positions: after each transaction (XID event, or a standalone DDL/TRUNCATE statement) the
+position `{"gtid", "file", "pos"}` is committed to the publisher; `gtid` is the server's GTID
+state after the transaction (MariaDB: the last GTID of each replication domain, comma-joined),
+`file`/`pos` the binlog coordinates after it.
+
+Resume, MariaDB: always by GTID (`@slave_connect_state`). mysql-replication ignores
+`log_file`/`log_pos` when `is_mariadb=True` and silently replays the binlog from its start, so a
+file/pos position (stored by an older reader, or given by hand) is first turned into a GTID with
+`BINLOG_GTID_POS(file, pos)`. MySQL: by file/pos (`resume_stream`).
+
+The stream blocks in `fetchone()`; the server's heartbeat (`heartbeat_s`) wakes it on an idle
+binlog so delivery reports are served and `stop` is noticed. A lost connection raises
+`SourceUnavailableError`; the runner reconnects from the durable position.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import threading
+import time
+from typing import Any
+
+import pymysql
+from pymysqlreplication import BinLogStreamReader
+from pymysqlreplication.event import (
+    HeartbeatLogEvent,
+    MariadbGtidEvent,
+    QueryEvent,
+    RotateEvent,
+    XidEvent,
+)
+from pymysqlreplication.row_event import DeleteRowsEvent, UpdateRowsEvent, WriteRowsEvent
+
+from headwater.logs import log_event
+from headwater.sources.cdc.config import CdcConfig
+from headwater.sources.cdc.envelope import (
+    OP_CREATE,
+    OP_DELETE,
+    OP_TRUNCATE,
+    OP_UPDATE,
+    VERSION,
+    encode,
+    encode_key,
+    envelope,
+    schema_topic,
+    table_topic,
+)
+from headwater.sources.cdc.errors import SourceUnavailableError
+from headwater.sources.cdc.mysql import settings, snapshot
+from headwater.sources.cdc.mysql.values import Converters, convert, converters
+from headwater.sources.cdc.positions import Position
+from headwater.sources.cdc.publisher import Publisher
+
+log = logging.getLogger("headwater.cdc.mysql")
+# mysql-replication warns in free text when it reconnects by itself; our own events say it better.
+logging.getLogger("pymysqlreplication").setLevel(logging.ERROR)
+
+_TRUNCATE = re.compile(
+    r"^\s*TRUNCATE\s+(?:TABLE\s+)?(?:`?([^`\s.]+)`?\.)?`?([^`\s;]+)`?", re.IGNORECASE
+)
+_SKIP_QUERIES = ("BEGIN", "XA ", "SAVEPOINT", "ROLLBACK")
+_SYSTEM_SCHEMAS = frozenset({"mysql", "sys", "performance_schema", "information_schema"})
+_POLL_EVERY = 256
+
+
+def _gtid_state(text: str) -> dict[int, str]:
+    state = {}
+    for part in filter(None, (p.strip() for p in text.split(","))):
+        state[int(part.split("-", 1)[0])] = part
+    return state
+
+
+class MySqlReader:
+    """One binlog session; `run` returns when `stop` is set."""
+
+    def __init__(self, config: CdcConfig, publisher: Publisher, position: Position | None) -> None:
+        self.config = config
+        self.publisher = publisher
+        self.position = position
+        self._tables = frozenset(config.tables)
+        self._fixes: dict[int, tuple[Any, Converters]] = {}
+        self._topics: dict[tuple[str, str], str] = {}
+
+    def run(self, stop: threading.Event) -> None:
+        url = self.config.url
+        server = settings.check(url)
+        kwargs: dict[str, Any] = {}
+        position = self.position
+        if position is None and self.config.snapshot:
+            position = snapshot.take(self.config, server.is_mariadb, self.publisher)
+            self.position = position  # a reconnect must not take it again
+        if server.is_mariadb:
+            if position and position.get("gtid") is not None:
+                gtid = str(position["gtid"])
+            elif position and position.get("file"):
+                gtid = settings.gtid_at(url, position["file"], int(position["pos"]))
+            else:
+                gtid = server.gtid_pos
+            kwargs.update(is_mariadb=True, auto_position=gtid)
+            self._gtid = _gtid_state(gtid)
+            self._file, self._pos = (position or {}).get("file") or server.file, server.pos
+        else:
+            file = (position or {}).get("file") or server.file
+            pos = int((position or {}).get("pos") or server.pos)
+            kwargs.update(log_file=file, log_pos=pos, resume_stream=True)
+            self._gtid = {}
+            self._file, self._pos = file, pos
+        self.connector = "mariadb" if server.is_mariadb else "mysql"
+        stream = BinLogStreamReader(
+            connection_settings=settings.connection_settings(url),
+            server_id=self.config.replica_server_id,
+            blocking=True,
+            slave_heartbeat=self.config.heartbeat_s,
+            only_events=[
+                MariadbGtidEvent,
+                QueryEvent,
+                XidEvent,
+                WriteRowsEvent,
+                UpdateRowsEvent,
+                DeleteRowsEvent,
+                RotateEvent,
+                HeartbeatLogEvent,
+            ],
+            enable_logging=False,
+            **kwargs,
+        )
+        log_event(
+            log,
+            "binlog_started",
+            server=server.version,
+            gtid=kwargs.get("auto_position"),
+            file=self._file,
+            pos=kwargs.get("log_pos"),
+        )
+        if position is None:
+            # Store where this first run starts, so changes made while it is down are not
+            # skipped by a restart that found no position.
+            self.publisher.commit(
+                {"gtid": kwargs.get("auto_position") or None, "file": self._file, "pos": self._pos}
+            )
+        try:
+            self._stream(stream, stop)
+        except pymysql.Error as exc:
+            raise settings.translate(exc, url) from None
+        except (OSError, EOFError) as exc:
+            raise SourceUnavailableError(
+                f"binlog stream from {url.host}:{url.port} broke: {exc}"
+            ) from None
+        finally:
+            stream.close()
+
+    def _stream(self, stream: BinLogStreamReader, stop: threading.Event) -> None:
+        poll = self.publisher.poll
+        count = 0
+        self._txn_gtid: str | None = None
+        self._txn_pos = 0
+        while not stop.is_set():
+            start = stream.log_pos
+            event = stream.fetchone()
+            if event is None:  # the server closed the stream
+                raise SourceUnavailableError("the server ended the binlog stream")
+            self._file = stream.log_file
+            count += 1
+            if count % _POLL_EVERY == 0 or isinstance(event, HeartbeatLogEvent):
+                poll(0)
+            if isinstance(event, WriteRowsEvent | UpdateRowsEvent | DeleteRowsEvent):
+                self._rows(event, stream)
+            elif isinstance(event, MariadbGtidEvent):
+                self._txn_gtid = event.gtid
+                self._txn_pos = start or 0  # where the transaction's first event starts
+            elif isinstance(event, XidEvent):
+                self._commit(stream)
+            elif isinstance(event, QueryEvent):
+                self._query(event, stream)
+        poll(0)
+
+    def _commit(self, stream: BinLogStreamReader) -> None:
+        if self._txn_gtid is not None:
+            self._gtid[int(self._txn_gtid.split("-", 1)[0])] = self._txn_gtid
+        gtid = ",".join(self._gtid[d] for d in sorted(self._gtid)) or None
+        if self.connector == "mariadb" and gtid is not None:
+            # mysql-replication reconnects by itself after some errors, from auto_position:
+            # keep that at what this process has read (what it has not acknowledged is queued).
+            stream.auto_position = gtid
+        self.publisher.commit({"gtid": gtid, "file": stream.log_file, "pos": stream.log_pos})
+        self._txn_gtid = None
+
+    def _source(self, event: Any, db: str, table: str | None, stream: Any, row: int) -> dict:
+        return {
+            "version": VERSION,
+            "connector": self.connector,
+            "name": self.config.name,
+            "ts_ms": event.timestamp * 1000,
+            "snapshot": "false",
+            "db": db,
+            "sequence": None,
+            "table": table,
+            "server_id": event.packet.server_id,
+            "gtid": self._txn_gtid,
+            "file": stream.log_file,
+            "pos": self._txn_pos,
+            "row": row,
+            "thread": None,
+            "query": None,
+        }
+
+    def _topic(self, db: str, table: str) -> str:
+        topic = self._topics.get((db, table))
+        if topic is None:
+            topic = self._topics[(db, table)] = table_topic(self.config.name, db, table)
+        return topic
+
+    def _wanted(self, db: str, table: str) -> bool:
+        if db in _SYSTEM_SCHEMAS:
+            return False
+        return not self._tables or f"{db}.{table}" in self._tables
+
+    def _rows(self, event: Any, stream: BinLogStreamReader) -> None:
+        db, table = event.schema, event.table
+        if not self._wanted(db, table):
+            return
+        cached = self._fixes.get(event.table_id)
+        if cached is None or cached[0] is not event.columns:
+            cached = self._fixes[event.table_id] = (event.columns, converters(event.columns))
+        fixes = cached[1]
+        pk = event.primary_key
+        pk_cols = [pk] if isinstance(pk, str) and pk else list(pk or ())
+        topic = self._topic(db, table)
+        change = self.publisher.change
+        now_ms = int(time.time() * 1000)
+        for i, row in enumerate(event.rows):
+            source = self._source(event, db, table, stream, i)
+            if isinstance(event, WriteRowsEvent):
+                after = convert(row["values"], fixes)
+                change(
+                    topic,
+                    encode_key(pk_cols, after),
+                    encode(envelope(OP_CREATE, None, after, source, now_ms)),
+                )
+            elif isinstance(event, UpdateRowsEvent):
+                before = convert(row["before_values"], fixes)
+                after = convert(row["after_values"], fixes)
+                change(
+                    topic,
+                    encode_key(pk_cols, after),
+                    encode(envelope(OP_UPDATE, before, after, source, now_ms)),
+                )
+            else:
+                before = convert(row["values"], fixes)
+                key = encode_key(pk_cols, before)
+                change(topic, key, encode(envelope(OP_DELETE, before, None, source, now_ms)))
+                if self.config.tombstones and key is not None:
+                    change(topic, key, None)
+
+    def _query(self, event: QueryEvent, stream: BinLogStreamReader) -> None:
+        query = event.query.strip()
+        upper = query[:16].upper()
+        if upper.startswith(_SKIP_QUERIES):
+            return
+        if upper.startswith("COMMIT"):  # non-transactional engines end with a COMMIT query
+            self._commit(stream)
+            return
+        db = event.schema.decode() if isinstance(event.schema, bytes) else str(event.schema)
+        match = _TRUNCATE.match(query)
+        if match:
+            tdb, table = match.group(1) or db, match.group(2)
+            if self._wanted(tdb, table):
+                source = self._source(event, tdb, table, stream, 0)
+                self.publisher.change(
+                    self._topic(tdb, table),
+                    None,
+                    encode(envelope(OP_TRUNCATE, None, None, source, int(time.time() * 1000))),
+                )
+        elif db not in _SYSTEM_SCHEMAS:
+            source = self._source(event, db, None, stream, 0)
+            self.publisher.change(
+                schema_topic(self.config.name),
+                encode({"databaseName": db}),
+                encode({"source": source, "databaseName": db, "ddl": query, "tableChanges": []}),
+            )
+        self._commit(stream)  # DDL and TRUNCATE commit implicitly

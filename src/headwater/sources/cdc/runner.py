@@ -1,0 +1,97 @@
+"""Run one CDC reader: connect the broker, load the stored position, stream until stopped.
+
+The reader reconnects when the database goes away (`SourceUnavailableError`): it first waits for
+the broker to acknowledge what was produced, then starts again at the durable position, backing
+off up to `reconnect_max_s`. Every other `CdcError` ends the run; the CLI prints its cause and fix.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from typing import Protocol
+
+from headwater import transport
+from headwater.logs import log_event
+from headwater.sources.cdc import positions
+from headwater.sources.cdc.config import CdcConfig
+from headwater.sources.cdc.errors import CdcError, SourceUnavailableError
+from headwater.sources.cdc.positions import Position
+from headwater.sources.cdc.publisher import Publisher
+
+log = logging.getLogger("headwater.cdc")
+
+
+class Reader(Protocol):
+    def run(self, stop: threading.Event) -> None: ...
+
+
+def _reader(config: CdcConfig, publisher: Publisher, position: Position | None) -> Reader:
+    if config.url.kind == "postgresql":
+        from headwater.sources.cdc.postgres.reader import PostgresReader
+        from headwater.sources.cdc.postgres.setup import prepare
+
+        stored = int(position["lsn_int"]) if position else None
+        slot = prepare(config, stored)
+        return PostgresReader(config, publisher, stored or 0, snapshot=slot.needs_snapshot)
+    from headwater.sources.cdc.mysql.reader import MySqlReader
+
+    return MySqlReader(config, publisher, position)
+
+
+def connector_name(config: CdcConfig) -> str:
+    return "postgresql" if config.url.kind == "postgresql" else "mysql"
+
+
+def run(config: CdcConfig, stop: threading.Event, reset_position: bool = False) -> Publisher:
+    """Stream changes until `stop` is set; returns the publisher (counts, durable position)."""
+    conn = transport.connect(config.broker, client_id=f"headwater-cdc-{config.name}")
+    try:
+        try:
+            conn.check()
+            with conn.admin() as admin:
+                positions.ensure_topic(admin)
+            position = None if reset_position else positions.load(conn, config.name)
+        except transport.TransportError as exc:
+            raise CdcError(
+                f"broker {config.broker}: {exc}", "start the broker or fix --broker"
+            ) from None
+        log_event(
+            log, "cdc_starting", source=config.name, db=config.url.redacted(), position=position
+        )
+        producer = conn.producer(transport.ProducerOptions(linger_ms=5))
+        publisher = Publisher(
+            producer, config.name, connector_name(config), save_interval_s=config.save_interval_s
+        )
+        backoff = 0.2
+        try:
+            while not stop.is_set():
+                try:
+                    _reader(config, publisher, position).run(stop)
+                    backoff = 0.2
+                except SourceUnavailableError as exc:
+                    publisher.flush(30.0)
+                    position = publisher.durable or position
+                    log_event(
+                        log,
+                        "source_unavailable",
+                        logging.WARNING,
+                        source=config.name,
+                        error=exc.cause,
+                        retry_in_s=backoff,
+                    )
+                    stop.wait(backoff)
+                    backoff = min(backoff * 2, config.reconnect_max_s)
+        finally:
+            publisher.flush(30.0)
+            producer.close()
+        log_event(
+            log,
+            "cdc_stopped",
+            source=config.name,
+            changes=publisher.changes,
+            position=publisher.durable,
+        )
+        return publisher
+    finally:
+        conn.close()

@@ -1,0 +1,300 @@
+"""Private PostgreSQL and MariaDB servers for the CDC tests, started from the installed binaries.
+
+Each server lives in its own temporary directory (data, unix socket, log) on a free TCP port and is
+killed and removed at teardown. PostgreSQL refuses to run as root, so its directory belongs to the
+`postgres` system user and the server is exec'ed under that user with `setpriv` (no intermediate
+process, so signals reach the server itself). mariadbd runs as root with `--user=root`.
+
+The first PostgreSQL cluster is made with initdb; later ones copy it (a tenth of the time).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import pwd
+import shutil
+import signal
+import subprocess
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import psycopg2
+import pymysql
+
+from tests.conftest import free_port, wait_for_port
+
+PG_BIN = Path("/usr/lib/postgresql/15/bin")
+PG_SUPERUSER_PASSWORD = "hw-super"
+CDC_USER = "cdc"
+CDC_PASSWORD = "cdc-secret"
+
+_pg_template: Path | None = None
+
+
+def _pg_user() -> tuple[int, int]:
+    entry = pwd.getpwnam("postgres")
+    return entry.pw_uid, entry.pw_gid
+
+
+def _chown_tree(path: Path, uid: int, gid: int) -> None:
+    os.chown(path, uid, gid)
+    for root, dirs, files in os.walk(path):
+        for name in dirs + files:
+            os.chown(os.path.join(root, name), uid, gid, follow_symlinks=False)
+
+
+def _as_postgres(cmd: list[str]) -> list[str]:
+    if os.geteuid() != 0:
+        return cmd
+    return ["setpriv", "--reuid=postgres", "--regid=postgres", "--init-groups", "--", *cmd]
+
+
+def _pg_template_dir() -> Path:
+    """An initdb'ed cluster (owned by postgres) that servers copy instead of running initdb."""
+    global _pg_template
+    if _pg_template is None:
+        base = Path(tempfile.mkdtemp(prefix="hw-pg-template-"))
+        base.chmod(0o755)
+        pwfile = base / "pw"
+        pwfile.write_text(PG_SUPERUSER_PASSWORD + "\n")
+        uid, gid = _pg_user()
+        _chown_tree(base, uid, gid)
+        data = base / "data"
+        subprocess.run(
+            _as_postgres(
+                [
+                    str(PG_BIN / "initdb"),
+                    "-D",
+                    str(data),
+                    "-U",
+                    "postgres",
+                    f"--pwfile={pwfile}",
+                    "--auth=scram-sha-256",
+                    "-E",
+                    "UTF8",
+                    "--locale=C.UTF-8",
+                    "--no-sync",
+                ]
+            ),
+            check=True,
+            capture_output=True,
+        )
+        _pg_template = data
+    return _pg_template
+
+
+@dataclass
+class PostgresServer:
+    """A private PostgreSQL on 127.0.0.1:<port>; `settings` become `-c name=value` options."""
+
+    settings: dict[str, str] = field(default_factory=dict)
+    port: int = field(default_factory=free_port)
+    base: Path = field(default_factory=lambda: Path(tempfile.mkdtemp(prefix="hw-pg-")))
+    proc: subprocess.Popen[bytes] | None = None
+
+    @property
+    def data(self) -> Path:
+        return self.base / "data"
+
+    @property
+    def log_path(self) -> Path:
+        return self.base / "postgres.log"
+
+    def dsn(
+        self, user: str = "postgres", password: str = PG_SUPERUSER_PASSWORD, db: str = "app"
+    ) -> str:
+        return f"postgresql://{user}:{password}@127.0.0.1:{self.port}/{db}"
+
+    def start(self) -> PostgresServer:
+        if not self.data.exists():
+            shutil.copytree(_pg_template_dir(), self.data, symlinks=True)
+            self.base.chmod(0o755)
+            _chown_tree(self.base, *_pg_user())
+            self.data.chmod(0o700)
+        settings = {
+            "listen_addresses": "127.0.0.1",
+            "port": str(self.port),
+            "unix_socket_directories": str(self.base),
+            "wal_level": "logical",
+            "max_wal_senders": "10",
+            "max_replication_slots": "10",
+            "fsync": "off",
+            "synchronous_commit": "off",
+            "full_page_writes": "off",
+            "shared_buffers": "32MB",
+            "wal_sender_timeout": "60s",
+            **self.settings,
+        }
+        cmd = [str(PG_BIN / "postgres"), "-D", str(self.data)]
+        for name, value in settings.items():
+            cmd += ["-c", f"{name}={value}"]
+        with self.log_path.open("ab") as log:
+            self.proc = subprocess.Popen(_as_postgres(cmd), stdout=log, stderr=subprocess.STDOUT)
+        self._wait_ready()
+        return self
+
+    def _wait_ready(self, deadline_s: float = 30.0) -> None:
+        end = time.monotonic() + deadline_s
+        while True:
+            try:
+                psycopg2.connect(self.dsn(db="postgres"), connect_timeout=2).close()
+                return
+            except psycopg2.OperationalError:
+                if self.proc is not None and self.proc.poll() is not None:
+                    raise RuntimeError(f"postgres exited:\n{self.log_text()}") from None
+                if time.monotonic() > end:
+                    raise RuntimeError(f"postgres not ready:\n{self.log_text()}") from None
+                time.sleep(0.05)
+
+    def log_text(self) -> str:
+        return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
+
+    def execute(
+        self, *statements: str, db: str = "app", autocommit: bool = True, dsn: str | None = None
+    ) -> list[tuple]:
+        """Run statements (as the superuser by default); returns the last statement's rows."""
+        conn = psycopg2.connect(dsn or self.dsn(db=db))
+        conn.autocommit = autocommit
+        try:
+            rows: list[tuple] = []
+            with conn.cursor() as cur:
+                for statement in statements:
+                    cur.execute(statement)
+                    rows = cur.fetchall() if cur.description else []
+            if not autocommit:
+                conn.commit()
+            return rows
+        finally:
+            conn.close()
+
+    def stop(self, sig: int = signal.SIGINT) -> None:
+        """SIGINT is PostgreSQL's fast shutdown (rolls back sessions, checkpoints, exits)."""
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.send_signal(sig)
+            try:
+                self.proc.wait(30)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(5)
+
+    def restart(self) -> PostgresServer:
+        self.stop()
+        return self.start()
+
+    def remove(self) -> None:
+        self.stop()
+        shutil.rmtree(self.base, ignore_errors=True)
+
+
+MARIADB_ROW_BINLOG = (
+    "--log-bin=mysql-bin",
+    "--binlog-format=ROW",
+    "--binlog-row-image=FULL",
+    "--binlog-row-metadata=FULL",
+    "--server-id=1",
+)
+
+
+@dataclass
+class MariaDbServer:
+    """A private MariaDB on 127.0.0.1:<port>, root without password, row binlog by default."""
+
+    binlog_args: tuple[str, ...] = MARIADB_ROW_BINLOG
+    port: int = field(default_factory=free_port)
+    base: Path = field(default_factory=lambda: Path(tempfile.mkdtemp(prefix="hw-mariadb-")))
+    proc: subprocess.Popen[bytes] | None = None
+
+    @property
+    def data(self) -> Path:
+        return self.base / "data"
+
+    @property
+    def socket(self) -> Path:
+        return self.base / "mysqld.sock"
+
+    @property
+    def log_path(self) -> Path:
+        return self.base / "mariadbd.log"
+
+    def url(self, user: str = CDC_USER, password: str = CDC_PASSWORD) -> str:
+        return f"mariadb://{user}:{password}@127.0.0.1:{self.port}"
+
+    def start(self) -> MariaDbServer:
+        if not self.data.exists():
+            subprocess.run(
+                [
+                    "mariadb-install-db",
+                    "--no-defaults",
+                    f"--datadir={self.data}",
+                    "--user=root",
+                    "--auth-root-authentication-method=normal",
+                    "--skip-test-db",
+                ],
+                check=True,
+                capture_output=True,
+            )
+        cmd = [
+            "mariadbd",
+            "--no-defaults",
+            f"--datadir={self.data}",
+            f"--socket={self.socket}",
+            f"--port={self.port}",
+            "--bind-address=127.0.0.1",
+            f"--pid-file={self.base / 'mariadbd.pid'}",
+            f"--log-error={self.log_path}",
+            "--user=root",
+            "--skip-name-resolve",
+            "--innodb-buffer-pool-size=64M",
+            "--innodb-flush-log-at-trx-commit=0",
+            "--sync-binlog=0",
+            "--character-set-server=utf8mb4",
+            *self.binlog_args,
+        ]
+        self.proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        try:
+            wait_for_port("127.0.0.1", self.port, 30)
+        except TimeoutError:
+            raise RuntimeError(f"mariadbd did not start:\n{self.log_text()}") from None
+        return self
+
+    def log_text(self) -> str:
+        return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
+
+    def connect(self, db: str | None = None) -> pymysql.Connection:
+        return pymysql.connect(
+            unix_socket=str(self.socket), user="root", database=db, autocommit=True
+        )
+
+    def execute(self, *statements: str, db: str | None = None) -> tuple:
+        """Run statements as root; returns the last statement's rows."""
+        conn = self.connect(db)
+        try:
+            rows: tuple = ()
+            with conn.cursor() as cur:
+                for statement in statements:
+                    cur.execute(statement)
+                    rows = cur.fetchall()
+            return rows
+        finally:
+            conn.close()
+
+    def stop(self, sig: int = signal.SIGTERM) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.send_signal(sig)
+            try:
+                self.proc.wait(60)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(5)
+
+    def restart(self) -> MariaDbServer:
+        self.stop()
+        return self.start()
+
+    def remove(self) -> None:
+        self.stop()
+        with contextlib.suppress(OSError):
+            shutil.rmtree(self.base)
