@@ -159,9 +159,15 @@ def test_batch_keeps_order_and_records_share_nothing_mutable() -> None:
     events = [incoming(event_id=str(i), user_agent=CHROME_WINDOWS) for i in range(3)]
     got = Enricher().enrich_batch(events, CTX)
     assert [e["event_id"] for e in got] == ["0", "1", "2"]
-    got[0]["user_agent"]["browser"] = "changed"
-    got[0]["geo"]["country"] = "XX"
-    got[0]["campaign"]["source"] = "changed"
+    got[0]["ip"] = "changed"  # a record's own dict is the caller's: no other record changes
+    got[0]["user_agent"] = {}  # type: ignore[typeddict-item]
+    assert (got[1]["ip"], got[1]["user_agent"]["browser"]) == ("81.2.69.0", "Chrome")
+    for name in ("user_agent", "geo", "referrer", "campaign"):  # shared between records: frozen
+        part: Any = got[1][name]
+        with pytest.raises(TypeError, match="read-only"):
+            part["browser"] = "changed"
+    campaign = got[1]["campaign"].copy()  # a copy is the caller's to change
+    campaign["source"] = "changed"
     again = Enricher().enrich(events[1], CTX)
     assert again["user_agent"]["browser"] == "Chrome"
     assert again["geo"] == {"country": "GB"}

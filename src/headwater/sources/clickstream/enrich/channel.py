@@ -29,6 +29,8 @@ _DEVICE_TYPES: Final[dict[str, Channel]] = {
     "macos": "desktop", "windows": "desktop", "linux": "desktop",
 }
 # fmt: on
+#: The context keys `_from_context` reads: a context with none of them says nothing.
+CONTEXT_KEYS: Final = ("voice", "library", "device")
 
 
 def resolve_channel(

@@ -16,8 +16,8 @@ it a few rules that it does not cover:
 
 Parsing costs tens to hundreds of microseconds, so the finished answers are kept in a bounded LRU
 keyed by the whole string (ua-parser's own cache would only hold its part of the work); a hit
-costs a dictionary lookup. The cached `ParsedUserAgent` is shared: copy it before handing it to
-anything that may change it.
+costs a dictionary lookup. The cached `ParsedUserAgent` is a `FrozenDict`, shared by the records of
+every event with that user agent.
 """
 
 from __future__ import annotations
@@ -25,11 +25,12 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from functools import cache, lru_cache
-from typing import Literal
+from typing import Literal, cast
 
 import ua_parser
 from ua_parser import Domain, Resolver
 
+from headwater.sources.clickstream.enrich.frozen import FrozenDict
 from headwater.sources.clickstream.model import Channel, ParsedUserAgent
 
 DeviceType = Literal["desktop", "mobile", "tablet", "tv", "speaker", "bot", "other"]
@@ -81,21 +82,24 @@ _DESKTOP_OS = frozenset({"Mac OS X", "Chrome OS", "Ubuntu", "Fedora", "Debian", 
 class UserAgentInfo:
     """What one user agent says: the record's `user_agent`, the channel it implies, a bot?"""
 
-    parsed: ParsedUserAgent
+    parsed: ParsedUserAgent  # a FrozenDict
     channel: Channel | None  # None when the UA does not tell (the caller's default applies)
     is_bot: bool
 
 
 UNKNOWN = UserAgentInfo(
-    {
-        "raw": None,
-        "browser": None,
-        "browser_version": None,
-        "os": None,
-        "os_version": None,
-        "device_type": "other",
-        "app": None,
-    },
+    cast(
+        ParsedUserAgent,
+        FrozenDict(
+            raw=None,
+            browser=None,
+            browser_version=None,
+            os=None,
+            os_version=None,
+            device_type="other",
+            app=None,
+        ),
+    ),
     None,
     False,
 )
@@ -147,16 +151,16 @@ def parse_user_agent(ua: str) -> UserAgentInfo:
 
     device_type = _device_type(text, os_name, device, is_bot, browser_like, voice)
     channel = _channel(text, os_name, is_bot, browser_like, electron, voice)
-    parsed: ParsedUserAgent = {
-        "raw": ua,
-        "browser": browser,
-        "browser_version": browser_version,
-        "os": os_name,
-        "os_version": os_version,
-        "device_type": device_type,
-        "app": app,
-    }
-    return UserAgentInfo(parsed, channel, is_bot)
+    parsed: FrozenDict[str, str | None] = FrozenDict(
+        raw=ua,
+        browser=browser,
+        browser_version=browser_version,
+        os=os_name,
+        os_version=os_version,
+        device_type=device_type,
+        app=app,
+    )
+    return UserAgentInfo(cast(ParsedUserAgent, parsed), channel, is_bot)
 
 
 def _version(*parts: str | None) -> str | None:
