@@ -65,7 +65,11 @@ class Referrer(TypedDict):
 
 
 class ClickEvent(TypedDict):
-    """The record written to `clickstream.events` (fields of DESIGN.md)."""
+    """The record written to `clickstream.events` (fields of DESIGN.md).
+
+    The top-level dict is the caller's own; `user_agent`, `geo`, `referrer` and `campaign` are
+    shared, read-only dicts (`enrich.frozen.FrozenDict`, cached per distinct value): `.copy()`
+    one before changing it. `geo` is always `{"country": ISO code or None}`."""
 
     event_id: str
     event: str
