@@ -77,8 +77,13 @@ def column_for(
         precision, scale = (typmod - 4) >> 16, (typmod - 4) & 0xFFFF
         if precision > 38:
             raise UnsupportedTypeError(table, name, f"numeric({precision},{scale})")
+        select = quoted
+        if precision <= 18:
+            # The driver turns numeric into text slowly; the unscaled value as int8 is exact
+            # (the column's scale is fixed) and becomes decimal128 without parsing.
+            select = f"({quoted} * 1{'0' * scale})::int8" if scale else f"{quoted}::int8"
         return Column(
-            name, f"numeric({precision},{scale})", pa.decimal128(precision, scale), quoted
+            name, f"numeric({precision},{scale})", pa.decimal128(precision, scale), select
         )
     raise UnsupportedTypeError(table, name, typname)
 
@@ -123,11 +128,22 @@ class _AdbcReader:
             return batch
         arrays = list(batch.columns)
         for index, decimal in self.decimals.items():
-            array = arrays[index]
-            if isinstance(array, pa.ExtensionArray):
-                array = array.storage
-            arrays[index] = pc.cast(array, decimal)
+            arrays[index] = _to_decimal(arrays[index], decimal)
         return pa.RecordBatch.from_arrays(arrays, [f.name for f in batch.schema])
+
+
+def _to_decimal(array: pa.Array, decimal: pa.DataType) -> pa.Array:
+    """numeric as text (the driver's form) or as its unscaled int8 (see column_for)."""
+    if isinstance(array, pa.ExtensionArray):
+        array = array.storage
+    if pa.types.is_integer(array.type):
+        # decimal128(19, 0) holds the unscaled integers; the same buffers read as (p, s) are
+        # the values, without a multiplication.
+        unscaled = pc.cast(array, pa.decimal128(19, 0))
+        return pa.Array.from_buffers(
+            decimal, len(unscaled), unscaled.buffers(), unscaled.null_count, unscaled.offset
+        )
+    return pc.cast(array, decimal)
 
 
 @dataclass
@@ -277,7 +293,8 @@ def open_snapshot(
     if not columns:
         control.close()
         raise SnapshotError(f"no columns left to read in {schema}.{name}", "check --exclude")
-    select = f"SELECT {', '.join(c.select for c in columns)} FROM {qualified}"
+    select_list = ", ".join(f"{c.select} AS {_quote(c.name)}" for c in columns)
+    select = f"SELECT {select_list} FROM {qualified}"
     lake_db = db if schema == "public" else f"{db}_{schema}"
     return PostgresSnapshot(
         dsn,

@@ -112,7 +112,9 @@ def _stream(
             else:
                 assert isinstance(item, pa.RecordBatch)
                 on_rows(item.num_rows)
-                yield item if item.schema == schema else item.cast(schema)
+                if item.schema != schema:
+                    item = pa.RecordBatch.from_arrays(item.columns, schema.names).cast(schema)
+                yield item
     finally:
         stop.set()
         for thread in threads:
