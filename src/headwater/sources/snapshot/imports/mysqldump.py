@@ -1,0 +1,386 @@
+"""mysqldump / mariadb-dump files → Arrow record batches, table by table.
+
+The file is read line by line and cut into statements at the delimiter (`;`, or what `DELIMITER`
+sets) outside quotes; each statement is tokenized (sql_tokens) and handled:
+
+- `CREATE TABLE`: column names and types (the dump's own types, mapped like a live read,
+  see mysql_types);
+- `INSERT INTO ... VALUES (...), (...)`: rows, with or without a column list;
+- the header comment `-- Host: ...  Database: app` names the database; `CHANGE MASTER TO
+  MASTER_LOG_FILE=..., MASTER_LOG_POS=...` (--master-data, even commented out) and
+  `SET GLOBAL gtid_slave_pos='...'` (MariaDB --gtid) give the position the dump is consistent with;
+- everything else (SET, LOCK TABLES, DROP, views, triggers) is skipped.
+
+Anything unreadable raises DumpParseError with the line it starts on; nothing else escapes.
+"""
+
+from __future__ import annotations
+
+import itertools
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pyarrow as pa
+
+from headwater.sources.snapshot.errors import DumpParseError, SnapshotError
+from headwater.sources.snapshot.imports.sql_tokens import (
+    Token,
+    bits_value,
+    hex_value,
+    identifier,
+    line_of,
+    string_value,
+    tokens,
+)
+from headwater.sources.snapshot.mysql_types import column_for, to_array
+from headwater.sources.snapshot.plan import Column
+from headwater.sources.snapshot.position import Position
+
+BATCH_ROWS = 65_536
+_DATABASE = re.compile(rb"^-- Host: .*Database: (\S+)")
+_CHANGE_MASTER = re.compile(rb"MASTER_LOG_FILE='([^']+)',\s*MASTER_LOG_POS=(\d+)")
+_GTID = re.compile(rb"gtid_slave_pos\s*=\s*'([^']*)'")
+_NOT_COLUMNS = {"PRIMARY", "KEY", "UNIQUE", "INDEX", "CONSTRAINT", "FULLTEXT", "SPATIAL", "CHECK"}
+_TYPE_SUFFIXES = {"UNSIGNED", "SIGNED", "ZEROFILL"}
+
+
+@dataclass(frozen=True)
+class Statement:
+    text: bytes
+    line: int  # where it starts, 1-based
+
+
+@dataclass
+class DumpTable:
+    """One table of the dump: its columns and, while it is being read, its batches."""
+
+    name: str
+    columns: list[Column]
+
+
+@dataclass
+class DumpInfo:
+    database: str | None = None
+    binlog_file: str | None = None
+    binlog_pos: int | None = None
+    gtid: str | None = None
+    tables: list[str] = field(default_factory=list)
+
+    def position(self, path: Path) -> Position:
+        return Position(
+            "mysqldump",
+            "dump_file",
+            binlog_file=self.binlog_file,
+            binlog_pos=self.binlog_pos,
+            gtid=self.gtid,
+            extra={"file": str(path)},
+        )
+
+
+def statements(path: Path, info: DumpInfo) -> Iterator[Statement]:
+    """Cut the file into statements; comment lines feed `info`."""
+    delimiter = b";"
+    buffer: list[bytes] = []
+    start = 0
+    with path.open("rb") as file:
+        for number, line in enumerate(file, 1):
+            if not buffer:
+                stripped = line.strip()
+                if not stripped:
+                    continue
+                if stripped.startswith(b"--"):
+                    _read_comment(stripped, info)
+                    continue
+                if stripped.upper().startswith(b"DELIMITER "):
+                    delimiter = stripped.split()[1]
+                    continue
+                start = number
+            buffer.append(line)
+            if not line.rstrip().endswith(delimiter):
+                continue
+            text = b"".join(buffer)
+            if _open_quote(text) is not None:
+                continue  # a string literal spans lines
+            buffer = []
+            yield Statement(text.rstrip()[: -len(delimiter)], start)
+    if buffer:
+        text = b"".join(buffer)
+        quote = _open_quote(text)
+        if quote is not None:
+            raise DumpParseError(
+                path, line_of(text, quote, start), "a string literal is never closed"
+            )
+        raise DumpParseError(path, start, "the last statement has no terminating ';'")
+
+
+def _open_quote(text: bytes) -> int | None:
+    for token in tokens(text):
+        if token.kind == "BAD" and token.value in (b"'", b'"', b"`"):
+            return token.offset
+    return None
+
+
+def _read_comment(line: bytes, info: DumpInfo) -> None:
+    if match := _DATABASE.match(line):
+        info.database = match.group(1).decode()
+    _read_position(line, info)
+
+
+def _read_position(text: bytes, info: DumpInfo) -> None:
+    if match := _CHANGE_MASTER.search(text):
+        info.binlog_file, info.binlog_pos = match.group(1).decode(), int(match.group(2))
+    if match := _GTID.search(text):
+        info.gtid = match.group(1).decode()
+
+
+class _Parser:
+    def __init__(self, path: Path, statement: Statement) -> None:
+        self.path, self.statement = path, statement
+        self.tokens = list(tokens(statement.text))
+        self.at = 0
+
+    def error(self, problem: str, token: Token | None = None) -> DumpParseError:
+        offset = token.offset if token is not None else len(self.statement.text)
+        line = line_of(self.statement.text, offset, self.statement.line)
+        return DumpParseError(self.path, line, problem)
+
+    def peek(self) -> Token | None:
+        return self.tokens[self.at] if self.at < len(self.tokens) else None
+
+    def take(self) -> Token:
+        token = self.peek()
+        if token is None:
+            raise self.error("the statement ends too early")
+        self.at += 1
+        return token
+
+    def expect(self, value: bytes) -> Token:
+        token = self.take()
+        if token.value.upper() != value:
+            raise self.error(f"expected {value.decode()!r}, found {_show(token)}", token)
+        return token
+
+    def word(self, index: int) -> str:
+        if index < len(self.tokens) and self.tokens[index].kind == "IDENT":
+            return self.tokens[index].value.decode().upper()
+        return ""
+
+    def create_table(self, table_prefix: str) -> DumpTable:
+        self.at = 2
+        if self.word(2) == "IF":
+            self.at = 5
+        name = identifier(self.take())
+        self.expect(b"(")
+        columns: list[Column] = []
+        while True:
+            first = self.take()
+            if first.kind in ("QIDENT", "IDENT") and identifier(first).upper() not in _NOT_COLUMNS:
+                columns.append(self._column(identifier(first), f"{table_prefix}{name}"))
+            self._skip_to_comma_or_close()
+            closing = self.take()
+            if closing.value == b")":
+                return DumpTable(name, columns)
+
+    def _column(self, name: str, table: str) -> Column:
+        type_token = self.take()
+        column_type = type_token.value.decode()
+        if (nxt := self.peek()) is not None and nxt.value == b"(":
+            begin = nxt.offset
+            self._skip_parenthesised()
+            end = self.tokens[self.at - 1].offset + 1
+            column_type += self.statement.text[begin:end].decode(errors="replace")
+        while self.word(self.at) in _TYPE_SUFFIXES:
+            column_type += " " + self.take().value.decode().lower()
+        return column_for(table, name, column_type)
+
+    def _skip_parenthesised(self) -> None:
+        depth = 0
+        while True:
+            token = self.take()
+            if token.value == b"(":
+                depth += 1
+            elif token.value == b")":
+                depth -= 1
+                if depth == 0:
+                    return
+
+    def _skip_to_comma_or_close(self) -> None:
+        while (token := self.peek()) is not None and token.value not in (b",", b")"):
+            if token.value == b"(":
+                self._skip_parenthesised()
+            else:
+                self.at += 1
+
+    def insert(self) -> tuple[str, list[str] | None, Iterator[tuple[list[object], Token]]]:
+        self.at = 1
+        if self.word(1) in ("IGNORE", "LOW_PRIORITY", "DELAYED", "HIGH_PRIORITY"):
+            self.at = 2
+        self.expect(b"INTO")
+        name = identifier(self.take())
+        names: list[str] | None = None
+        if (nxt := self.peek()) is not None and nxt.value == b"(":
+            self.take()
+            names = []
+            while True:
+                names.append(identifier(self.take()))
+                if self.take().value == b")":
+                    break
+        token = self.take()
+        if token.value.upper() not in (b"VALUES", b"VALUE"):
+            raise self.error(f"expected VALUES, found {_show(token)}", token)
+        return name, names, self._rows()
+
+    def _rows(self) -> Iterator[tuple[list[object], Token]]:
+        while True:
+            opening = self.expect(b"(")
+            row: list[object] = []
+            while True:
+                row.append(self._value())
+                token = self.take()
+                if token.value == b")":
+                    break
+                if token.value != b",":
+                    raise self.error(f"expected ',' or ')', found {_show(token)}", token)
+            yield row, opening
+            token = self.peek()
+            if token is None:
+                return
+            self.take()
+            if token.value != b",":
+                raise self.error(f"expected ',' between rows, found {_show(token)}", token)
+
+    def _value(self) -> object:
+        token = self.take()
+        kind = token.kind
+        if kind == "NUMBER":
+            return token.value
+        if kind == "STRING":
+            return string_value(token)
+        if kind == "IDENT":
+            word = token.value.upper()
+            if word == b"NULL":
+                return None
+            if word in (b"TRUE", b"FALSE"):
+                return b"1" if word == b"TRUE" else b"0"
+            if word.startswith(b"_"):  # charset introducer: _binary '...', _utf8mb4 '...'
+                return self._value()
+        if kind == "HEX":
+            return _Raw(hex_value(token))
+        if kind == "BITS":
+            return _Raw(bits_value(token))
+        raise self.error(f"cannot read the value {_show(token)}", token)
+
+
+class _Raw(bytes):
+    """Bytes from a hex or bit literal: binary data, not text to parse."""
+
+
+def _show(token: Token) -> str:
+    text = token.value[:40].decode(errors="replace")
+    return f"{text!r}"
+
+
+def read_dump(path: Path) -> tuple[DumpInfo, Iterator[tuple[DumpTable, pa.RecordBatch | None]]]:
+    """The dump's info (filled as the file is read) and (table, batch) pairs in file order.
+
+    A table's CREATE TABLE yields (table, None) so that empty tables are written too.
+    """
+    info = DumpInfo()
+    return info, _read(path, info)
+
+
+def _read(path: Path, info: DumpInfo) -> Iterator[tuple[DumpTable, pa.RecordBatch | None]]:
+    tables: dict[str, DumpTable] = {}
+    current: DumpTable | None = None
+    pending = _Pending()
+    for statement in statements(path, info):
+        parser = _Parser(path, statement)
+        first = parser.word(0)
+        if first == "CREATE" and parser.word(1) == "TABLE":
+            if current is not None and pending.rows:
+                yield current, pending.flush(current, path)
+            try:
+                table = parser.create_table(f"{info.database}." if info.database else "")
+            except SnapshotError as exc:
+                if isinstance(exc, DumpParseError):
+                    raise
+                raise DumpParseError(path, statement.line, exc.cause, exc.fix) from None
+            tables[table.name] = current = table
+            info.tables.append(table.name)
+            yield table, None
+        elif first in ("INSERT", "REPLACE"):
+            name, names, rows = parser.insert()
+            table = tables.get(name)
+            if table is None:
+                raise parser.error(f"INSERT into `{name}` before its CREATE TABLE")
+            if table is not current:
+                if current is not None and pending.rows:
+                    yield current, pending.flush(current, path)
+                current = table
+            pending.starts.append((len(pending.rows), statement.line))
+            order = _column_order(table, names, parser)
+            width = len(table.columns) if order is None else len(order)
+            for row, opening in rows:
+                if len(row) != width:
+                    raise parser.error(
+                        f"a row of `{name}` has {len(row)} values, the table has {width} columns",
+                        opening,
+                    )
+                pending.rows.append(row if order is None else _reorder(row, order, table))
+            if len(pending.rows) >= BATCH_ROWS:
+                yield table, pending.flush(table, path)
+        elif first in ("CHANGE", "SET"):
+            _read_position(statement.text, info)
+    if current is not None and pending.rows:
+        yield current, pending.flush(current, path)
+
+
+def _column_order(table: DumpTable, names: list[str] | None, parser: _Parser) -> list[int] | None:
+    if names is None:
+        return None
+    known = {c.name: i for i, c in enumerate(table.columns)}
+    missing = [n for n in names if n not in known]
+    if missing:
+        raise parser.error(f"INSERT names unknown columns of `{table.name}`: {missing}")
+    return [known[n] for n in names]
+
+
+def _reorder(row: list[object], order: list[int], table: DumpTable) -> list[object]:
+    full: list[object] = [None] * len(table.columns)
+    for value, index in zip(row, order, strict=True):
+        full[index] = value
+    return full
+
+
+@dataclass
+class _Pending:
+    """Rows not yet in a batch, and where each INSERT's rows start (for error lines)."""
+
+    rows: list[list[object]] = field(default_factory=list)
+    starts: list[tuple[int, int]] = field(default_factory=list)  # (row index, line)
+
+    def flush(self, table: DumpTable, path: Path) -> pa.RecordBatch:
+        rows, starts = self.rows, self.starts
+        self.rows, self.starts = [], []
+        columns = list(zip(*rows, strict=True))
+        arrays = []
+        for column, values in zip(table.columns, columns, strict=True):
+            try:
+                arrays.append(to_array(values, column, f"`{table.name}`"))  # type: ignore[arg-type]
+            except SnapshotError as exc:
+                line = _failing_line(values, column, starts)
+                raise DumpParseError(path, line, exc.cause, exc.fix) from None
+        return pa.RecordBatch.from_arrays(arrays, [c.name for c in table.columns])
+
+
+def _failing_line(values: tuple[object, ...], column: Column, starts: list[tuple[int, int]]) -> int:
+    """The line of the INSERT holding the first value of `column` that does not convert."""
+    bounds = [*starts, (len(values), 0)]
+    for (begin, line), (end, _) in itertools.pairwise(bounds):
+        try:
+            to_array(values[begin:end], column, "")  # type: ignore[arg-type]
+        except SnapshotError:
+            return line
+    return starts[0][1] if starts else 0
