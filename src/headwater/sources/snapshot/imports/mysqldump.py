@@ -93,6 +93,8 @@ def statements(path: Path, info: DumpInfo) -> Iterator[Statement]:
                 if stripped.startswith(b"--"):
                     _read_comment(stripped, info)
                     continue
+                if stripped.startswith(b"/*") and stripped.rstrip(b";").endswith(b"*/"):
+                    continue  # version-conditional SET statements, the sandbox-mode line
                 if stripped.upper().startswith(b"DELIMITER "):
                     delimiter = stripped.split()[1]
                     continue
@@ -124,15 +126,18 @@ def _open_quote(text: bytes) -> int | None:
 
 def _read_comment(line: bytes, info: DumpInfo) -> None:
     if match := _DATABASE.match(line):
-        info.database = match.group(1).decode()
+        info.database = match.group(1).decode(errors="replace")
     _read_position(line, info)
 
 
 def _read_position(text: bytes, info: DumpInfo) -> None:
     if match := _CHANGE_MASTER.search(text):
-        info.binlog_file, info.binlog_pos = match.group(1).decode(), int(match.group(2))
+        info.binlog_file, info.binlog_pos = (
+            match.group(1).decode(errors="replace"),
+            int(match.group(2)),
+        )
     if match := _GTID.search(text):
-        info.gtid = match.group(1).decode()
+        info.gtid = match.group(1).decode(errors="replace")
 
 
 class _Parser:
@@ -159,12 +164,14 @@ class _Parser:
     def expect(self, value: bytes) -> Token:
         token = self.take()
         if token.value.upper() != value:
-            raise self.error(f"expected {value.decode()!r}, found {_show(token)}", token)
+            raise self.error(
+                f"expected {value.decode(errors='replace')!r}, found {_show(token)}", token
+            )
         return token
 
     def word(self, index: int) -> str:
         if index < len(self.tokens) and self.tokens[index].kind == "IDENT":
-            return self.tokens[index].value.decode().upper()
+            return self.tokens[index].value.decode(errors="replace").upper()
         return ""
 
     def create_table(self, table_prefix: str) -> DumpTable:
@@ -185,14 +192,14 @@ class _Parser:
 
     def _column(self, name: str, table: str) -> Column:
         type_token = self.take()
-        column_type = type_token.value.decode()
+        column_type = type_token.value.decode(errors="replace")
         if (nxt := self.peek()) is not None and nxt.value == b"(":
             begin = nxt.offset
             self._skip_parenthesised()
             end = self.tokens[self.at - 1].offset + 1
             column_type += self.statement.text[begin:end].decode(errors="replace")
         while self.word(self.at) in _TYPE_SUFFIXES:
-            column_type += " " + self.take().value.decode().lower()
+            column_type += " " + self.take().value.decode(errors="replace").lower()
         return column_for(table, name, column_type)
 
     def _skip_parenthesised(self) -> None:
@@ -288,7 +295,21 @@ def read_dump(path: Path) -> tuple[DumpInfo, Iterator[tuple[DumpTable, pa.Record
     A table's CREATE TABLE yields (table, None) so that empty tables are written too.
     """
     info = DumpInfo()
+    _scan_ends(path, info)
     return info, _read(path, info)
+
+
+def _scan_ends(path: Path, info: DumpInfo, size: int = 1 << 16) -> None:
+    """The position lines before the first table is written: mysqldump --gtid prints the GTID
+    after the data, at the end of the file."""
+    with path.open("rb") as file:
+        head = file.read(size)
+        file.seek(max(0, path.stat().st_size - size))
+        tail = file.read()
+    for chunk in (head, tail):
+        for line in chunk.splitlines():
+            if line.startswith(b"--"):
+                _read_comment(line, info)
 
 
 def _read(path: Path, info: DumpInfo) -> Iterator[tuple[DumpTable, pa.RecordBatch | None]]:

@@ -77,7 +77,9 @@ def string_value(token: Token) -> bytes:
 def hex_value(token: Token) -> bytes:
     value = token.value
     digits = value[2:] if value[:2] == b"0x" else value[2:-1]
-    return bytes.fromhex(digits.decode())
+    if len(digits) % 2:
+        digits = b"0" + digits  # MySQL reads 0x4 as 0x04
+    return bytes.fromhex(digits.decode(errors="replace"))
 
 
 def bits_value(token: Token) -> bytes:
@@ -89,8 +91,8 @@ def bits_value(token: Token) -> bytes:
 
 def identifier(token: Token) -> str:
     if token.kind == "QIDENT":
-        return token.value[1:-1].replace(b"``", b"`").decode()
-    return token.value.decode()
+        return token.value[1:-1].replace(b"``", b"`").decode(errors="replace")
+    return token.value.decode(errors="replace")
 
 
 def line_of(text: bytes, offset: int, first_line: int) -> int:
