@@ -56,7 +56,9 @@ _INFER = [  # in order of preference; a column takes the first kind every value 
 
 
 def _reader(file: Any) -> Any:
-    return csv.reader(file, delimiter=",", quotechar='"', escapechar="\\", doublequote=True)
+    return csv.reader(
+        file, delimiter=",", quotechar='"', escapechar="\\", doublequote=True, strict=True
+    )
 
 
 def _rows(path: Path) -> Iterator[tuple[int, list[str]]]:
