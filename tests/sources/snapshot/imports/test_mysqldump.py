@@ -99,13 +99,15 @@ CREATE TABLE `t` (
     ("body", "line", "problem"),
     [
         (
-            "INSERT INTO `t` VALUES (1,'2024-01-01','ok');\nINSERT INTO `t` VALUES (2,'2024-01-01','x\n\n",
+            "INSERT INTO `t` VALUES (1,'2024-01-01','ok');\n"
+            "INSERT INTO `t` VALUES (2,'2024-01-01','x\n\n",
             14,
             "never closed",
         ),
         ("INSERT INTO `t` VALUES (1,'2024-01-01','ok'),\n(2,'2024-01-01');\n", 14, "2 values"),
         (
-            "INSERT INTO `t` VALUES (1,'2024-01-01','ok');\nINSERT INTO `t` VALUES (2,'2024-13-45','bad');\n",
+            "INSERT INTO `t` VALUES (1,'2024-01-01','ok');\n"
+            "INSERT INTO `t` VALUES (2,'2024-13-45','bad');\n",
             14,
             "2024-13-45",
         ),
