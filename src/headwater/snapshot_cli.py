@@ -117,6 +117,11 @@ def snapshot(
         typer.echo("stopped", err=True)
 
 
+def _stem(file: Path) -> str:
+    """`users.mongoexport.json` → `users`."""
+    return file.name.split(".")[0]
+
+
 def _report(result: object) -> None:
     typer.echo(
         f"{result.lake_table} version {result.version}: {result.rows:,} rows "  # type: ignore[attr-defined]
@@ -129,7 +134,8 @@ def import_mongoexport(
     file: Annotated[Path, typer.Argument(help="mongoexport output (JSON lines or --jsonArray).")],
     db: Annotated[str, typer.Option(help="Database name for the lake table.")],
     collection: Annotated[
-        str | None, typer.Option(help="Collection name (default: the file name).")
+        str | None,
+        typer.Option(help="Collection name (default: the file name up to its first dot)."),
     ] = None,
     lake: LakeOption = Path(".headwater/lake"),
     progress: ProgressOption = None,
@@ -139,7 +145,7 @@ def import_mongoexport(
     from headwater.sources.snapshot.progress import row_progress
 
     with row_progress(file.name, None, progress) as advance:
-        result = _guarded(lambda: run(file, lake, db, collection or file.stem, advance))
+        result = _guarded(lambda: run(file, lake, db, collection or _stem(file), advance))
     _report(result)
 
 
@@ -147,7 +153,9 @@ def import_mongoexport(
 def import_cql_csv(
     file: Annotated[Path, typer.Argument(help="CSV from cqlsh COPY … TO … WITH HEADER = true.")],
     keyspace: Annotated[str, typer.Option(help="Keyspace name for the lake table.")],
-    table: Annotated[str | None, typer.Option(help="Table name (default: the file name).")] = None,
+    table: Annotated[
+        str | None, typer.Option(help="Table name (default: the file name up to its first dot).")
+    ] = None,
     cql_type: Annotated[
         list[str] | None,
         typer.Option(help="COLUMN=CQLTYPE, e.g. price=decimal (repeatable); others are inferred."),
@@ -166,7 +174,7 @@ def import_cql_csv(
             raise typer.BadParameter(f"expected COLUMN=CQLTYPE, got {item!r}")
         types[name] = kind.strip().lower()
     with row_progress(file.name, None, progress) as advance:
-        result = _guarded(lambda: run(file, lake, keyspace, table or file.stem, types, advance))
+        result = _guarded(lambda: run(file, lake, keyspace, table or _stem(file), types, advance))
     _report(result)
 
 

@@ -36,6 +36,8 @@ def key_ranges(quoted_key: str, low: int, high: int, rows: int, chunk_rows: int)
     count = max(1, min(span, math.ceil(estimate / max(1, chunk_rows))))
     width = math.ceil(span / count)
     starts = list(range(low, high + 1, width))
+    if len(starts) == 1:
+        return ["TRUE"]
     clauses = []
     for i, start in enumerate(starts):
         if i == len(starts) - 1:
