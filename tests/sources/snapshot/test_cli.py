@@ -7,8 +7,11 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+import typer
 from deltalake import DeltaTable
 
+from headwater.snapshot_cli import parse_duration
 from tests.sources.snapshot.conftest import MyDb, PgDb
 
 DATA = Path(__file__).parent / "imports" / "data"
@@ -82,3 +85,10 @@ def test_import_commands(tmp_path: Path) -> None:
     done = _headwater("import", "mysqldump", str(bad), "--db", "x", "--lake", lake)
     assert done.returncode == 2 and "Traceback" not in done.stderr
     assert f"error: {bad}, line 4:" in done.stderr
+
+
+def test_every_takes_durations() -> None:
+    assert [parse_duration(t) for t in ("30s", "15m", "1h", "2d")] == [30, 900, 3600, 172800]
+    for bad in ("1", "h", "1.5h", "-1h"):
+        with pytest.raises(typer.BadParameter):
+            parse_duration(bad)

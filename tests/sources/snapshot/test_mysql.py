@@ -167,3 +167,19 @@ def test_zero_date_names_the_column_and_leaves_the_lake_unchanged(my: MyDb, lake
         run_snapshot(open_snapshot(my.url(), "legacy"), lake)
     assert "--as-text day" in caught.value.fix
     assert not (lake / f"snapshots_{my.name}_legacy" / "_delta_log").exists()
+
+
+def test_a_held_table_lock_times_out_with_a_fix(my: MyDb, monkeypatch: pytest.MonkeyPatch) -> None:
+    from headwater.sources.snapshot import mysql
+
+    my.execute("CREATE TABLE busy (id int PRIMARY KEY)")
+    holder = my.server.connect(my.name)
+    try:
+        with holder.cursor() as cur:
+            cur.execute("LOCK TABLES busy WRITE")
+        monkeypatch.setattr(mysql, "LOCK_WAIT_S", 1)
+        with pytest.raises(SnapshotError, match="FLUSH TABLES WITH READ LOCK") as caught:
+            open_snapshot(my.url(), "busy", workers=2)
+        assert "--workers 1" in caught.value.fix
+    finally:
+        holder.close()

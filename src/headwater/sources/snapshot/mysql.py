@@ -37,6 +37,7 @@ from headwater.sources.snapshot.position import Position
 log = logging.getLogger("headwater.snapshot.mysql")
 
 BATCH_ROWS = 65_536
+LOCK_WAIT_S = 30
 _START = "START TRANSACTION WITH CONSISTENT SNAPSHOT, READ ONLY"
 
 
@@ -179,9 +180,17 @@ def open_snapshot(
         cur = control.cursor()
         locked = workers > 1
         if locked:
+            # FLUSH TABLES WITH READ LOCK waits for running writes; never wait long for them.
+            cur.execute(f"SET SESSION lock_wait_timeout = {LOCK_WAIT_S}")
             try:
                 cur.execute("FLUSH TABLES WITH READ LOCK")
             except MySQLdb.OperationalError as exc:
+                if exc.args[0] == 1205:
+                    raise SnapshotError(
+                        f"could not take FLUSH TABLES WITH READ LOCK within {LOCK_WAIT_S} s: "
+                        "long-running statements hold table locks",
+                        "retry when they are done, or run with --workers 1 (no lock needed)",
+                    ) from None
                 if exc.args[0] not in (1227, 1045):
                     raise
                 locked = False
