@@ -20,7 +20,6 @@ from typing import Any
 
 import adbc_driver_postgresql.dbapi as adbc
 import psycopg2
-import psycopg2.errors
 import pyarrow as pa
 import pyarrow.compute as pc
 

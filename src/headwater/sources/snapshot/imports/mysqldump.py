@@ -1,7 +1,7 @@
 """mysqldump / mariadb-dump files → Arrow record batches, table by table.
 
-The file is read line by line and cut into statements at the delimiter (`;`, or what `DELIMITER`
-sets) outside quotes; each statement is tokenized (sql_tokens) and handled:
+The file is cut into statements (dump_statements: at the delimiter outside quotes, position lines
+read on the way); each statement is tokenized (sql_tokens) and handled:
 
 - `CREATE TABLE`: column names and types (the dump's own types, mapped like a live read,
   see mysql_types);
@@ -17,7 +17,6 @@ Anything unreadable raises DumpParseError with the line it starts on; nothing el
 from __future__ import annotations
 
 import itertools
-import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -25,6 +24,13 @@ from pathlib import Path
 import pyarrow as pa
 
 from headwater.sources.snapshot.errors import DumpParseError, SnapshotError
+from headwater.sources.snapshot.imports.dump_statements import (
+    DumpInfo,
+    Statement,
+    read_position,
+    scan_ends,
+    statements,
+)
 from headwater.sources.snapshot.imports.sql_tokens import (
     Token,
     bits_value,
@@ -36,20 +42,10 @@ from headwater.sources.snapshot.imports.sql_tokens import (
 )
 from headwater.sources.snapshot.mysql_types import column_for, to_array
 from headwater.sources.snapshot.plan import Column
-from headwater.sources.snapshot.position import Position
 
 BATCH_ROWS = 65_536
-_DATABASE = re.compile(rb"^-- Host: .*Database: (\S+)")
-_CHANGE_MASTER = re.compile(rb"MASTER_LOG_FILE='([^']+)',\s*MASTER_LOG_POS=(\d+)")
-_GTID = re.compile(rb"gtid_slave_pos\s*=\s*'([^']*)'")
 _NOT_COLUMNS = {"PRIMARY", "KEY", "UNIQUE", "INDEX", "CONSTRAINT", "FULLTEXT", "SPATIAL", "CHECK"}
 _TYPE_SUFFIXES = {"UNSIGNED", "SIGNED", "ZEROFILL"}
-
-
-@dataclass(frozen=True)
-class Statement:
-    text: bytes
-    line: int  # where it starts, 1-based
 
 
 @dataclass
@@ -58,86 +54,6 @@ class DumpTable:
 
     name: str
     columns: list[Column]
-
-
-@dataclass
-class DumpInfo:
-    database: str | None = None
-    binlog_file: str | None = None
-    binlog_pos: int | None = None
-    gtid: str | None = None
-    tables: list[str] = field(default_factory=list)
-
-    def position(self, path: Path) -> Position:
-        return Position(
-            "mysqldump",
-            "dump_file",
-            binlog_file=self.binlog_file,
-            binlog_pos=self.binlog_pos,
-            gtid=self.gtid,
-            extra={"file": str(path)},
-        )
-
-
-def statements(path: Path, info: DumpInfo) -> Iterator[Statement]:
-    """Cut the file into statements; comment lines feed `info`."""
-    delimiter = b";"
-    buffer: list[bytes] = []
-    start = 0
-    with path.open("rb") as file:
-        for number, line in enumerate(file, 1):
-            if not buffer:
-                stripped = line.strip()
-                if not stripped:
-                    continue
-                if stripped.startswith(b"--"):
-                    _read_comment(stripped, info)
-                    continue
-                if stripped.startswith(b"/*") and stripped.rstrip(b";").endswith(b"*/"):
-                    continue  # version-conditional SET statements, the sandbox-mode line
-                if stripped.upper().startswith(b"DELIMITER "):
-                    delimiter = stripped.split()[1]
-                    continue
-                start = number
-            buffer.append(line)
-            if not line.rstrip().endswith(delimiter):
-                continue
-            text = b"".join(buffer)
-            if _open_quote(text) is not None:
-                continue  # a string literal spans lines
-            buffer = []
-            yield Statement(text.rstrip()[: -len(delimiter)], start)
-    if buffer:
-        text = b"".join(buffer)
-        quote = _open_quote(text)
-        if quote is not None:
-            raise DumpParseError(
-                path, line_of(text, quote, start), "a string literal is never closed"
-            )
-        raise DumpParseError(path, start, "the last statement has no terminating ';'")
-
-
-def _open_quote(text: bytes) -> int | None:
-    for token in tokens(text):
-        if token.kind == "BAD" and token.value in (b"'", b'"', b"`"):
-            return token.offset
-    return None
-
-
-def _read_comment(line: bytes, info: DumpInfo) -> None:
-    if match := _DATABASE.match(line):
-        info.database = match.group(1).decode(errors="replace")
-    _read_position(line, info)
-
-
-def _read_position(text: bytes, info: DumpInfo) -> None:
-    if match := _CHANGE_MASTER.search(text):
-        info.binlog_file, info.binlog_pos = (
-            match.group(1).decode(errors="replace"),
-            int(match.group(2)),
-        )
-    if match := _GTID.search(text):
-        info.gtid = match.group(1).decode(errors="replace")
 
 
 class _Parser:
@@ -295,21 +211,8 @@ def read_dump(path: Path) -> tuple[DumpInfo, Iterator[tuple[DumpTable, pa.Record
     A table's CREATE TABLE yields (table, None) so that empty tables are written too.
     """
     info = DumpInfo()
-    _scan_ends(path, info)
+    scan_ends(path, info)
     return info, _read(path, info)
-
-
-def _scan_ends(path: Path, info: DumpInfo, size: int = 1 << 16) -> None:
-    """The position lines before the first table is written: mysqldump --gtid prints the GTID
-    after the data, at the end of the file."""
-    with path.open("rb") as file:
-        head = file.read(size)
-        file.seek(max(0, path.stat().st_size - size))
-        tail = file.read()
-    for chunk in (head, tail):
-        for line in chunk.splitlines():
-            if line.startswith(b"--"):
-                _read_comment(line, info)
 
 
 def _read(path: Path, info: DumpInfo) -> Iterator[tuple[DumpTable, pa.RecordBatch | None]]:
@@ -353,7 +256,7 @@ def _read(path: Path, info: DumpInfo) -> Iterator[tuple[DumpTable, pa.RecordBatc
             if len(pending.rows) >= BATCH_ROWS:
                 yield table, pending.flush(table, path)
         elif first in ("CHANGE", "SET"):
-            _read_position(statement.text, info)
+            read_position(statement.text, info)
     if current is not None and pending.rows:
         yield current, pending.flush(current, path)
 
