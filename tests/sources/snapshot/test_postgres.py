@@ -142,3 +142,11 @@ def test_unsupported_type_names_the_column_and_the_fix(pg: PgDb, lake: Path) -> 
     assert "--as-text took" in caught.value.fix
     result = run_snapshot(open_snapshot(pg.url(), "spans", as_text=frozenset({"took"})), lake)
     assert _rows(lake, result.lake_table) == [{"id": 1, "took": "1 day 02:00:00"}]
+
+
+def test_empty_table_is_an_empty_version(pg: PgDb, lake: Path) -> None:
+    pg.execute("CREATE TABLE nothing (id int PRIMARY KEY, note text)")
+    result = run_snapshot(open_snapshot(pg.url(), "nothing"), lake)
+    table = DeltaTable(str(lake / result.lake_table)).to_pyarrow_table()
+    assert (result.rows, result.version, table.num_rows) == (0, 0, 0)
+    assert table.schema.names == ["id", "note"]
