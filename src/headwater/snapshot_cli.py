@@ -184,6 +184,9 @@ def import_mysqldump(
     db: Annotated[
         str | None, typer.Option(help="Database name (default: the dump's header).")
     ] = None,
+    as_text: Annotated[
+        list[str] | None, typer.Option(help="Column to import as text (repeatable).")
+    ] = None,
     lake: LakeOption = Path(".headwater/lake"),
     progress: ProgressOption = None,
 ) -> None:
@@ -192,7 +195,7 @@ def import_mysqldump(
     from headwater.sources.snapshot.progress import row_progress
 
     with row_progress(file.name, None, progress) as advance:
-        results = _guarded(lambda: run(file, lake, db, advance))
+        results = _guarded(lambda: run(file, lake, db, advance, frozenset(as_text or ())))
     for result in results:
         _report(result)
     if not results:

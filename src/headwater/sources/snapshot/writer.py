@@ -8,6 +8,7 @@ removes such orphans.
 
 from __future__ import annotations
 
+import contextlib
 import re
 from collections.abc import Iterable
 from pathlib import Path
@@ -35,13 +36,20 @@ def write_snapshot(
     path = str(Path(lake) / name)
     reader = pa.RecordBatchReader.from_batches(schema, batches)
     metadata = {**position.to_metadata(), **(extra_metadata or {})}
-    write_deltalake(
-        path,
-        reader,
-        mode="overwrite",
-        schema_mode="overwrite",
-        commit_properties=CommitProperties(custom_metadata=metadata),
-    )
+    existed = Path(path).exists()
+    try:
+        write_deltalake(
+            path,
+            reader,
+            mode="overwrite",
+            schema_mode="overwrite",
+            commit_properties=CommitProperties(custom_metadata=metadata),
+        )
+    except BaseException:
+        if not existed:  # leave no empty directory behind a first write that failed
+            with contextlib.suppress(OSError):
+                Path(path).rmdir()
+        raise
     return DeltaTable(path).version()
 
 

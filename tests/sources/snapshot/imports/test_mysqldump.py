@@ -136,6 +136,7 @@ def test_broken_dump_names_the_line(tmp_path: Path, body: str, line: int, proble
         import_mysqldump(path, tmp_path / "lake")
     assert caught.value.line == line, str(caught.value)
     assert f"line {line}" in caught.value.cause
+    assert not (tmp_path / "lake" / "snapshots_shop_t").exists()
 
 
 def test_escapes_and_literals(tmp_path: Path) -> None:
@@ -171,3 +172,17 @@ def test_mutated_dumps_parse_or_name_a_line(tmp_path: Path, edits: list[tuple[in
             pass
     except SnapshotError:
         pass
+
+
+def test_unsupported_type_names_the_import_option(tmp_path: Path) -> None:
+    dump = (
+        HEADER.replace("`note` varchar(20)", "`note` time")
+        + "INSERT INTO `t` VALUES (1,NULL,'-26:00:01');\n"
+    )
+    path = _write(tmp_path, dump)
+    with pytest.raises(DumpParseError, match=r"'note'.*time") as caught:
+        import_mysqldump(path, tmp_path / "lake")
+    assert caught.value.line == 6 and caught.value.fix == "import it as text: --as-text note"
+    assert not (tmp_path / "lake" / "snapshots_shop_t").exists()
+    results = import_mysqldump(path, tmp_path / "lake", as_text=frozenset({"note"}))
+    assert _table(tmp_path / "lake", results[0].lake_table)[0]["note"] == "-26:00:01"

@@ -103,10 +103,12 @@ def import_mysqldump(
     lake: Path,
     db: str | None = None,
     on_rows: Callable[[int], None] = lambda n: None,
+    as_text: frozenset[str] = frozenset(),
 ) -> list[ImportResult]:
-    """Every table of the dump, each into its own Delta table, in file order."""
+    """Every table of the dump, each into its own Delta table, in file order; columns named in
+    `as_text` (any table) are imported as their text."""
     _check_file(path)
-    info, pairs = mysqldump.read_dump(path)
+    info, pairs = mysqldump.read_dump(path, as_text)
     results = []
     for table, group in itertools.groupby(pairs, key=lambda pair: pair[0]):
         database = db or info.database

@@ -23,7 +23,7 @@ from pathlib import Path
 
 import pyarrow as pa
 
-from headwater.sources.snapshot.errors import DumpParseError, SnapshotError
+from headwater.sources.snapshot.errors import DumpParseError, SnapshotError, UnsupportedTypeError
 from headwater.sources.snapshot.imports.dump_statements import (
     DumpInfo,
     Statement,
@@ -90,7 +90,7 @@ class _Parser:
             return self.tokens[index].value.decode(errors="replace").upper()
         return ""
 
-    def create_table(self, table_prefix: str) -> DumpTable:
+    def create_table(self, table_prefix: str, as_text: frozenset[str]) -> DumpTable:
         self.at = 2
         if self.word(2) == "IF":
             self.at = 5
@@ -100,13 +100,13 @@ class _Parser:
         while True:
             first = self.take()
             if first.kind in ("QIDENT", "IDENT") and identifier(first).upper() not in _NOT_COLUMNS:
-                columns.append(self._column(identifier(first), f"{table_prefix}{name}"))
+                columns.append(self._column(identifier(first), f"{table_prefix}{name}", as_text))
             self._skip_to_comma_or_close()
             closing = self.take()
             if closing.value == b")":
                 return DumpTable(name, columns)
 
-    def _column(self, name: str, table: str) -> Column:
+    def _column(self, name: str, table: str, as_text: frozenset[str]) -> Column:
         type_token = self.take()
         column_type = type_token.value.decode(errors="replace")
         if (nxt := self.peek()) is not None and nxt.value == b"(":
@@ -116,7 +116,7 @@ class _Parser:
             column_type += self.statement.text[begin:end].decode(errors="replace")
         while self.word(self.at) in _TYPE_SUFFIXES:
             column_type += " " + self.take().value.decode(errors="replace").lower()
-        return column_for(table, name, column_type)
+        return column_for(table, name, column_type, name in as_text)
 
     def _skip_parenthesised(self) -> None:
         depth = 0
@@ -205,17 +205,21 @@ def _show(token: Token) -> str:
     return f"{text!r}"
 
 
-def read_dump(path: Path) -> tuple[DumpInfo, Iterator[tuple[DumpTable, pa.RecordBatch | None]]]:
+def read_dump(
+    path: Path, as_text: frozenset[str] = frozenset()
+) -> tuple[DumpInfo, Iterator[tuple[DumpTable, pa.RecordBatch | None]]]:
     """The dump's info (filled as the file is read) and (table, batch) pairs in file order.
 
     A table's CREATE TABLE yields (table, None) so that empty tables are written too.
     """
     info = DumpInfo()
     scan_ends(path, info)
-    return info, _read(path, info)
+    return info, _read(path, info, as_text)
 
 
-def _read(path: Path, info: DumpInfo) -> Iterator[tuple[DumpTable, pa.RecordBatch | None]]:
+def _read(
+    path: Path, info: DumpInfo, as_text: frozenset[str]
+) -> Iterator[tuple[DumpTable, pa.RecordBatch | None]]:
     tables: dict[str, DumpTable] = {}
     current: DumpTable | None = None
     pending = _Pending()
@@ -226,11 +230,14 @@ def _read(path: Path, info: DumpInfo) -> Iterator[tuple[DumpTable, pa.RecordBatc
             if current is not None and pending.rows:
                 yield current, pending.flush(current, path)
             try:
-                table = parser.create_table(f"{info.database}." if info.database else "")
+                table = parser.create_table(f"{info.database}." if info.database else "", as_text)
             except SnapshotError as exc:
                 if isinstance(exc, DumpParseError):
                     raise
-                raise DumpParseError(path, statement.line, exc.cause, exc.fix) from None
+                fix = exc.fix
+                if isinstance(exc, UnsupportedTypeError):
+                    fix = f"import it as text: --as-text {exc.column}"
+                raise DumpParseError(path, statement.line, exc.cause, fix) from None
             tables[table.name] = current = table
             info.tables.append(table.name)
             yield table, None
