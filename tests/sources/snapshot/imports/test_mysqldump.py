@@ -186,3 +186,33 @@ def test_unsupported_type_names_the_import_option(tmp_path: Path) -> None:
     assert not (tmp_path / "lake" / "snapshots_shop_t").exists()
     results = import_mysqldump(path, tmp_path / "lake", as_text=frozenset({"note"}))
     assert _table(tmp_path / "lake", results[0].lake_table)[0]["note"] == "-26:00:01"
+
+
+def _literal(value: object) -> bytes:
+    if value is None:
+        return b"NULL"
+    if isinstance(value, int):
+        return str(value).encode()
+    if isinstance(value, bytes):
+        return b"0x" + value.hex().encode()
+    escaped = str(value).encode().replace(b"\\", b"\\\\").replace(b"'", b"\\'")
+    return b"'" + escaped.replace(b"\n", b"\\n").replace(b"\x00", b"\\0") + b"'"
+
+
+_VALUES = st.one_of(st.none(), st.integers(-(2**63), 2**63 - 1), st.text(), st.binary(min_size=1))
+
+
+@given(st.lists(st.lists(_VALUES, min_size=3, max_size=3), min_size=1, max_size=20))
+def test_fast_row_scanner_agrees_with_the_tokenizer(rows: list[list[object]]) -> None:
+    from headwater.sources.snapshot.imports.dump_statements import Statement
+    from headwater.sources.snapshot.imports.mysqldump import _fast_rows, _Parser
+
+    body = b",\n".join(b"(" + b",".join(_literal(v) for v in row) + b")" for row in rows)
+    text = b"INSERT INTO `t` VALUES " + body
+    fast = _fast_rows(text, len(b"INSERT INTO `t` VALUES"))
+    parser = _Parser(Path("x.sql"), Statement(text, 1))
+    parser.at = 4
+    slow = list(parser._rows())
+    assert fast is not None
+    assert [row for row, _ in fast] == [row for row, _ in slow]
+    assert [opening.offset for _, opening in fast] == [opening.offset for _, opening in slow]

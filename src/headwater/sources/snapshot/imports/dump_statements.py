@@ -85,7 +85,15 @@ def statements(path: Path, info: DumpInfo) -> Iterator[Statement]:
         raise DumpParseError(path, start, "the last statement has no terminating ';'")
 
 
+_QUOTED = re.compile(rb"'(?:[^'\\]|\\.|'')*'|\"(?:[^\"\\]|\\.|\"\")*\"|`[^`]*`", re.DOTALL)
+
+
 def _open_quote(text: bytes) -> int | None:
+    """Where an unclosed quote starts, or None. Removing every closed literal (in C) answers
+    the common case; only a suspect statement is tokenized (comments may hold quotes)."""
+    rest = _QUOTED.sub(b"", text)
+    if b"'" not in rest and b'"' not in rest and b"`" not in rest:
+        return None
     for token in tokens(text):
         if token.kind == "BAD" and token.value in (b"'", b'"', b"`"):
             return token.offset

@@ -17,6 +17,7 @@ Anything unreadable raises DumpParseError with the line it starts on; nothing el
 from __future__ import annotations
 
 import itertools
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -39,6 +40,7 @@ from headwater.sources.snapshot.imports.sql_tokens import (
     line_of,
     string_value,
     tokens,
+    unescape,
 )
 from headwater.sources.snapshot.mysql_types import column_for, to_array
 from headwater.sources.snapshot.plan import Column
@@ -56,10 +58,81 @@ class DumpTable:
     columns: list[Column]
 
 
+class _LazyTokens:
+    """The statement's tokens, scanned only as far as they are asked for: INSERTs read their
+    rows with the fast scanner below and need the tokens of their head only."""
+
+    def __init__(self, text: bytes) -> None:
+        self.scanned: list[Token] = []
+        self.rest = tokens(text)
+
+    def get(self, index: int) -> Token | None:
+        while index >= len(self.scanned):
+            token = next(self.rest, None)
+            if token is None:
+                return None
+            self.scanned.append(token)
+        return self.scanned[index]
+
+
+# One value and what follows it, for the rows of an INSERT. Only the forms mysqldump writes;
+# anything else sends the statement to the token parser, which names the line of the problem.
+_FAST_VALUE = re.compile(
+    rb"""\s*(?:
+        '((?:[^'\\]|\\.|'')*)'                              # 1 string
+      | (NULL)                                                # 2
+      | ([-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?)           # 3 number
+      | 0x([0-9A-Fa-f]+)                                      # 4 hex
+      | _[A-Za-z0-9]+\s*'((?:[^'\\]|\\.|'')*)'                # 5 introducer + string
+    )\s*([,)])""",
+    re.VERBOSE | re.DOTALL,
+)
+_ROW_OPEN = re.compile(rb"\s*\(")
+_ROW_NEXT = re.compile(rb"\s*(,|$)")
+
+
+def _fast_rows(text: bytes, start: int) -> list[tuple[list[object], Token]] | None:
+    """All rows from `start` (just after VALUES), or None if anything is unusual."""
+    rows = []
+    at = start
+    while True:
+        opened = _ROW_OPEN.match(text, at)
+        if opened is None:
+            return None
+        opening = Token("PUNCT", b"(", opened.end() - 1)
+        at = opened.end()
+        row: list[object] = []
+        while True:
+            match = _FAST_VALUE.match(text, at)
+            if match is None:
+                return None
+            string, null, number, hexdigits, introduced, separator = match.groups()
+            if string is not None:
+                row.append(unescape(string))
+            elif number is not None:
+                row.append(number)
+            elif null is not None:
+                row.append(None)
+            elif hexdigits is not None:
+                row.append(_Raw(bytes.fromhex("0" * (len(hexdigits) % 2) + hexdigits.decode())))
+            else:
+                row.append(unescape(introduced))
+            at = match.end()
+            if separator == b")":
+                break
+        rows.append((row, opening))
+        following = _ROW_NEXT.match(text, at)
+        if following is None:
+            return None
+        if not following.group(1):
+            return rows
+        at = following.end()
+
+
 class _Parser:
     def __init__(self, path: Path, statement: Statement) -> None:
         self.path, self.statement = path, statement
-        self.tokens = list(tokens(statement.text))
+        self.tokens = _LazyTokens(statement.text)
         self.at = 0
 
     def error(self, problem: str, token: Token | None = None) -> DumpParseError:
@@ -68,7 +141,7 @@ class _Parser:
         return DumpParseError(self.path, line, problem)
 
     def peek(self) -> Token | None:
-        return self.tokens[self.at] if self.at < len(self.tokens) else None
+        return self.tokens.get(self.at)
 
     def take(self) -> Token:
         token = self.peek()
@@ -86,8 +159,9 @@ class _Parser:
         return token
 
     def word(self, index: int) -> str:
-        if index < len(self.tokens) and self.tokens[index].kind == "IDENT":
-            return self.tokens[index].value.decode(errors="replace").upper()
+        token = self.tokens.get(index)
+        if token is not None and token.kind == "IDENT":
+            return token.value.decode(errors="replace").upper()
         return ""
 
     def create_table(self, table_prefix: str, as_text: frozenset[str]) -> DumpTable:
@@ -112,7 +186,7 @@ class _Parser:
         if (nxt := self.peek()) is not None and nxt.value == b"(":
             begin = nxt.offset
             self._skip_parenthesised()
-            end = self.tokens[self.at - 1].offset + 1
+            end = self.tokens.scanned[self.at - 1].offset + 1
             column_type += self.statement.text[begin:end].decode(errors="replace")
         while self.word(self.at) in _TYPE_SUFFIXES:
             column_type += " " + self.take().value.decode(errors="replace").lower()
@@ -153,7 +227,8 @@ class _Parser:
         token = self.take()
         if token.value.upper() not in (b"VALUES", b"VALUE"):
             raise self.error(f"expected VALUES, found {_show(token)}", token)
-        return name, names, self._rows()
+        fast = _fast_rows(self.statement.text, token.offset + len(token.value))
+        return name, names, iter(fast) if fast is not None else self._rows()
 
     def _rows(self) -> Iterator[tuple[list[object], Token]]:
         while True:

@@ -68,7 +68,11 @@ def _unescape_one(match: re.Match[bytes]) -> bytes:
 
 def string_value(token: Token) -> bytes:
     """The bytes a quoted string literal stands for (MySQL escapes, doubled quotes)."""
-    body = token.value[1:-1]
+    return unescape(token.value[1:-1])
+
+
+def unescape(body: bytes) -> bytes:
+    """A string literal's body (between the quotes) → the bytes it stands for."""
     if b"\\" not in body and b"''" not in body and b'""' not in body:
         return body
     return _ESCAPE.sub(_unescape_one, body)
