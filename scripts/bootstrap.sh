@@ -20,6 +20,12 @@ fi
 command -v mariadbd >/dev/null || apt_missing+=(mariadb-server)
 [ -f "$(pg_config --pkglibdir 2>/dev/null || echo /usr/lib/postgresql/15/lib)/wal2json.so" ] \
   || apt_missing+=(postgresql-15-wal2json)
+# Snapshots: mysqlclient is built from source against libmariadb (no Linux wheels on PyPI).
+dpkg -s libmariadb-dev >/dev/null 2>&1 || apt_missing+=(libmariadb-dev)
+command -v pkg-config >/dev/null || apt_missing+=(pkg-config)
+command -v gcc >/dev/null || apt_missing+=(gcc libc6-dev)
+[ -f "$(python3 -c 'import sysconfig; print(sysconfig.get_paths()["include"])' 2>/dev/null)/Python.h" ] \
+  || apt_missing+=(python3-dev)
 if [ ${#apt_missing[@]} -gt 0 ]; then
   echo "bootstrap: apt-get install ${apt_missing[*]}"
   export DEBIAN_FRONTEND=noninteractive

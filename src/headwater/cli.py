@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from headwater import __version__
+from headwater import __version__, snapshot_cli
 
 app = typer.Typer(
     name="headwater",
@@ -338,6 +338,10 @@ def demo(
     from headwater.demo import run_demo
 
     run_demo(records=records, partitions=partitions, broker=broker)
+
+
+app.command()(snapshot_cli.snapshot)
+app.add_typer(snapshot_cli.import_app, name="import")
 
 
 @app.command()

@@ -1,0 +1,293 @@
+"""MySQL/MariaDB snapshots: worker connections opened inside one consistent snapshot.
+
+Consistency, the way mydumper does it: the control connection takes `FLUSH TABLES WITH READ LOCK`,
+reads the binlog position and GTID set, then it and every worker connection run `START TRANSACTION
+WITH CONSISTENT SNAPSHOT`, and the lock is released. The lock lasts milliseconds; every connection's
+snapshot is the locked instant. Without the RELOAD privilege (no FTWRL) one connection reads
+everything, and the position comes from MariaDB's `binlog_snapshot_file/position` status, which
+InnoDB keeps consistent with that transaction.
+
+Reads go through mysqlclient's text protocol (values as bytes, parsed by Arrow casts, see
+mysql_types). Chunks: integer primary key ranges, else one unchunked read (logged).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import unquote, urlsplit
+
+import MySQLdb
+import pyarrow as pa
+
+from headwater.logs import log_event
+from headwater.sources.snapshot.errors import (
+    SnapshotError,
+    SourceConnectError,
+    SourcePrivilegeError,
+    TableNotFoundError,
+)
+from headwater.sources.snapshot.mysql_types import column_for, to_array
+from headwater.sources.snapshot.plan import Column, key_ranges
+from headwater.sources.snapshot.position import Position
+
+log = logging.getLogger("headwater.snapshot.mysql")
+
+BATCH_ROWS = 65_536
+LOCK_WAIT_S = 30
+_START = "START TRANSACTION WITH CONSISTENT SNAPSHOT, READ ONLY"
+
+
+def _connect_args(url: str) -> dict[str, Any]:
+    parts = urlsplit(url)
+    args: dict[str, Any] = {
+        "host": parts.hostname or "127.0.0.1",
+        "port": parts.port or 3306,
+        "user": unquote(parts.username or "root"),
+        "password": unquote(parts.password or ""),
+        "charset": "utf8mb4",
+        "connect_timeout": 10,
+    }
+    database = parts.path.lstrip("/")
+    if database:
+        args["database"] = database
+    return args
+
+
+def translate_error(exc: BaseException, user: str, table: str) -> SnapshotError:
+    """mysqlclient errors → ours, by MySQL error number."""
+    code = exc.args[0] if exc.args and isinstance(exc.args[0], int) else 0
+    text = exc.args[1] if len(exc.args) > 1 else str(exc)
+    if code == 1045:
+        return SourceConnectError(
+            f"MySQL refused the login of user {user!r}: {text}",
+            "check the user and password in the URL (mysql://USER:PASSWORD@HOST:PORT/DB)",
+        )
+    if code in (1044, 1142, 1143):
+        return SourcePrivilegeError(
+            f"user {user!r} may not read {table}: {text}",
+            f"GRANT SELECT ON {table} TO '{user}'@'%';",
+        )
+    if code == 1049:
+        return SourceConnectError(f"MySQL: {text}", "check the database name in the URL")
+    if code == 1146:
+        return TableNotFoundError(f"no table {table}: {text}", "check --table")
+    if code in (2002, 2003, 2005, 2013):
+        return SourceConnectError(
+            f"cannot connect to MySQL: {text}", "check host, port and that the server runs"
+        )
+    return SnapshotError(f"MySQL error {code} while reading {table}: {text}", "see the message")
+
+
+def _open(args: dict[str, Any], raw: bool) -> Any:
+    conn = MySQLdb.connect(**args, **({"conv": {}, "use_unicode": False} if raw else {}))
+    conn.query("SET SESSION TRANSACTION ISOLATION LEVEL REPEATABLE READ")
+    conn.query("SET time_zone = '+00:00'")
+    return conn
+
+
+class _TextReader:
+    def __init__(self, conn: Any, select: str, columns: list[Column], table: str) -> None:
+        self.conn, self.select, self.columns, self.table = conn, select, columns, table
+        self.names = [c.name for c in columns]
+
+    def read(self, where: str) -> Iterator[pa.RecordBatch]:
+        self.conn.query(f"{self.select} WHERE {where}")
+        result = self.conn.use_result()
+        while rows := result.fetch_row(BATCH_ROWS):
+            arrays = [
+                to_array(values, column, self.table)
+                for values, column in zip(zip(*rows, strict=True), self.columns, strict=True)
+            ]
+            yield pa.RecordBatch.from_arrays(arrays, self.names)
+
+
+@dataclass
+class MySqlSnapshot:
+    """A table opened in consistent snapshots; implements run.OpenSnapshot."""
+
+    args: dict[str, Any]
+    db: str
+    table: str
+    columns: list[Column]
+    chunks: list[str]
+    estimated_rows: int
+    position: Position
+    workers: int
+    select: str
+    control: Any = field(repr=False)
+    idle: list[Any] = field(default_factory=list, repr=False)
+
+    @contextmanager
+    def reader(self) -> Iterator[_TextReader]:
+        conn = self.idle.pop()  # opened inside the snapshot by open_snapshot
+        try:
+            yield _TextReader(conn, self.select, self.columns, f"{self.db}.{self.table}")
+        except MySQLdb.Error as exc:
+            raise translate_error(exc, self.args["user"], f"{self.db}.{self.table}") from None
+        finally:
+            conn.close()
+
+    def close(self) -> None:
+        for conn in [*self.idle, self.control]:
+            conn.close()
+        self.idle.clear()
+
+
+def _binlog_position(cur: Any) -> tuple[str | None, int | None, str | None]:
+    file = pos = gtid = None
+    try:
+        cur.execute("SHOW MASTER STATUS")
+        row = cur.fetchone()
+        if row:
+            file, pos = row[0], int(row[1])
+        cur.execute("SELECT @@GLOBAL.gtid_binlog_pos")
+        gtid = cur.fetchone()[0] or None
+    except MySQLdb.OperationalError as exc:
+        if exc.args[0] != 1193:  # unknown variable: MySQL, not MariaDB
+            raise
+        cur.execute("SELECT @@GLOBAL.gtid_executed")
+        gtid = cur.fetchone()[0] or None
+    return file, pos, gtid
+
+
+def open_snapshot(
+    url: str,
+    table: str,
+    *,
+    workers: int = 2,
+    chunk_rows: int = 250_000,
+    as_text: frozenset[str] = frozenset(),
+    exclude: frozenset[str] = frozenset(),
+) -> MySqlSnapshot:
+    """Take the consistent snapshot, read the catalog and plan chunks."""
+    args = _connect_args(url)
+    db, _, name = table.rpartition(".")
+    db = db or args.get("database", "")
+    if not db:
+        raise SnapshotError(
+            f"no database given for table {table!r}", "use --table DB.TABLE or put /DB in the URL"
+        )
+    qualified = f"`{db}`.`{name}`"
+    user = args["user"]
+    opened: list[Any] = []
+    try:
+        control = _open(args, raw=False)
+        opened.append(control)
+        cur = control.cursor()
+        locked = workers > 1
+        if locked:
+            # FLUSH TABLES WITH READ LOCK waits for running writes; never wait long for them.
+            cur.execute(f"SET SESSION lock_wait_timeout = {LOCK_WAIT_S}")
+            try:
+                cur.execute("FLUSH TABLES WITH READ LOCK")
+            except MySQLdb.OperationalError as exc:
+                if exc.args[0] == 1205:
+                    raise SnapshotError(
+                        f"could not take FLUSH TABLES WITH READ LOCK within {LOCK_WAIT_S} s: "
+                        "long-running statements hold table locks",
+                        "retry when they are done, or run with --workers 1 (no lock needed)",
+                    ) from None
+                if exc.args[0] not in (1227, 1045):
+                    raise
+                locked = False
+                log_event(
+                    log,
+                    "single_connection_snapshot",
+                    reason="no RELOAD privilege for FLUSH TABLES WITH READ LOCK",
+                    fix=f"GRANT RELOAD ON *.* TO '{user}'@'%' to read with {workers} connections",
+                )
+        if locked:
+            file, pos, gtid = _binlog_position(cur)
+            control.query(_START)
+            for _ in range(workers):
+                conn = _open(args, raw=True)
+                opened.append(conn)
+                conn.query(_START)
+            cur.execute("UNLOCK TABLES")
+            position = Position("mysql", "read_lock", binlog_file=file, binlog_pos=pos, gtid=gtid)
+            idle = opened[1:]
+        else:
+            workers = 1
+            conn = _open(args, raw=True)
+            opened.append(conn)
+            conn.query(_START)
+            control.query(_START)
+            conn.query("SHOW STATUS LIKE 'binlog_snapshot_%'")
+            status = {k.decode(): v.decode() for k, v in conn.store_result().fetch_row(0)}
+            position = Position(
+                "mysql",
+                "consistent_snapshot_status",
+                binlog_file=status.get("Binlog_snapshot_file") or None,
+                binlog_pos=int(status["Binlog_snapshot_position"])
+                if status.get("Binlog_snapshot_position")
+                else None,
+                gtid=status.get("Binlog_snapshot_gtid_pos") or None,
+            )
+            idle = [conn]
+        cur.execute(
+            "SELECT COLUMN_NAME, COLUMN_TYPE, COLUMN_KEY FROM information_schema.COLUMNS "
+            "WHERE TABLE_SCHEMA = %s AND TABLE_NAME = %s ORDER BY ORDINAL_POSITION",
+            (db, name),
+        )
+        described = cur.fetchall()
+        if not described:
+            raise TableNotFoundError(
+                f"no table {db}.{name} visible to user {user!r}",
+                f"check --table, or GRANT SELECT ON `{db}`.`{name}` TO '{user}'@'%';",
+            )
+        columns = [
+            column_for(f"{db}.{name}", n, t, n in as_text)
+            for n, t, _ in described
+            if n not in exclude
+        ]
+        cur.execute(
+            "SELECT k.COLUMN_NAME, c.DATA_TYPE FROM information_schema.KEY_COLUMN_USAGE k "
+            "JOIN information_schema.COLUMNS c ON c.TABLE_SCHEMA = k.TABLE_SCHEMA "
+            "AND c.TABLE_NAME = k.TABLE_NAME AND c.COLUMN_NAME = k.COLUMN_NAME "
+            "WHERE k.TABLE_SCHEMA = %s AND k.TABLE_NAME = %s AND k.CONSTRAINT_NAME = 'PRIMARY'",
+            (db, name),
+        )
+        key = cur.fetchall()
+        cur.execute(
+            "SELECT COALESCE(TABLE_ROWS, 0) FROM information_schema.TABLES "
+            "WHERE TABLE_SCHEMA = %s AND TABLE_NAME = %s",
+            (db, name),
+        )
+        estimated_rows = int(cur.fetchone()[0])
+        if len(key) == 1 and key[0][1] in ("tinyint", "smallint", "mediumint", "int", "bigint"):
+            quoted_key = f"`{key[0][0]}`"
+            cur.execute(f"SELECT MIN({quoted_key}), MAX({quoted_key}) FROM {qualified}")
+            low, high = cur.fetchone()
+            chunks = (
+                ["TRUE"]
+                if low is None
+                else key_ranges(quoted_key, int(low), int(high), estimated_rows, chunk_rows)
+            )
+        else:
+            chunks = ["TRUE"]
+            log_event(
+                log,
+                "unchunked_read",
+                table=f"{db}.{name}",
+                reason="no primary key" if not key else "primary key is not one integer",
+            )
+    except SnapshotError:
+        for conn in opened:
+            conn.close()
+        raise
+    except MySQLdb.Error as exc:
+        for conn in opened:
+            conn.close()
+        raise translate_error(exc, user, f"{db}.{name}") from None
+    if not columns:
+        for conn in opened:
+            conn.close()
+        raise SnapshotError(f"no columns left to read in {db}.{name}", "check --exclude")
+    select = f"SELECT {', '.join(c.select for c in columns)} FROM {qualified}"
+    return MySqlSnapshot(
+        args, db, name, columns, chunks, estimated_rows, position, workers, select, control, idle
+    )
