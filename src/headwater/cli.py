@@ -220,18 +220,18 @@ def video(
                 raise ValueError(f"--stream expects NAME=URL, got {item!r}")
             specs.append(StreamSpec(name, url, variant))
         sampling = None if frames == "none" else FrameSampling.parse(frames, frame_format)
+        config = VideoConfig(
+            broker=broker,
+            lake=lake,
+            streams=tuple(specs),
+            frames=sampling,
+            segment_fetch=FetchPolicy(read_timeout_s=timeout_s, retries=segment_retries),
+            playlist_fetch=FetchPolicy(read_timeout_s=timeout_s, retries=0),
+            max_backoff_s=max_backoff_s,
+            decode_workers=decode_workers or os.cpu_count() or 1,
+        )
     except ValueError as exc:
         raise typer.BadParameter(str(exc)) from None
-    config = VideoConfig(
-        broker=broker,
-        lake=lake,
-        streams=tuple(specs),
-        frames=sampling,
-        segment_fetch=FetchPolicy(read_timeout_s=timeout_s, retries=segment_retries),
-        playlist_fetch=FetchPolicy(read_timeout_s=timeout_s, retries=0),
-        max_backoff_s=max_backoff_s,
-        decode_workers=decode_workers or os.cpu_count() or 1,
-    )
 
     async def main() -> None:
         stop = asyncio.Event()

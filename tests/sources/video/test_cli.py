@@ -43,6 +43,7 @@ async def test_headwater_video_follows_a_stream_to_its_end(
         ["--stream", "a=http://x", "--frames", "all"],
         ["--stream", "a=http://x", "--variant", "best"],
         ["--stream", "../up=http://x"],
+        ["--stream", "a=http://x", "--stream", "a=http://y"],
     ],
 )
 def test_bad_options_are_refused_with_exit_code_2(args: list[str]) -> None:

@@ -122,7 +122,7 @@ async def test_an_outage_longer_than_the_window_is_recorded_as_a_gap_with_its_nu
     assert "playlist_error" in events and "gap" in events
 
 
-async def test_discontinuity_gap_tag_and_a_truncated_segment_are_recorded(
+async def test_discontinuity_gap_tag_lost_and_truncated_segments_are_recorded(
     broker: BrokerProcess, tmp_path: Path, start_origin, ts_segments: list[bytes]
 ) -> None:
     origin, base = await start_origin(ts_segments, target_duration=1, window=8)
@@ -130,6 +130,7 @@ async def test_discontinuity_gap_tag_and_a_truncated_segment_are_recorded(
     stream.discontinuities.add(2)
     stream.gaps.add(3)
     stream.overrides[4] = ts_segments[0][:-100]  # cut mid-packet on the origin
+    stream.lost.add(1)  # listed, but the origin answers 404
     lake = tmp_path / "lake"
     await asyncio.wait_for(
         run_video(config(broker, lake, StreamSpec("cam1", f"{base}/cam1/index.m3u8"))), 60
@@ -146,6 +147,7 @@ async def test_discontinuity_gap_tag_and_a_truncated_segment_are_recorded(
         False,
     ]
     assert [values[s]["discontinuity_sequence"] for s in (0, 1, 2, 5)] == [0, 0, 1, 1]
+    assert (values[1]["status"], values[1]["gap_reason"]) == ("gap", "segment_gone")
     assert values[3]["status"] == "gap" and values[3]["gap_reason"] == "gap_tag"
     assert values[4]["status"] == "gap"
     assert "not a whole number of 188-byte packets" in values[4]["gap_reason"]

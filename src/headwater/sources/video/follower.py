@@ -31,7 +31,7 @@ class Gap:
 
     first: int
     last: int
-    reason: str  # left_playlist | gap_tag | fetch_failed
+    reason: str  # left_playlist | gap_tag (the runner adds segment_gone, fetch_failed: ...)
 
     @property
     def sequences(self) -> range:

@@ -4,8 +4,9 @@
 record per media sequence number from the start position on:
 
     {"stream", "sequence", "status": "stored" | "gap", "gap_reason" (gaps only: left_playlist,
-     gap_tag, fetch_failed: <error>), "program_date_time" (ISO 8601 or null), "duration" (s),
-     "bytes", "checksum" ("sha256:<hex>"), "path" (object URL), "init_path" (fMP4 or null),
+     gap_tag, segment_gone, fetch_failed: <error>), "program_date_time" (ISO 8601 or null),
+     "duration" (s), "bytes", "checksum" ("sha256:<hex>"), "path" (object URL),
+     "init_path" (fMP4 or null),
      "discontinuity", "discontinuity_sequence", "uri" (where it was fetched), "fetched_at"}
 
 A gap record has null bytes, checksum and path. `video.frames`, key = stream name:

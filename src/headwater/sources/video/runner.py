@@ -9,7 +9,7 @@ record of a playlist step, the position (`next_sequence`) goes to `_headwater.po
 Failure rules:
 1. A playlist that fails to load or parse is logged and reloaded with the follower's backoff.
 2. A segment that cannot be fetched after its retries becomes a gap record with the error as
-   its reason (404/410: `left_playlist`); the stream goes on.
+   its reason (404/410 at once: `segment_gone`); the stream goes on.
 3. A record the broker does not acknowledge is produced again, with backoff, until it is; the
    stream does not advance meanwhile (nothing after it is recorded before it).
 4. Any other exception ends that stream's task only: it is logged and the stream restarts from
@@ -95,6 +95,11 @@ class VideoConfig:
     decode_workers: int = field(default_factory=lambda: os.cpu_count() or 1)
     max_connections: int = 512
 
+    def __post_init__(self) -> None:
+        names = [spec.name for spec in self.streams]
+        if len(set(names)) != len(names):
+            raise ValueError(f"stream names must be unique: {sorted(names)}")
+
 
 @dataclass
 class Shared:
@@ -165,6 +170,8 @@ class StreamRunner:
             except (FetchError, PlaylistError) as exc:
                 self.stats.playlist_errors += 1
                 delay = follower.on_error()
+                if follower.errors % 3 == 0:
+                    media_url = None  # a master playlist may have moved its variants
                 log_event(
                     logger,
                     "playlist_error",
@@ -275,7 +282,7 @@ class StreamRunner:
             body = await fetch_with_retries(shared.session, uri, shared.config.segment_fetch, True)
             init = await self._init_section(item, media_url)
         except FetchError as exc:
-            reason = "left_playlist" if isinstance(exc, SegmentGone) else f"fetch_failed: {exc}"
+            reason = "segment_gone" if isinstance(exc, SegmentGone) else f"fetch_failed: {exc}"
             log_event(
                 logger,
                 "segment_missing",

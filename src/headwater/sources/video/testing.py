@@ -8,10 +8,14 @@ real segments (made once with ffmpeg), so hundreds of "cameras" cost almost noth
     origin.add_stream("cam2", clock=True)        # a new segment every target_duration seconds
     base = await origin.start("127.0.0.1", port) # then GET {base}/cam1/index.m3u8
 
-Segment `n` of a stream has the bytes of `segments[n % len(segments)]` and is served only while
-it is in the window (404 after, as an origin that deletes old segments). Per stream a test can
-mark discontinuities, override a segment's bytes (truncation), override the playlist text
-(malformed), make the playlist fail with 503 (outage), and publish a master playlist.
+Segment `n` of a stream has the bytes of `segments[n % len(segments)]`. After it leaves the
+playlist it stays available for `retain` more segments, then answers 404 (deleted). RFC 8216
+6.2.2 asks origins to keep a removed segment for the playlist's duration plus its own, which is
+the default (`window + 1`); `retain=0` makes a strict origin that deletes at once.
+
+Per stream a test can mark discontinuities and EXT-X-GAP, override a segment's bytes
+(truncation), lose a listed segment (404), override the playlist text (malformed), make the
+playlist fail with 503 (outage), end it (EXT-X-ENDLIST); and publish master playlists.
 """
 
 from __future__ import annotations
@@ -35,6 +39,7 @@ class LiveStream:
     discontinuities: set[int] = field(default_factory=set)
     gaps: set[int] = field(default_factory=set)  # EXT-X-GAP
     overrides: dict[int, bytes] = field(default_factory=dict)
+    lost: set[int] = field(default_factory=set)  # listed, but answered 404
     playlist_text: str | None = None
     failing: bool = False
     ended: bool = False
@@ -50,12 +55,14 @@ class LiveOrigin:
         target_duration: int = 2,
         window: int = 3,
         init: bytes | None = None,
+        retain: int | None = None,
     ) -> None:
         if not segments:
             raise ValueError("LiveOrigin needs at least one segment")
         self.segments = segments
         self.target_duration = target_duration
         self.window = window
+        self.retain = window + 1 if retain is None else retain
         self.init = init
         self.ext = "m4s" if init is not None else "ts"
         self.streams: dict[str, LiveStream] = {}
@@ -175,6 +182,8 @@ class LiveOrigin:
         if stream is None or not dot or ext != self.ext or not seq_text.isdigit():
             raise web.HTTPNotFound()
         stream.segment_requests += 1
-        if int(seq_text) not in self.window_of(stream.name):
+        window = self.window_of(stream.name)
+        sequence = int(seq_text)
+        if sequence in stream.lost or not window.start - self.retain <= sequence < window.stop:
             raise web.HTTPNotFound()
         return web.Response(body=self.segment_bytes(stream.name, int(seq_text)))
