@@ -222,6 +222,8 @@ class StreamRunner:
                         )
                     ]
                 )
+            if done < len(step.items):
+                return  # stopping: the rest comes again after a restart
             if step.reload_in_s is None:
                 self.ended = True
                 log_event(
@@ -232,8 +234,6 @@ class StreamRunner:
                     next_sequence=self.next_sequence,
                 )
                 return
-            if done < len(step.items):
-                return  # stopping
             await self._sleep(max(0.0, started + step.reload_in_s - loop.time()))
 
     async def _sleep(self, seconds: float) -> None:
