@@ -58,3 +58,10 @@ def test_undecodable_bytes_raise_frame_error() -> None:
 def test_bad_sampling_settings_are_refused(mode: str, fmt: str) -> None:
     with pytest.raises(ValueError, match="frame"):
         FrameSampling.parse(mode, fmt)
+
+
+def test_jpeg_quality_sets_the_quantiser(ts_segments: list[bytes]) -> None:
+    sizes = [
+        len(sample_frames(ts_segments[0], FrameSampling(None, "jpeg", q))[0].data) for q in (2, 20)
+    ]
+    assert sizes[0] > sizes[1] * 1.5

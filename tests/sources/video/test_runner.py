@@ -218,6 +218,32 @@ async def test_a_malformed_playlist_is_reported_and_retried_and_one_bad_stream_s
     assert by_stream == {"good": [0, 1, 2], "bad": [0, 1]}
 
 
+async def test_a_playlist_that_stops_updating_is_reported_stalled_then_recovered(
+    broker: BrokerProcess, tmp_path: Path, start_origin, ts_segments: list[bytes], caplog
+) -> None:
+    caplog.set_level(logging.INFO, "headwater.video")
+    origin, base = await start_origin(ts_segments, target_duration=1, window=3)
+    stream = origin.add_stream("cam1", head=2)
+    lake = tmp_path / "lake"
+    stop = asyncio.Event()
+    task = asyncio.create_task(
+        run_video(config(broker, lake, StreamSpec("cam1", f"{base}/cam1/index.m3u8")), stop)
+    )
+
+    def logged(event: str) -> bool:
+        return any(getattr(r, "event", "") == event for r in caplog.records)
+
+    await wait_until(lambda: logged("playlist_stalled"), "stall reported")  # 3 target durations
+    reloads = stream.playlist_requests
+    origin.advance("cam1")
+    await wait_until(lambda: logged("playlist_recovered"), "recovery reported")
+    await wait_until(lambda: stored(lake, "cam1", 2), "the new segment stored")
+    stop.set()
+    await asyncio.wait_for(task, 30)
+    assert stream.playlist_requests > reloads
+    assert [v["sequence"] for v in read_values(broker.bootstrap, "video.segments")] == [0, 1, 2]
+
+
 @pytest.mark.parametrize("name", ["../x", "a b"])
 def test_stream_specs_refuse_unsafe_names(name: str) -> None:
     with pytest.raises(ValueError, match="stream name"):

@@ -15,6 +15,7 @@ from __future__ import annotations
 import io
 from dataclasses import dataclass
 from fractions import Fraction
+from typing import cast
 
 import av
 import numpy as np
@@ -112,18 +113,13 @@ def _encode(frame: av.VideoFrame, sampling: FrameSampling) -> bytes:
         buf = io.BytesIO()
         np.save(buf, frame.to_ndarray(format="rgb24"), allow_pickle=False)
         return buf.getvalue()
-    if sampling.format == "png":
-        codec, pix_fmt = "png", "rgb24"
-    else:
-        codec, pix_fmt = "mjpeg", "yuvj420p"
-    encoder = av.CodecContext.create(codec, "w")
+    codec, pix_fmt = ("png", "rgb24") if sampling.format == "png" else ("mjpeg", "yuvj420p")
+    encoder = cast(av.VideoCodecContext, av.CodecContext.create(codec, "w"))
     encoder.width, encoder.height = frame.width, frame.height
     encoder.pix_fmt = pix_fmt
     encoder.time_base = Fraction(1, 25)
     if codec == "mjpeg":
-        encoder.options = {"qscale": str(sampling.jpeg_quality)}
-        encoder.flags |= av.codec.context.Flags.qscale
-        encoder.qscale = sampling.jpeg_quality  # type: ignore[attr-defined]
+        encoder.qmin = encoder.qmax = sampling.jpeg_quality  # a fixed quantiser
     image = frame.reformat(format=pix_fmt)
     image.pts = None
     packets = [*encoder.encode(image), *encoder.encode(None)]

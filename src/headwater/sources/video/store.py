@@ -18,7 +18,7 @@ import re
 import uuid
 from datetime import date
 
-import pyarrow.fs as pafs
+import pyarrow.fs as pafs  # type: ignore[import-untyped]
 
 _STREAM_NAME = re.compile(r"[A-Za-z0-9._-]{1,128}")
 
