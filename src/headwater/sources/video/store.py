@@ -31,7 +31,11 @@ def check_stream_name(name: str) -> str:
 
 
 class ObjectStore:
-    """Whole-object writes under a root: a local directory or `s3://bucket/prefix`."""
+    """Whole-object writes under a root: a local directory or `s3://bucket/prefix`.
+
+    S3-compatible stores take pyarrow's URI options, e.g.
+    `s3://lake/video?endpoint_override=minio:9000&scheme=http`; credentials come from the usual
+    AWS environment variables or profile. The bucket must exist."""
 
     def __init__(self, root: str) -> None:
         if "://" in root:
@@ -39,7 +43,8 @@ class ObjectStore:
             self._local = isinstance(self.fs, pafs.LocalFileSystem)
         else:
             self.fs, base, self._local = pafs.LocalFileSystem(), os.path.abspath(root), True
-        self.root = root.rstrip("/")
+        # `s3://bucket/prefix?endpoint_override=…` configures the filesystem; paths omit the query.
+        self.root = root.split("?", 1)[0].rstrip("/")
         self._base = base.rstrip("/")
         self._made: set[str] = set()
 
