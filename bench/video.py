@@ -15,7 +15,7 @@ playlist, storage, checksum or broker): the floor of CPU per stream; (b) full de
 frame versus keyframe-only decoding with PyAV (frames sampled per second on one core).
 
     .venv/bin/python bench/video.py [--streams 100,200] [--seconds 60] [--frames-streams 100]
-                                    [--json PATH]
+                                    [--lake-dir DIR] [--json PATH]
 """
 
 from __future__ import annotations
@@ -121,7 +121,7 @@ def read_segments(bootstrap: str) -> list[dict]:
 
 
 def run_scenario(
-    segments: list[bytes], streams: int, seconds: float, frames: bool, work: Path
+    segments: list[bytes], streams: int, seconds: float, frames: bool, work: Path, lake: Path
 ) -> dict:
     work.mkdir(parents=True)
     ctx = mp.get_context("spawn")
@@ -148,7 +148,7 @@ def run_scenario(
         log = (work / "video.log").open("wb")
         follower = subprocess.Popen(
             [PYTHON, "-m", "headwater", "video", *args, "--broker", f"127.0.0.1:{broker_port}",
-             "--lake", str(work / "lake"), "--log-level", "warning"],
+             "--lake", str(lake), "--log-level", "warning"],
             preexec_fn=lambda: os.sched_setaffinity(0, FOLLOWER_CPU),
             stdout=subprocess.DEVNULL, stderr=log,
         )  # fmt: skip
@@ -156,7 +156,9 @@ def run_scenario(
         time.sleep(max(10.0, streams * WINDOW * 0.004))
         cpu0, wall0 = cpu_seconds(follower.pid), time.monotonic()
         broker_cpu0 = cpu_seconds(broker.pid)
+        origin_cpu0 = cpu_seconds(origin.pid)
         time.sleep(seconds)
+        origin_cpu = cpu_seconds(origin.pid) - origin_cpu0
         cpu = cpu_seconds(follower.pid) - cpu0
         wall = time.monotonic() - wall0
         broker_cpu = cpu_seconds(broker.pid) - broker_cpu0
@@ -186,7 +188,7 @@ def run_scenario(
                 reasons[reason] = reasons.get(reason, 0) + 1
     stored = sum(v["status"] == "stored" for v in values)
     errors = [line for line in (work / "video.log").read_text().splitlines() if "error" in line]
-    shutil.rmtree(work / "lake", ignore_errors=True)
+    shutil.rmtree(lake, ignore_errors=True)
     return {
         "streams": streams,
         "frames": "keyframes" if frames else "off",
@@ -203,6 +205,7 @@ def run_scenario(
         "holes": holes,
         "missed": gaps + holes + (streams - len(by_stream)),
         "broker_core_share": round(broker_cpu / wall, 3),
+        "origin_core_share": round(origin_cpu / wall, 3),
         "log_errors": len(errors),
     }
 
@@ -270,6 +273,9 @@ def main() -> None:
     parser.add_argument("--frames-streams", type=int, default=100, help="0: skip frames row")
     parser.add_argument("--seconds", type=float, default=60.0)
     parser.add_argument("--json", type=Path)
+    parser.add_argument(
+        "--lake-dir", type=Path, help="where the follower writes (default: the temp dir's disk)"
+    )
     args = parser.parse_args()
     console = Console(width=150)
     os.sched_setaffinity(0, FOLLOWER_CPU)
@@ -288,10 +294,11 @@ def main() -> None:
             plan.append((args.frames_streams, True))
         for i, (n, frames) in enumerate(plan):
             console.print(f"scenario: {n} streams, frames {'keyframes' if frames else 'off'} ...")
-            rows.append(run_scenario(segments, n, args.seconds, frames, work / f"run{i}"))
+            lake = (args.lake_dir or work) / f"lake{i}"
+            rows.append(run_scenario(segments, n, args.seconds, frames, work / f"run{i}", lake))
     table = Table(title=f"headwater video, {args.seconds:g} s measured per row, core 0")
     for col in ("streams", "frames", "segments", "missed", "core share", "CPU ms/stream/s",
-                "streams/core", "x bare fetch", "broker core"):  # fmt: skip
+                "streams/core", "x bare fetch", "broker core", "origin core"):  # fmt: skip
         table.add_column(col, justify="right")
     for r in rows:
         table.add_row(
@@ -304,6 +311,7 @@ def main() -> None:
             f"{r['streams_per_core']:.0f}" if r["streams_per_core"] else "-",
             f"{r['cpu_ms_per_stream_s'] / bare_ms_per_stream_s:.1f}",
             f"{r['broker_core_share']:.2f}",
+            f"{r['origin_core_share']:.2f}",
         )
     console.print(table)
     console.print(
