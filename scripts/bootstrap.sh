@@ -11,6 +11,8 @@ python3 -c 'import venv, ensurepip' 2>/dev/null || apt_missing+=(python3-venv)
 command -v kcat >/dev/null || apt_missing+=(kcat)
 # Headless browser for the tracker's end-to-end tests (driven by Playwright, never downloaded).
 command -v chromium >/dev/null || apt_missing+=(chromium)
+# Live HLS streams written during the video tests (libx264, hls muxer with a sliding window).
+command -v ffmpeg >/dev/null || apt_missing+=(ffmpeg)
 if [ "${1:-}" = "--bench" ]; then
   # Load generator and baseline server of bench/collector.py.
   command -v wrk >/dev/null || apt_missing+=(wrk)

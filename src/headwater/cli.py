@@ -324,6 +324,78 @@ def cdc(
 
 
 @app.command()
+def video(
+    stream: Annotated[
+        list[str],
+        typer.Option(help="NAME=URL of a live HLS playlist, media or master (repeatable)."),
+    ],
+    lake: Annotated[
+        str, typer.Option(help="Object area for segments and frames: a directory or s3://b/p.")
+    ] = ".headwater/lake/objects",
+    broker: Annotated[
+        str, typer.Option(help="embedded (127.0.0.1:9092), HOST:PORT or kafka://h1:9092,h2:9092.")
+    ] = "embedded",
+    variant: Annotated[
+        str,
+        typer.Option(
+            help="Master playlists: max-bandwidth, min-bandwidth, bandwidth=N, resolution=WxH|H."
+        ),
+    ] = "max-bandwidth",
+    frames: Annotated[str, typer.Option(help="Frame sampling: none, keyframes or fps=N.")] = "none",
+    frame_format: Annotated[str, typer.Option(help="jpeg, png or npy.")] = "jpeg",
+    segment_retries: Annotated[int, typer.Option(help="Retries of a failed segment fetch.")] = 3,
+    timeout_s: Annotated[float, typer.Option(help="Read timeout of a request, seconds.")] = 10.0,
+    max_backoff_s: Annotated[
+        float, typer.Option(help="Longest wait between reloads of a failing playlist.")
+    ] = 8.0,
+    decode_workers: Annotated[
+        int, typer.Option(help="Threads decoding frames (default: one per core).")
+    ] = 0,
+    log_level: Annotated[str, typer.Option(help="debug, info, warning, error.")] = "info",
+) -> None:
+    """Follow live HLS streams: store every segment, record gaps, sample frames (Ctrl-C stops)."""
+    import asyncio
+    import os
+    import signal
+
+    from headwater.logs import setup_logging
+    from headwater.sources.video.fetch import FetchPolicy
+    from headwater.sources.video.frames import FrameSampling
+    from headwater.sources.video.runner import StreamSpec, VideoConfig, run_video
+
+    setup_logging(log_level)
+    try:
+        specs = []
+        for item in stream:
+            name, sep, url = item.partition("=")
+            if not sep or not url:
+                raise ValueError(f"--stream expects NAME=URL, got {item!r}")
+            specs.append(StreamSpec(name, url, variant))
+        sampling = None if frames == "none" else FrameSampling.parse(frames, frame_format)
+        config = VideoConfig(
+            broker=broker,
+            lake=lake,
+            streams=tuple(specs),
+            frames=sampling,
+            segment_fetch=FetchPolicy(read_timeout_s=timeout_s, retries=segment_retries),
+            playlist_fetch=FetchPolicy(read_timeout_s=timeout_s, retries=0),
+            max_backoff_s=max_backoff_s,
+            decode_workers=decode_workers or os.cpu_count() or 1,
+        )
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc)) from None
+
+    async def main() -> None:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop.set)
+        await run_video(config, stop)
+
+    asyncio.run(main())
+
+
+@app.command()
 def demo(
     records: Annotated[int, typer.Option(help="How many records to stream.")] = 2_000_000,
     partitions: Annotated[int, typer.Option(help="Partitions of the demo topic.")] = 6,
