@@ -23,6 +23,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import urllib.request
 from pathlib import Path
 
 import orjson
@@ -60,7 +61,7 @@ def event(i: int) -> dict:
         "type": "track",
         "event": "video_play",
         "anonymousId": f"anon-{i % 5000}",
-        "messageId": f"m-{i}",
+        "messageId": f"m-{i}-{ID_MARK}",
         "timestamp": "2026-11-25T10:00:00.000Z",
         "properties": {"video_id": f"v{i % 300}", "position_s": i % 600},
         "context": {
@@ -74,12 +75,33 @@ def event(i: int) -> dict:
     }
 
 
+ID_MARK = "@ID@"  # where each event's messageId goes; wrk fills a fresh one per request
+
+
 def wrk_script(path: str, body: bytes, auth: str | None) -> str:
-    headers = 'wrk.headers["Content-Type"] = "application/json"\n'
+    """A wrk script POSTing `body` with every `ID_MARK` replaced by an id unique to the request.
+
+    Unique ids matter: the collector drops event ids it has already seen, so replaying one body
+    would measure its deduplication instead of enrichment and broker acknowledgement."""
+    headers = '["Content-Type"] = "application/json"'
     if auth:
-        headers += f'wrk.headers["Authorization"] = "Basic {auth}"\n'
-    escaped = body.decode().replace("\\", "\\\\").replace('"', '\\"')
-    return f'wrk.method = "POST"\nwrk.path = "{path}"\nwrk.body = "{escaped}"\n{headers}'
+        headers += f', ["Authorization"] = "Basic {auth}"'
+    parts = body.decode().split(ID_MARK)
+    lua_parts = ", ".join("[==[" + part + "]==]" for part in parts)
+    return f"""
+local parts = {{{lua_parts}}}
+local headers = {{{headers}}}
+local n = 0
+request = function()
+  n = n + 1
+  local buf = {{parts[1]}}
+  for i = 2, #parts do
+    buf[#buf + 1] = "{time.time_ns()}-" .. n .. "-" .. i
+    buf[#buf + 1] = parts[i]
+  end
+  return wrk.format("POST", "{path}", headers, table.concat(buf))
+end
+"""
 
 
 def run_wrk(port: int, script: str, seconds: int, connections: int, tmp: Path) -> dict:
@@ -241,10 +263,16 @@ def bench_collector(procs: Procs, tmp: Path, args, bodies) -> dict:
     try:
         # warm-up: topic creation, connections, caches
         run_wrk(cport, wrk_script(*bodies["batch50"], auth), 2, 8, tmp)
-        return {
+        results = {
             name: run_wrk(cport, wrk_script(path, body, auth), args.seconds, args.connections, tmp)
             for name, (path, body) in bodies.items()
         }
+        with urllib.request.urlopen(f"http://127.0.0.1:{cport}/healthz", timeout=10) as answer:
+            stats = orjson.loads(answer.read())
+        if stats["duplicates"] or stats["unavailable"]:
+            print(f"warning: the collector counted {stats} (expected no duplicates, no 503s)")
+        results["collector_stats"] = stats
+        return results
     finally:
         procs.stop_all()
 
