@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import signal
 import sys
 from pathlib import Path
 
 import orjson
 import pytest
+from deltalake import DeltaTable
 from typer.testing import CliRunner
 
 from headwater.cli import app
@@ -49,3 +51,45 @@ async def test_headwater_video_follows_a_stream_to_its_end(
 def test_bad_options_are_refused_with_exit_code_2(args: list[str]) -> None:
     result = CliRunner().invoke(app, ["video", *args])
     assert result.exit_code == 2, result.output
+
+
+async def test_segments_land_in_the_lake_table_video_segments(
+    broker: BrokerProcess, tmp_path: Path, start_origin, ts_segments: list[bytes]
+) -> None:
+    origin, base = await start_origin(ts_segments, target_duration=1, window=5)
+    origin.add_stream("cam2", head=3, ended=True)
+    video = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "headwater", "video",
+        "--stream", f"cam2={base}/cam2/index.m3u8",
+        "--broker", broker.bootstrap, "--lake", str(tmp_path / "objects"),
+        stderr=asyncio.subprocess.PIPE,
+    )  # fmt: skip
+    _, stderr = await asyncio.wait_for(video.communicate(), 120)
+    assert video.returncode == 0, stderr.decode()
+    lake = tmp_path / "lake"
+    sink = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "headwater", "sink",
+        "--broker", broker.bootstrap, "--lake", str(lake),
+        "--topics", "video.segments", "--max-age-s", "0.5",
+        stderr=asyncio.subprocess.PIPE,
+    )  # fmt: skip
+    table = lake / "video_segments"
+    try:
+        for _ in range(240):  # until the sink's first commit, at most ~60 s
+            if (table / "_delta_log").is_dir() and DeltaTable(
+                str(table)
+            ).to_pyarrow_table().num_rows:
+                break
+            await asyncio.sleep(0.25)
+    finally:
+        sink.send_signal(signal.SIGTERM)
+        _, sink_err = await asyncio.wait_for(sink.communicate(), 60)
+    assert sink.returncode == 0, sink_err.decode()
+    rows = DeltaTable(str(table)).to_pyarrow_table().to_pylist()
+    assert sorted(r["sequence"] for r in rows) == [0, 1, 2]
+    assert {r["stream"] for r in rows} == {"cam2"}
+    assert all(Path(r["path"]).read_bytes() == ts_segments[r["sequence"]] for r in rows)
+
+
+def _rows(table: Path) -> int:
+    return DeltaTable(str(table)).to_pyarrow_table().num_rows
