@@ -126,15 +126,29 @@ def _row(columns: list[dict[str, Any]]) -> dict[str, Any]:
     return row
 
 
-#: A bare numeric value (not null, not already a string) and what comes before it.
+#: A bare numeric value (not null, not already a string) and what precedes it.
 _NUMERIC = re.compile(rb'("type":"numeric(?:\([0-9, ]*\))?","value":)([^,}"n][^,}]*)')
 
 
 def _quote_numerics(payload: bytes) -> bytes:
     """Make each bare numeric value a JSON string of its exact text, before parsing."""
     parts = _NUMERIC.split(payload)  # text, (type, value, text)*: 3x faster than a sub template
+    if len(parts) == 1:
+        return payload
+    if len(parts) == 4:
+        return b'%b%b"%b"%b' % (parts[0], parts[1], parts[2], parts[3])
     parts[2::3] = [b'"%s"' % value for value in parts[2::3]]
     return b"".join(parts)
+
+
+_VALUE = b'{"before":%b,"after":%b%b%b,"xmin":null},"op":"%b","ts_ms":%d,"transaction":null}'
+
+
+def _value(op: bytes, before: bytes, after: bytes, prefix: bytes, lsn: str | None) -> bytes:
+    """`encode(envelope(op, before, after, source, now_ms))`, assembled from encoded parts;
+    `prefix` is `,"source":{` … `"lsn":` (`Wal2JsonDecoder._table`)."""
+    lsn_text = b"null" if lsn is None else b"%d" % str_to_lsn(lsn)
+    return _VALUE % (before, after, prefix, lsn_text, op, int(time.time() * 1000))
 
 
 def _ts_ms(text: str) -> int:
@@ -157,9 +171,7 @@ class Wal2JsonDecoder:
 
     def decode(self, payload: bytes, data_start: int) -> None:
         """Handle one message; `data_start` is the LSN psycopg2 reports for it."""
-        if b'"type":"numeric' in payload:
-            payload = _quote_numerics(payload)
-        msg = orjson.loads(payload)
+        msg = orjson.loads(_quote_numerics(payload))
         action = msg["action"]
         if action == "I":  # the common case first
             self._insert(msg)
@@ -201,28 +213,6 @@ class Wal2JsonDecoder:
         entry = self._prefixes[(schema, table)] = (topic, b',"source":' + source[:-1] + b',"lsn":')
         return entry
 
-    def _value(
-        self, op: bytes, before: bytes, after: bytes, prefix: bytes, msg: dict[str, Any]
-    ) -> bytes:
-        """`encode(envelope(op, before, after, source, now_ms))`, assembled."""
-        lsn = msg.get("lsn")
-        lsn_text = b"null" if lsn is None else str(str_to_lsn(lsn)).encode()
-        return b"".join(
-            (
-                b'{"before":',
-                before,
-                b',"after":',
-                after,
-                prefix,
-                lsn_text,
-                b',"xmin":null},"op":"',
-                op,
-                b'","ts_ms":',
-                str(int(time.time() * 1000)).encode(),
-                b',"transaction":null}',
-            )
-        )
-
     def _key(self, msg: dict[str, Any], row: dict[str, Any]) -> bytes | None:
         pk = msg.get("pk")
         if not pk:
@@ -231,27 +221,31 @@ class Wal2JsonDecoder:
         return encode({c["name"]: row.get(c["name"]) for c in pk})
 
     def _insert(self, msg: dict[str, Any]) -> None:
-        topic, prefix = self._table(msg)
+        try:
+            topic, prefix = self._prefixes[(msg["schema"], msg["table"])]
+        except KeyError:
+            topic, prefix = self._table(msg)
         after = _row(msg["columns"])
-        value = self._value(b"c", b"null", encode(after), prefix, msg)
+        value = _value(b"c", b"null", encode(after), prefix, msg.get("lsn"))
         self.sink.change(topic, self._key(msg, after), value)
 
     def _row_change(self, action: str, msg: dict[str, Any]) -> None:
         topic, prefix = self._table(msg)
         if action == "T":
-            self.sink.change(topic, None, self._value(b"t", b"null", b"null", prefix, msg))
+            self.sink.change(topic, None, _value(b"t", b"null", b"null", prefix, msg.get("lsn")))
             return
         if action == "U":
             after = _row(msg["columns"])
             identity = msg.get("identity")
             full = identity and len(identity) == len(msg["columns"])
             before = encode(_row(identity)) if full else b"null"
-            value = self._value(b"u", before, encode(after), prefix, msg)
+            value = _value(b"u", before, encode(after), prefix, msg.get("lsn"))
             self.sink.change(topic, self._key(msg, after), value)
         else:
             old = _row(msg.get("identity", ()))
             key = self._key(msg, old)
-            self.sink.change(topic, key, self._value(b"d", encode(old), b"null", prefix, msg))
+            value = _value(b"d", encode(old), b"null", prefix, msg.get("lsn"))
+            self.sink.change(topic, key, value)
             if self.tombstones and key is not None:
                 self.sink.change(topic, key, None)
 
