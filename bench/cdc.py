@@ -215,7 +215,8 @@ def bench_debezium(dsn: str, tmp: Path, args: argparse.Namespace) -> dict:
     try:
         return json.loads(lines[-1])
     except (IndexError, ValueError):
-        return {"error": (done.stderr.strip().splitlines() or ["no output"])[-1][:300]}
+        tail = " | ".join(done.stderr.strip().splitlines()[-3:])[-400:]
+        return {"error": f"exit {done.returncode}: {tail or 'no output'}"}
 
 
 def bench_mariadb(broker: BrokerProcess, tmp: Path, args: argparse.Namespace) -> dict:
