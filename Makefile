@@ -15,6 +15,9 @@ bench:
 	@bash scripts/bootstrap.sh --bench
 	.venv/bin/python bench/broker.py
 	.venv/bin/python bench/collector.py
+	.venv/bin/python bench/cdc.py
+	.venv/bin/python bench/snapshot.py
+	.venv/bin/python bench/video.py
 	.venv/bin/python bench/video.py
 
 lint: setup

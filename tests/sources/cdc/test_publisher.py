@@ -6,6 +6,7 @@ import time
 
 from headwater import transport
 from headwater.sources.cdc import positions
+from headwater.sources.cdc import publisher as publisher_module
 from headwater.sources.cdc.publisher import Publisher
 
 
@@ -57,4 +58,32 @@ def test_positions_follow_transactions_in_commit_order(broker_factory):
     seqs = [int(p["gtid"].rsplit("-", 1)[1]) for p in durable]
     assert seqs == sorted(seqs) and seqs[-1] == 51
     assert positions.load(conn, "q") == {"gtid": "0-1-51"}
+    conn.close()
+
+
+def test_a_transaction_larger_than_a_group_is_acknowledged_whole(broker_factory):
+    broker = broker_factory()
+    conn = transport.connect(broker.bootstrap)
+    with conn.admin() as admin:
+        positions.ensure_topic(admin)
+        admin.create_topics([transport.TopicSpec("cdc.g.s.t")])
+    durable: list[dict] = []
+    producer = conn.producer()
+    publisher = Publisher(producer, "g", "postgresql", durable.append, save_interval_s=0)
+    count = 2 * publisher_module._GROUP_MAX + 7
+    try:
+        for row in range(count):
+            publisher.change("cdc.g.s.t", str(row).encode(), b"{}")
+        publisher.commit({"lsn_int": 9})
+        assert publisher.flush(30.0)
+    finally:
+        producer.close()
+    assert durable == [{"lsn_int": 9}] and publisher.changes == count
+    with conn.consumer("check-g") as consumer:
+        consumer.assign([transport.TopicPartition("cdc.g.s.t", 0, transport.EARLIEST)])
+        got: list = []
+        deadline = time.monotonic() + 30
+        while len(got) < count and time.monotonic() < deadline:
+            got.extend(consumer.consume(10_000, 0.2))
+    assert [r.key for r in got] == [str(row).encode() for row in range(count)]
     conn.close()

@@ -11,6 +11,10 @@ Rules:
    reader may tell the database (PostgreSQL flush LSN) that everything up to there is safe.
 4. A failed delivery is fatal: the next call raises `BrokerDeliveryError` and nothing after the
    failure becomes durable; a restart resumes from the last durable position (at least once).
+5. Changes are handed to the producer in groups (`Producer.produce_group`: plain tuples, one
+   callback a group, not a `Delivery` a record): a group is sent at `commit()`, `poll()`,
+   `flush()` and when it reaches `_GROUP_MAX` records, so a change never waits for more than the
+   reader's next poll. A transaction is acknowledged when each of its groups is.
 
 Delivery reports run inside `change()`, `commit()` and `poll()` on the caller's thread.
 """
@@ -32,6 +36,8 @@ log = logging.getLogger("headwater.cdc")
 #: A commit serves delivery reports when the last poll is older than this, so positions advance
 #: however big the transactions and however rarely the reader polls.
 _POLL_INTERVAL_S = 0.02
+#: Records of one transaction sent to the producer at once (rule 5).
+_GROUP_MAX = 2048
 
 
 class _Transaction:
@@ -43,10 +49,10 @@ class _Transaction:
         self.failed: transport.DeliveryError | None = None
         self.position: Position | None = None
 
-    def delivered(self, delivery: transport.Delivery) -> None:
+    def group_done(self, error: transport.DeliveryError | None) -> None:
         self.pending -= 1
-        if delivery.error is not None and self.failed is None:
-            self.failed = delivery.error
+        if error is not None and self.failed is None:
+            self.failed = error
 
 
 class Publisher:
@@ -74,23 +80,26 @@ class Publisher:
         self._last_save = 0.0
         self._last_poll = 0.0
         self.changes = 0
-        self._produce = producer.produce
+        self._group: list[transport.GroupRecord] = []  # changes of `_open` not yet produced
 
     def set_on_durable(self, on_durable: Callable[[Position], None] | None) -> None:
         self._on_durable = on_durable
 
     def change(self, topic: str, key: bytes | None, value: bytes | None) -> None:
         """Queue one change record of the open transaction."""
-        txn = self._open
-        if txn is None:
-            txn = self._open = _Transaction()
-            self._queue.append(txn)
-        txn.pending += 1
-        self._produce(topic, value, key, self._headers, None, txn.delivered)
+        if self._open is None:
+            self._open = _Transaction()
+            self._queue.append(self._open)
+        group = self._group
+        group.append((topic, value, key, self._headers))
         self.changes += 1
+        if len(group) >= _GROUP_MAX:
+            self._send_group()
 
     def commit(self, position: Position) -> None:
         """Close the open transaction (or mark a position with no changes, e.g. a heartbeat)."""
+        if self._group:
+            self._send_group()
         txn = self._open
         if txn is None:
             txn = _Transaction()
@@ -103,6 +112,8 @@ class Publisher:
 
     def poll(self, timeout_s: float = 0.0) -> None:
         """Serve delivery reports, advance the acknowledged position, save it when due."""
+        if self._group:
+            self._send_group()
         self._producer.poll(timeout_s)
         self._last_poll = time.monotonic()
         self._advance()
@@ -114,6 +125,8 @@ class Publisher:
 
     def flush(self, timeout_s: float = 30.0) -> bool:
         """Wait for every queued change and save the last acknowledged position; True if durable."""
+        if self._group:
+            self._send_group()
         deadline = time.monotonic() + timeout_s
         while time.monotonic() < deadline:
             self._producer.flush(min(1.0, max(0.0, deadline - time.monotonic())))
@@ -129,6 +142,14 @@ class Publisher:
     def unacknowledged(self) -> int:
         """Transactions produced but not yet fully acknowledged (or still open)."""
         return len(self._queue)
+
+    def _send_group(self) -> None:
+        txn = self._open
+        assert txn is not None  # a change opened it
+        group, self._group = self._group, []
+        # If this raises, the transaction stays pending: it never counts as acknowledged.
+        txn.pending += 1
+        self._producer.produce_group(group, txn.group_done)
 
     def _advance(self) -> None:
         queue = self._queue

@@ -7,6 +7,7 @@ from typing import Any
 import orjson
 import pytest
 
+from headwater.sources.cdc.envelope import encode, envelope
 from headwater.sources.cdc.postgres.decode import Wal2JsonDecoder, lsn_to_str, str_to_lsn
 
 
@@ -174,3 +175,41 @@ def test_type_modifiers_do_not_change_how_a_value_is_typed(pg_type, value, expec
         )
     )
     assert sink.changes[0][2]["after"]["v"] == expected
+
+
+def test_assembled_values_are_byte_identical_to_the_envelope_encoder():
+    """The decoder assembles value bytes from pieces; they must be `encode(envelope(...))`."""
+    update = (
+        b'{"action":"U","xid":1,"lsn":"0/1","schema":"public","table":"t",'
+        b'"columns":[{"name":"id","type":"integer","value":1},'
+        b'{"name":"x","type":"numeric","value":2.50}],'
+        b'"identity":[{"name":"id","type":"integer","value":1},'
+        b'{"name":"x","type":"numeric","value":-1E+3}],"pk":[{"name":"id","type":"integer"}]}'
+    )
+    delete = (
+        b'{"action":"D","xid":1,"schema":"odd \\"schema","table":"t",'
+        b'"identity":[{"name":"id","type":"integer","value":7}],"pk":[]}'
+    )
+    truncate = b'{"action":"T","xid":1,"lsn":"0/5","schema":"s","table":"t"}'
+    row = insert(
+        '{"name":"id","type":"integer","value":1},'
+        '{"name":"n","type":"numeric(40,9)","value":123456789012345678901234567890.123456789},'
+        '{"name":"z","type":"numeric","value":null},'
+        '{"name":"f","type":"double precision","value":0.1},'
+        '{"name":"u","type":"text","value":"h\\u00e9 \\"type\\":\\"numeric\\",\\"value\\":5"}'
+    )
+    sink = Collect()
+    raw: list[bytes] = []
+    sink.change = lambda topic, key, value: raw.append(value)  # type: ignore[method-assign]
+    decoder = Wal2JsonDecoder("src", "app", sink)
+    for i, payload in enumerate((BEGIN, row, update, delete, truncate, COMMIT, BEGIN, row)):
+        decoder.decode(payload, 0x1929C38 + i)
+    assert len(raw) == 5
+    for value in raw:
+        v = orjson.loads(value)
+        expected = envelope(v["op"], v["before"], v["after"], v["source"], v["ts_ms"])
+        assert value == encode(expected)
+        assert list(v["source"]) == [
+            "version", "connector", "name", "ts_ms", "snapshot", "db", "sequence", "schema",
+            "table", "txId", "lsn", "xmin",
+        ]  # fmt: skip
