@@ -17,6 +17,7 @@ from collections.abc import Sequence
 
 from headwater import transport
 from headwater.logs import log_event
+from headwater.transport.aio import AsyncGroupProducer
 
 logger = logging.getLogger("headwater.collector")
 
@@ -32,34 +33,22 @@ OutgoingRecord = transport.GroupRecord
 
 
 class Acknowledgement:
-    """Completes when the broker acknowledged a request's records; fails on the first error.
+    """A request's pending acknowledgement; `wait` raises `BrokerUnavailable` on failure."""
 
-    The transport reports once per group, from `poll()`, which only the event loop calls: the
-    waiting request is resumed directly, with no thread hand-off.
-    """
+    __slots__ = ("_future",)
 
-    __slots__ = ("_future", "_loop")
-
-    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
-        self._loop = loop
-        self._future: asyncio.Future[None] = loop.create_future()
-
-    def completed(self, error: transport.DeliveryError | None) -> None:
-        """The transport's `on_complete` (on the event loop's thread)."""
-        if self._future.done():
-            return
-        if error is None:
-            self._future.set_result(None)
-        else:
-            self._future.set_exception(BrokerUnavailable(str(error)))
-            self._future.exception()  # retrieved: with --answer-on-enqueue nobody awaits it
+    def __init__(self, future: asyncio.Future[None]) -> None:
+        self._future = future
 
     async def wait(self, timeout_s: float) -> None:
         """Until acknowledged; a timer (not `wait_for`, which costs a task per request) fails
         the wait after `timeout_s`."""
-        timer = self._loop.call_later(timeout_s, self._time_out, timeout_s)
+        loop = self._future.get_loop()
+        timer = loop.call_later(timeout_s, self._time_out, timeout_s)
         try:
             await self._future
+        except transport.DeliveryError as exc:
+            raise BrokerUnavailable(str(exc)) from None
         finally:
             timer.cancel()
 
@@ -71,12 +60,7 @@ class Acknowledgement:
 
 
 class EventSink:
-    """One producer shared by every request of a collector process.
-
-    Delivery reports are served by `poll(0)` from the event loop, every `poll_interval_s` while
-    any request awaits its acknowledgement (and not at all when idle): no poller thread, no GIL
-    hand-off and no wake-up pipe write per request.
-    """
+    """One producer shared by every request of a collector process (see `transport.aio`)."""
 
     def __init__(
         self,
@@ -88,7 +72,7 @@ class EventSink:
         poll_interval_s: float = 0.001,
     ) -> None:
         self._transport = transport.connect(broker, client_id="headwater-collector")
-        self._producer = self._transport.producer(
+        producer = self._transport.producer(
             transport.ProducerOptions(
                 linger_ms=linger_ms,
                 message_timeout_ms=message_timeout_ms,
@@ -97,49 +81,24 @@ class EventSink:
                 extra={"batch.num.messages": 10_000, "batch.size": 1_000_000},
             )
         )
-        self._poll_interval_s = poll_interval_s
-        self._in_flight = 0  # groups queued and not yet reported
-        self._polling: asyncio.TimerHandle | None = None
+        self._producer = AsyncGroupProducer(producer, poll_interval_s)
 
     def send(self, records: Sequence[OutgoingRecord]) -> Acknowledgement:
         """Queue records; the returned acknowledgement completes when the broker has them all."""
-        loop = asyncio.get_running_loop()
-        ack = Acknowledgement(loop)
-
-        def on_complete(error: transport.DeliveryError | None) -> None:
-            self._in_flight -= 1
-            if error is not None:
-                log_event(
-                    logger,
-                    "delivery_failed",
-                    logging.WARNING,
-                    records=len(records),
-                    reason=str(error),
-                )
-            ack.completed(error)
-
-        self._in_flight += 1
         try:
-            self._producer.produce_group(records, on_complete)
+            future = self._producer.send_group(records)
         except transport.TransportError as exc:
-            self._in_flight -= 1
             raise BrokerUnavailable(str(exc)) from None
-        if self._polling is None:
-            self._polling = loop.call_later(self._poll_interval_s, self._poll, loop)
-        return ack
-
-    def _poll(self, loop: asyncio.AbstractEventLoop) -> None:
-        self._polling = None
-        self._producer.poll(0)
-        if self._in_flight > 0:
-            self._polling = loop.call_later(self._poll_interval_s, self._poll, loop)
+        future.add_done_callback(_log_failure)
+        return Acknowledgement(future)
 
     def close(self, timeout_s: float = 10.0) -> int:
         """Deliver what is queued (up to timeout_s); returns what was left."""
-        if self._polling is not None:
-            self._polling.cancel()
-            self._polling = None
-        left = self._producer.flush(timeout_s)
-        self._producer.close(0)
+        left = self._producer.close(timeout_s)
         self._transport.close()
         return left
+
+
+def _log_failure(future: asyncio.Future[None]) -> None:
+    if not future.cancelled() and future.exception() is not None:
+        log_event(logger, "delivery_failed", logging.WARNING, reason=str(future.exception()))
