@@ -32,6 +32,7 @@ import sys
 import tempfile
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -40,7 +41,7 @@ from deltalake import DeltaTable, write_deltalake
 
 import headwater.transport as hwt
 from _clicks import click_value
-from _harness import PYTHON, ROOT, Reaper
+from _harness import PYTHON, ROOT, Reaper, machine_cpu_seconds
 from headwater.lake import txn
 from headwater.lake.convert import Converter
 from headwater.lake.tables import CLICKSTREAM_EVENTS
@@ -121,7 +122,17 @@ class TimedSink(Sink):
         return report
 
 
-def run_sink(bootstrap: str, lake: Path, args: argparse.Namespace, end: dict[int, int]) -> dict:
+def busy_s() -> float:
+    return machine_cpu_seconds()[0]
+
+
+def run_sink(
+    bootstrap: str,
+    broker_cpu: Callable[[], float],
+    lake: Path,
+    args: argparse.Namespace,
+    end: dict[int, int],
+) -> dict:
     """The sink from the first assignment until every record landed."""
     group = "bench-sink"
     config = SinkConfig(lake=lake, group=group, max_rows=args.max_rows, max_age_s=5.0)
@@ -129,7 +140,7 @@ def run_sink(bootstrap: str, lake: Path, args: argparse.Namespace, end: dict[int
         sink = TimedSink(transport, config)
         sink.flushes = []
         thread = threading.Thread(target=sink.run, name="sink")
-        started, cpu0 = time.monotonic(), cpu_s()
+        started, cpu0, broker0, machine0 = time.monotonic(), cpu_s(), broker_cpu(), busy_s()
         thread.start()
         table = lake / CLICKSTREAM_EVENTS.name
         deadline = started + 600
@@ -137,7 +148,7 @@ def run_sink(bootstrap: str, lake: Path, args: argparse.Namespace, end: dict[int
             if not thread.is_alive() or time.monotonic() > deadline:
                 raise RuntimeError("the sink stopped or took too long")
             time.sleep(0.2)
-        done, cpu1 = time.monotonic(), cpu_s()
+        done, cpu1, broker1, machine1 = time.monotonic(), cpu_s(), broker_cpu(), busy_s()
         sink.stop()
         thread.join(60)
     rows = sum(end.values())
@@ -149,6 +160,10 @@ def run_sink(bootstrap: str, lake: Path, args: argparse.Namespace, end: dict[int
         "rows_per_s": rows / seconds,
         "join_s": sink.assigned_at - started,
         "cores": (cpu1 - cpu0) / (done - started),
+        "cpu_us": 1e6 * (cpu1 - cpu0) / rows,
+        "broker_cores": (broker1 - broker0) / (done - started),
+        "other_cores": ((machine1 - machine0) - (cpu1 - cpu0) - (broker1 - broker0))
+        / (done - started),
         "commits": len(sink.flushes),
         "flush_s_per_100k": 1e5 * sum(s for _, s in sink.flushes) / max(1, rows),
     }
@@ -160,7 +175,7 @@ def run_stages(bootstrap: str, work: Path, args: argparse.Namespace, end: dict[i
     batches: list[hwt.RecordColumns] = []
     with hwt.connect(bootstrap) as t, t.consumer("bench-stages") as consumer:
         consumer.assign([hwt.TopicPartition(TOPIC, p, hwt.EARLIEST) for p in end])
-        got, started = 0, time.monotonic()
+        got, started, cpu0 = 0, time.monotonic(), cpu_s()
         current = hwt.RecordColumns()
         while got < total:
             cols = consumer.consume_columns(10_000, 1.0)
@@ -171,31 +186,37 @@ def run_stages(bootstrap: str, work: Path, args: argparse.Namespace, end: dict[i
                 batches.append(current)
                 current = hwt.RecordColumns()
         consume_s = time.monotonic() - started
+    consume_cpu = cpu_s() - cpu0
     converter = Converter(CLICKSTREAM_EVENTS)
     schema = CLICKSTREAM_EVENTS.schema
-    started = time.monotonic()
+    started, cpu0 = time.monotonic(), cpu_s()
     tables = [
         converter.convert(b.value, b.partition, b.offset, b.timestamp_ms, schema).table
         for b in batches
     ]
-    convert_s = time.monotonic() - started
+    convert_s, convert_cpu = time.monotonic() - started, cpu_s() - cpu0
     converter.close()
     assert sum(t.num_rows for t in tables) == total
 
     out = work / "parquet"
     out.mkdir()
-    started = time.monotonic()
+    started, cpu0 = time.monotonic(), cpu_s()
     for n, table in enumerate(tables):
         pq.write_table(table, out / f"part-{n:05d}.parquet")
-    parquet_s = time.monotonic() - started
+    parquet_s, parquet_cpu = time.monotonic() - started, cpu_s() - cpu0
     parquet_bytes = sum(f.stat().st_size for f in out.iterdir())
 
     delta = work / "delta"
-    started = time.monotonic()
+    started, cpu0 = time.monotonic(), cpu_s()
     for table in tables:
         write_deltalake(str(delta), table, mode="append", partition_by=["event_date"])
-    delta_s = time.monotonic() - started
+    delta_s, delta_cpu = time.monotonic() - started, cpu_s() - cpu0
+    us = 1e6 / total
     return {
+        "consume_cpu_us": consume_cpu * us,
+        "convert_cpu_us": convert_cpu * us,
+        "delta_cpu_us": delta_cpu * us,
+        "parquet_cpu_us": parquet_cpu * us,
         "consume_rows_per_s": total / consume_s,
         "convert_rows_per_s": total / convert_s,
         "delta_rows_per_s": total / delta_s,
@@ -324,7 +345,7 @@ def main(argv: list[str] | None = None) -> int:
                   f" in {time.monotonic() - started:.1f} s", flush=True)  # fmt: skip
             end = ends(broker.bootstrap, args.partitions)
             results["value_bytes"] = value_bytes / args.records
-            results["sink"] = run_sink(broker.bootstrap, work / "lake", args, end)
+            results["sink"] = run_sink(broker.bootstrap, broker.cpu, work / "lake", args, end)
             print(f"sink: {results['sink']}", flush=True)
             results["stages"] = run_stages(broker.bootstrap, work, args, end)
             print(f"stages: {results['stages']}", flush=True)
@@ -347,19 +368,24 @@ def report(r: dict[str, Any]) -> str:
         s, st = r["sink"], r["stages"]
         limit = st["parquet_rows_per_s"]
         lines += [
-            f"{'path':<34} {'rows/s':>12} {'vs Parquet':>10}",
+            f"{'path':<38} {'rows/s':>10} {'vs Parquet':>10} {'CPU us/row':>10}",
             *(
-                f"{name:<34} {v:>12,.0f} {v / limit:>9.2f}x"
-                for name, v in (
-                    ("sink (broker -> Delta, exactly once)", s["rows_per_s"]),
-                    ("  consume_columns alone", st["consume_rows_per_s"]),
-                    ("  convert (JSON -> Arrow) alone", st["convert_rows_per_s"]),
-                    ("  write_deltalake alone", st["delta_rows_per_s"]),
-                    ("Parquet write of the same tables", limit),
+                f"{name:<38} {v:>10,.0f} {v / limit:>9.3f}x {us:>10.1f}"
+                for name, v, us in (
+                    ("sink (broker -> Delta, exactly once)", s["rows_per_s"], s["cpu_us"]),
+                    ("  consume_columns alone", st["consume_rows_per_s"], st["consume_cpu_us"]),
+                    (
+                        "  convert (JSON -> Arrow) alone",
+                        st["convert_rows_per_s"],
+                        st["convert_cpu_us"],
+                    ),
+                    ("  write_deltalake alone", st["delta_rows_per_s"], st["delta_cpu_us"]),
+                    ("Parquet write of the same tables", limit, st["parquet_cpu_us"]),
                 )
             ),
             f"sink: {s['rows']:,} rows in {s['seconds']:.1f} s after a {s['join_s']:.1f} s "
-            f"group join, {s['commits']} commits, {s['cores']:.2f} cores; target "
+            f"group join, {s['commits']} commits; sink {s['cores']:.2f} cores, broker "
+            f"{s['broker_cores']:.2f}, other load {s['other_cores']:.2f}; target "
             f"{TARGETS['rows_per_s']:,} rows/s: {'met' if s['rows_per_s'] >= 1e6 else 'not met'}",
         ]
     if "freshness" in r:
