@@ -198,6 +198,9 @@ def sink(
     session_timeout_ms: Annotated[
         int | None, typer.Option(help="Group session timeout (a dead sink's partitions move on).")
     ] = None,
+    metrics_listen: Annotated[
+        str | None, typer.Option(help="HOST:PORT for the Prometheus /metrics endpoint.")
+    ] = None,
     log_level: Annotated[str, typer.Option(help="debug, info, warning, error.")] = "info",
 ) -> None:
     """Land topics in Delta tables exactly once until Ctrl-C/SIGTERM (commits what it holds)."""
@@ -217,6 +220,7 @@ def sink(
         max_bytes=max_bytes,
         max_age_s=max_age_s,
         consumer=hwt.ConsumerOptions(session_timeout_ms=session_timeout_ms),
+        metrics_listen=_split_listen(metrics_listen) if metrics_listen else None,
     )
     run_sink(broker, config)
 
