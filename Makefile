@@ -15,6 +15,7 @@ bench:
 	@bash scripts/bootstrap.sh --bench
 	.venv/bin/python bench/broker.py
 	.venv/bin/python bench/collector.py
+	.venv/bin/python bench/sink.py
 
 lint: setup
 	.venv/bin/ruff check .
