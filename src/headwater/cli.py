@@ -355,11 +355,16 @@ def dataset_sessions(
     import sys
 
     import duckdb
+    from deltalake.exceptions import DeltaError
 
     from headwater.ml import LakeSnapshot, sessions
     from headwater.query.output import write
 
-    snapshot = LakeSnapshot.open(lake, ["clickstream_events"])
+    try:
+        snapshot = LakeSnapshot.open(lake, ["clickstream_events"])
+    except DeltaError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(1) from None
     con = duckdb.connect()
     try:
         snapshot.register(con)
@@ -405,8 +410,10 @@ def dataset_build(
     """Build a point-in-time training set and write it to Parquet."""
     import datetime as dt
 
+    import duckdb
     import pyarrow.csv as pcsv
     import pyarrow.parquet as pq
+    from deltalake.exceptions import DeltaError
 
     from headwater.ml import ClickstreamFeatures, DatasetSpec, build, read_versions
 
@@ -419,7 +426,7 @@ def dataset_build(
     )
     try:
         result = build(lake, rows, spec, key, ts, read_versions(pin) if pin else None)
-    except (OSError, ValueError, KeyError) as exc:
+    except (OSError, ValueError, KeyError, duckdb.Error, DeltaError) as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(1) from None
     result.to_parquet(out)

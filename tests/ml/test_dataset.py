@@ -105,6 +105,9 @@ def test_the_command_builds_and_rebuilds_from_a_pin(tmp_path: Path) -> None:
     bad = subprocess.run([*cmd[:-2], "--history", "nocolon", "--out", str(tmp_path / "c.parquet")],
                          capture_output=True)  # fmt: skip
     assert bad.returncode == 2 and b"TABLE:KEY:COL" in bad.stderr
+    empty = [*cmd[:5], "--lake", str(tmp_path / "empty"), *cmd[7:]]
+    missing = subprocess.run([*empty, "--out", str(tmp_path / "d.parquet")], capture_output=True)
+    assert missing.returncode == 1 and missing.stderr.startswith(b"error: "), missing.stderr
 
 
 def test_window_is_a_parameter(tmp_path: Path) -> None:
