@@ -18,7 +18,7 @@ bench:
 	.venv/bin/python bench/cdc.py
 	.venv/bin/python bench/snapshot.py
 	.venv/bin/python bench/video.py
-	.venv/bin/python bench/video.py
+	.venv/bin/python bench/sink.py
 
 lint: setup
 	.venv/bin/ruff check .

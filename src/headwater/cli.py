@@ -198,6 +198,9 @@ def sink(
     session_timeout_ms: Annotated[
         int | None, typer.Option(help="Group session timeout (a dead sink's partitions move on).")
     ] = None,
+    metrics_listen: Annotated[
+        str | None, typer.Option(help="HOST:PORT for the Prometheus /metrics endpoint.")
+    ] = None,
     log_level: Annotated[str, typer.Option(help="debug, info, warning, error.")] = "info",
 ) -> None:
     """Land topics in Delta tables exactly once until Ctrl-C/SIGTERM (commits what it holds)."""
@@ -217,6 +220,7 @@ def sink(
         max_bytes=max_bytes,
         max_age_s=max_age_s,
         consumer=hwt.ConsumerOptions(session_timeout_ms=session_timeout_ms),
+        metrics_listen=_split_listen(metrics_listen) if metrics_listen else None,
     )
     run_sink(broker, config)
 
@@ -250,6 +254,184 @@ def sql(
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(1) from None
     write(result, output_format, sys.stdout.buffer)
+
+
+lake_app = typer.Typer(
+    help="Maintain the lake's Delta tables: compact, vacuum (dry run unless --apply), history.",
+    no_args_is_help=True,
+)
+app.add_typer(lake_app, name="lake")
+
+LakeDir = Annotated[Path, typer.Option(help="Directory of the lake's Delta tables.")]
+TableArg = Annotated[str, typer.Argument(help="A table name in --lake, or a table's directory.")]
+
+
+def _table_path(lake: Path, table: str) -> Path:
+    """`table` under `lake`, or as a path; exits with a message when it is not a Delta table."""
+    for path in (lake / table, Path(table)):
+        if (path / "_delta_log").is_dir():
+            return path
+    typer.echo(f"error: no Delta table {table!r} in {lake}", err=True)
+    raise typer.Exit(1)
+
+
+@lake_app.command("compact")
+def lake_compact(
+    table: TableArg,
+    lake: LakeDir = Path(".headwater/lake"),
+    target_size: Annotated[
+        int | None, typer.Option(help="Bytes a rewritten file aims at (default 100 MiB).")
+    ] = None,
+) -> None:
+    """Rewrite small files into large ones (one commit; the sink's offsets are kept)."""
+    from headwater.lake.maintenance import compact
+
+    done = compact(_table_path(lake, table), target_size)
+    if done.version is None:
+        typer.echo("nothing to compact")
+    else:
+        typer.echo(
+            f"version {done.version}: {done.files_removed} files rewritten into {done.files_added}"
+        )
+
+
+@lake_app.command("vacuum")
+def lake_vacuum(
+    table: TableArg,
+    lake: LakeDir = Path(".headwater/lake"),
+    apply: Annotated[bool, typer.Option("--apply", help="Delete (default: only list).")] = False,
+    retention_hours: Annotated[
+        int | None,
+        typer.Option(
+            help="Keep files younger than this (default: the table's, 7 days). Lower it only "
+            "while no sink writes: a commit in flight owns young unreferenced files."
+        ),
+    ] = None,
+) -> None:
+    """Delete files no table version needs, including those failed commits left (dry run)."""
+    from headwater.lake.maintenance import vacuum
+
+    files = vacuum(_table_path(lake, table), apply, retention_hours)
+    for name in files:
+        typer.echo(name)
+    verb = "deleted" if apply else "would delete (dry run; --apply deletes)"
+    typer.echo(f"{verb}: {len(files)} files", err=True)
+
+
+@lake_app.command("history")
+def lake_history(
+    table: TableArg,
+    lake: LakeDir = Path(".headwater/lake"),
+    limit: Annotated[int | None, typer.Option(help="Newest commits only.")] = None,
+    output_format: Annotated[
+        str, typer.Option("--format", help="table, csv, json (one object a line) or parquet.")
+    ] = "table",
+) -> None:
+    """The table's commits, newest first."""
+    import sys
+
+    from headwater.lake.maintenance import history
+    from headwater.query.output import write
+
+    write(history(_table_path(lake, table), limit), output_format, sys.stdout.buffer)
+
+
+dataset_app = typer.Typer(
+    help="Training sets from the lake: sessions, point-in-time features, pinned versions.",
+    no_args_is_help=True,
+)
+app.add_typer(dataset_app, name="dataset")
+
+
+@dataset_app.command("sessions")
+def dataset_sessions(
+    lake: LakeDir = Path(".headwater/lake"),
+    gap_minutes: Annotated[float, typer.Option(help="Inactivity that ends a session.")] = 30.0,
+    output_format: Annotated[
+        str, typer.Option("--format", help="table, csv, json (one object a line) or parquet.")
+    ] = "table",
+) -> None:
+    """Sessionised clickstream: one row per visitor session with its features."""
+    import sys
+
+    import duckdb
+    from deltalake.exceptions import DeltaError
+
+    from headwater.ml import LakeSnapshot, sessions
+    from headwater.query.output import write
+
+    try:
+        snapshot = LakeSnapshot.open(lake, ["clickstream_events"])
+    except DeltaError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(1) from None
+    con = duckdb.connect()
+    try:
+        snapshot.register(con)
+        result = sessions(con, gap_minutes)
+    finally:
+        con.close()
+    write(result, output_format, sys.stdout.buffer)
+
+
+def _history_spec(value: str) -> object:
+    from headwater.ml import HistoryFeatures
+
+    table, sep, rest = value.partition(":")
+    key, sep2, columns = rest.partition(":")
+    if not (sep and sep2 and table and key and columns):
+        raise typer.BadParameter(f"expected TABLE:KEY:COL[,COL…], got {value!r}")
+    return HistoryFeatures(table, key, tuple(c for c in columns.split(",") if c))
+
+
+@dataset_app.command("build")
+def dataset_build(
+    entities: Annotated[
+        Path, typer.Option(help="Parquet or CSV of entity rows: a key, a timestamp, labels.")
+    ],
+    out: Annotated[Path, typer.Option(help="Parquet file to write (versions in its metadata).")],
+    lake: LakeDir = Path(".headwater/lake"),
+    key: Annotated[str, typer.Option(help="Entity key column.")] = "key",
+    ts: Annotated[str, typer.Option(help="Entity timestamp column (naive = UTC).")] = "ts",
+    history: Annotated[
+        list[str] | None,
+        typer.Option(help="TABLE:KEY:COL[,COL…] of a history table (repeatable)."),
+    ] = None,
+    clickstream: Annotated[
+        bool, typer.Option(help="Attach clickstream activity and the session as of ts.")
+    ] = True,
+    window_days: Annotated[float, typer.Option(help="Clickstream counts window.")] = 7.0,
+    gap_minutes: Annotated[float, typer.Option(help="Inactivity that ends a session.")] = 30.0,
+    pin: Annotated[
+        Path | None,
+        typer.Option(help="A training set written before: read the same table versions."),
+    ] = None,
+) -> None:
+    """Build a point-in-time training set and write it to Parquet."""
+    import datetime as dt
+
+    import duckdb
+    import pyarrow.csv as pcsv
+    import pyarrow.parquet as pq
+    from deltalake.exceptions import DeltaError
+
+    from headwater.ml import ClickstreamFeatures, DatasetSpec, build, read_versions
+
+    rows = pcsv.read_csv(entities) if entities.suffix == ".csv" else pq.read_table(entities)
+    spec = DatasetSpec(
+        history=tuple(_history_spec(h) for h in history or []),  # type: ignore[misc]
+        clickstream=ClickstreamFeatures(dt.timedelta(days=window_days), gap_minutes)
+        if clickstream
+        else None,
+    )
+    try:
+        result = build(lake, rows, spec, key, ts, read_versions(pin) if pin else None)
+    except (OSError, ValueError, KeyError, duckdb.Error, DeltaError) as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(1) from None
+    result.to_parquet(out)
+    versions = ", ".join(f"{t}@{v}" for t, v in result.versions.items())
+    typer.echo(f"{result.table.num_rows} rows, {result.table.num_columns} columns from {versions}")
 
 
 @app.command()

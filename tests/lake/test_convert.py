@@ -8,7 +8,7 @@ import orjson
 import pyarrow as pa
 import pytest
 
-from headwater.lake.convert import Converter
+from headwater.lake.convert import CHUNK_ROWS, Converter
 from headwater.lake.schema import is_json
 from headwater.lake.tables import CLICKSTREAM_EVENTS, spec_for
 
@@ -121,3 +121,20 @@ def test_a_topic_without_contract_takes_the_shape_of_its_json() -> None:
     assert [(r["id"], r["title"], r["tags"]) for r in rows] == [(1, "a", None), (2, None, '["x"]')]
     assert [r["event_date"] for r in rows] == [dt.date(2023, 11, 14), dt.date(2023, 11, 15)]
     assert [(r["_partition"], r["_offset"]) for r in rows] == [(3, 7), (3, 8)]
+
+
+def test_a_batch_of_many_chunks_keeps_each_row_with_its_offset(converter: Converter) -> None:
+    """DuckDB scans the chunks in parallel; rows must still pair with their offsets in order."""
+    n = 3 * CHUNK_ROWS + 5
+    out = convert(converter, [click_value(i) for i in range(n)])
+    assert out.rejected == []
+    assert out.table.column("event_id").to_pylist() == [f"e-{i}" for i in range(n)]
+    assert out.table.column("_offset").to_pylist() == list(range(n))
+
+
+def test_invalid_utf8_is_rejected_and_the_rest_kept(converter: Converter) -> None:
+    values = [click_value(0), click_value(1).replace(b'"e-1"', b'"e-\xff1"'), click_value(2)]
+    out = convert(converter, values)
+    assert [r.index for r in out.rejected] == [1]
+    assert out.rejected[0].reason.startswith("invalid JSON")
+    assert out.table.column("event_id").to_pylist() == ["e-0", "e-2"]

@@ -85,7 +85,10 @@ class Converter:
         schema: pa.Schema,
     ) -> Converted | None:
         """The batch in `schema` (widened), or None when some value does not fit."""
-        src = pa.table({"v": pa.array(values, pa.string())})
+        try:
+            src = _chunked(values)
+        except pa.ArrowInvalid:
+            return None  # invalid UTF-8 somewhere: find it record by record
         con = self._con
         con.register("src", src)
         try:
@@ -210,6 +213,22 @@ def structure_of(value: Any) -> Any:
     if isinstance(value, dict):
         return {k: structure_of(v) for k, v in value.items()}
     return ["JSON"]
+
+
+#: Rows per Arrow record batch handed to DuckDB: it scans one batch per thread, so one big batch
+#: would leave the second core idle (from_json ~1.7x faster with 2 threads, bench/sink.py).
+CHUNK_ROWS = 8192
+
+
+def _chunked(values: Sequence[bytes | None]) -> pa.Table:
+    """The values as one string column in record batches of `CHUNK_ROWS`. Built as binary and
+    cast: Arrow validates UTF-8 in one vectorised pass, ~3x faster than from Python strings."""
+    column = pa.array(values, pa.binary()).cast(pa.string())
+    batches = [
+        pa.record_batch([column.slice(start, CHUNK_ROWS)], names=["v"])
+        for start in range(0, max(1, len(column)), CHUNK_ROWS)
+    ]
+    return pa.Table.from_batches(batches)
 
 
 def _empty(schema: pa.Schema) -> pa.Table:

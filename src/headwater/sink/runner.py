@@ -22,9 +22,11 @@ import headwater.transport as hwt
 from headwater.lake.tables import spec_for
 from headwater.logs import log_event
 from headwater.sink.buffer import TopicBuffer
+from headwater.sink.metrics import SinkMetrics
 from headwater.sink.topic import FlushReport, TopicSink
 
 log = logging.getLogger("headwater.sink")
+LAG_EVERY_S = 1.0  # how often the lag gauge is refreshed (sink.metrics)
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,18 +42,25 @@ class SinkConfig:
     max_age_s: float = 5.0
     fetch_records: int = 10_000
     consumer: hwt.ConsumerOptions | None = None
+    metrics_listen: tuple[str, int] | None = None  # (host, port) of a Prometheus /metrics
 
 
 class Sink:
     """Consumes `config.topics` in group `config.group` into `<lake>/<table>` until stopped."""
 
-    def __init__(self, transport: hwt.Transport, config: SinkConfig) -> None:
+    def __init__(
+        self, transport: hwt.Transport, config: SinkConfig, metrics: SinkMetrics | None = None
+    ) -> None:
         self.config = config
+        self.metrics = metrics
+        #: Next offset each assigned partition needs in its table (for lag); None: from the start.
+        self._next: dict[tuple[str, int], int | None] = {}
         self._stop = threading.Event()
         self._tables = {t: TopicSink(config.lake, spec_for(t), config.group) for t in config.topics}
         self._buffers = {t: TopicBuffer(t) for t in config.topics}
         self._consumer = transport.consumer(config.group, config.consumer)
         self.commits = 0
+        self._lag_at = 0.0
 
     def stop(self) -> None:
         """Ask the loop to commit what it holds and return (safe from a signal handler)."""
@@ -67,6 +76,13 @@ class Sink:
                 cols = consumer.consume_columns(cfg.fetch_records, self._wait_s())
                 if len(cols):
                     self._route(cols)
+                    if self.metrics is not None:
+                        for topic, buffer in self._buffers.items():
+                            self.metrics.buffered.labels(topic=topic).set(len(buffer))
+                if self.metrics is not None and time.monotonic() - self._lag_at >= LAG_EVERY_S:
+                    self._lag_at = time.monotonic()
+                    for (topic, partition), lag in self.lag().items():
+                        self.metrics.lag.labels(topic=topic, partition=str(partition)).set(lag)
                 for buffer in self._buffers.values():
                     if self._due(buffer):
                         self._flush(buffer)
@@ -78,6 +94,19 @@ class Sink:
             for table in self._tables.values():
                 table.close()
             log_event(log, "sink_stopped", group=cfg.group, commits=self.commits)
+
+    def lag(self) -> dict[tuple[str, int], int]:
+        """Per assigned partition, records in the broker not yet in the table, from the high
+        watermarks the consumer last fetched (partitions not fetched yet are left out). Call it
+        from the sink's thread only (sink.metrics)."""
+        out = {}
+        for (topic, partition), start in self._next.items():
+            tp = hwt.TopicPartition(topic, partition)
+            low, high = self._consumer.watermarks(tp, cached=True)
+            if high < 0 or (start is None and low < 0):
+                continue
+            out[(topic, partition)] = max(0, high - (low if start is None else start))
+        return out
 
     # -- internals ------------------------------------------------------------------------------
 
@@ -117,6 +146,12 @@ class Sink:
         batch = buffer.take()
         report = self._tables[batch.topic].flush(batch)
         self.commits += 1
+        for p, last in batch.last.items():
+            if (batch.topic, p) in self._next:
+                self._next[(batch.topic, p)] = last + 1
+        if self.metrics is not None:
+            self.metrics.flushed(batch.topic, report)
+            self.metrics.buffered.labels(topic=batch.topic).set(0)
         log_event(
             log,
             "lake_commit",
@@ -144,6 +179,7 @@ class Sink:
             mine = [p.partition for p in parts if p.topic == topic]
             starts = self._tables[topic].start_offsets(mine)
             for p, start in starts.items():
+                self._next[(topic, p)] = start
                 chosen.append(
                     hwt.TopicPartition(topic, p, hwt.EARLIEST if start is None else start)
                 )
@@ -155,6 +191,10 @@ class Sink:
         return chosen
 
     def _on_revoke(self, parts: list[hwt.TopicPartition]) -> None:
+        for p in parts:
+            self._next.pop((p.topic, p.partition), None)
+            if self.metrics is not None:
+                self.metrics.forget(p.topic, p.partition)
         dropped = 0
         for topic, buffer in self._buffers.items():
             dropped += buffer.drop({p.partition for p in parts if p.topic == topic})
@@ -171,7 +211,11 @@ def run_sink(broker: str, config: SinkConfig) -> None:
     import signal
 
     with hwt.connect(broker, client_id=f"{config.group}-sink") as transport:
-        sink = Sink(transport, config)
+        metrics = None
+        if config.metrics_listen is not None:
+            metrics = SinkMetrics()
+            metrics.serve(*config.metrics_listen)
+        sink = Sink(transport, config, metrics)
 
         def on_signal(signum: int, frame: object) -> None:
             log_event(log, "sink_stopping", signal=signal.Signals(signum).name)

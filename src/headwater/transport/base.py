@@ -260,8 +260,12 @@ class Consumer(_Closing, Protocol):
 
     def seek(self, partition: TopicPartition) -> None: ...
 
-    def watermarks(self, partition: TopicPartition, timeout_s: float = 10.0) -> tuple[int, int]:
-        """(low, high): the first retained offset and the offset the next record will get."""
+    def watermarks(
+        self, partition: TopicPartition, timeout_s: float = 10.0, cached: bool = False
+    ) -> tuple[int, int]:
+        """(low, high): the first retained offset and the offset the next record will get.
+        `cached`: what the last fetch response said, without asking the broker (negative when
+        nothing was fetched yet)."""
         ...
 
     def pause(self, partitions: Iterable[TopicPartition]) -> None: ...

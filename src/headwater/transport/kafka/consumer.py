@@ -215,11 +215,18 @@ class KafkaConsumer(ClosesOnExit):
         self._call(self._consumer.seek, f"seek {partition}", _theirs(partition))
         self._at_end.discard((partition.topic, partition.partition))
 
-    def watermarks(self, partition: TopicPartition, timeout_s: float = 10.0) -> tuple[int, int]:
-        """(low, high) from the broker: the first retained offset, the next offset to write."""
+    def watermarks(
+        self, partition: TopicPartition, timeout_s: float = 10.0, cached: bool = False
+    ) -> tuple[int, int]:
+        """(low, high) from the broker: the first retained offset, the next offset to write;
+        `cached`: from the last fetch response, no request (negative before the first fetch)."""
         theirs = ck.TopicPartition(partition.topic, partition.partition)
         marks = self._call(
-            self._consumer.get_watermark_offsets, "watermarks", theirs, timeout=timeout_s
+            self._consumer.get_watermark_offsets,
+            "watermarks",
+            theirs,
+            timeout=timeout_s,
+            cached=cached,
         )
         if marks is None:
             raise BrokerUnavailableError(f"watermarks of {partition}: no answer in {timeout_s}s")

@@ -1,0 +1,117 @@
+"""Training sets pinned to table versions: rebuilt identically, exported to every format."""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+import subprocess
+import sys
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+
+from headwater.ml import ClickstreamFeatures, DatasetSpec, build, iter_examples, read_versions
+
+from .lake import HISTORY, T0, append_events, event, write_history
+from .test_features import DAY, HOUR, PLAN, entities, plans
+
+SPEC = DatasetSpec(history=(PLAN,))
+
+
+def grown(lake: Path) -> None:
+    """New versions of both tables that change what the rows below would see."""
+    write_history(lake, [
+        {"user_id": "u-1", "plan": "team", "valid_from": T0, "valid_to": None},
+    ])  # fmt: skip
+    append_events(lake, [event(10, T0 + HOUR, "u-1"), event(11, T0 + 2 * HOUR, "u-2")])
+
+
+def rows() -> pa.Table:
+    return entities(("u-1", T0 + 2 * DAY), ("u-2", T0 + HOUR), ("u-1", T0 + 3 * HOUR))
+
+
+def test_a_pinned_rebuild_is_identical_whatever_was_written_since(tmp_path: Path) -> None:
+    plans(tmp_path)
+    append_events(tmp_path, [event(0, T0 + HOUR, "u-1")])
+    first = build(tmp_path, rows(), SPEC)
+    assert first.versions == {"clickstream_events": 0, HISTORY: 0}
+    grown(tmp_path)
+    again = build(tmp_path, rows(), SPEC, pin=first.versions)
+    assert again.versions == first.versions
+    assert again.table.equals(first.table)
+    newest = build(tmp_path, rows(), SPEC)
+    assert newest.versions == {"clickstream_events": 1, HISTORY: 1}
+    assert not newest.table.equals(first.table)
+    assert newest.table.column("plan").to_pylist() == ["team", None, "team"]
+
+
+def test_exports_carry_the_same_rows_and_the_versions(tmp_path: Path) -> None:
+    plans(tmp_path)
+    append_events(tmp_path, [event(0, T0 + HOUR, "u-1")])
+    train = build(tmp_path, rows(), SPEC)
+    path = tmp_path / "train.parquet"
+    train.to_parquet(path)
+    assert read_versions(path) == train.versions
+    assert pq.read_table(path).replace_schema_metadata(None).equals(train.to_arrow())
+    frame = train.to_pandas()
+    assert list(frame.columns) == train.table.column_names
+    assert frame["plan"].tolist() == ["pro", "free", "free"]
+    examples = list(iter_examples(train.table, ["events_7d", "session_duration_s"], "label"))
+    assert [(x[0], y) for x, y in examples] == [(1.0, 0), (0.0, 1), (1.0, 2)]
+    assert math.isnan(examples[1][0][1])  # no session: NaN, not 0
+    pq.write_table(pa.table({"a": [1]}), tmp_path / "other.parquet")
+    with pytest.raises(ValueError, match="not a headwater dataset"):
+        read_versions(tmp_path / "other.parquet")
+
+
+def test_examples_are_split_between_loader_workers_without_overlap() -> None:
+    table = pa.Table.from_batches(
+        [pa.record_batch({"x": list(range(i, i + 3)), "y": [0, 1, 0]}) for i in (0, 3, 6, 9, 12)]
+    )
+    shards = [[x[0] for x, _ in iter_examples(table, ["x"], "y", s, 2)] for s in range(2)]
+    assert sorted(shards[0] + shards[1]) == [float(i) for i in range(15)]
+    assert set(shards[0]).isdisjoint(shards[1])
+
+
+def test_torch_dataset_yields_tensors(tmp_path: Path) -> None:
+    torch = pytest.importorskip("torch")
+    plans(tmp_path)
+    append_events(tmp_path, [event(0, T0 + HOUR, "u-1")])
+    train = build(tmp_path, rows(), SPEC)
+    loader = torch.utils.data.DataLoader(train.to_torch(["events_7d"], "label"), batch_size=3)
+    x, y = next(iter(loader))
+    assert x.shape == (3, 1) and y.tolist() == [0, 1, 2]
+
+
+def test_the_command_builds_and_rebuilds_from_a_pin(tmp_path: Path) -> None:
+    lake = tmp_path / "lake"
+    plans(lake)
+    append_events(lake, [event(0, T0 + HOUR, "u-1")])
+    pq.write_table(rows(), tmp_path / "entities.parquet")
+    cmd = [sys.executable, "-m", "headwater", "dataset", "build", "--lake", str(lake),
+           "--entities", str(tmp_path / "entities.parquet"),
+           "--history", f"{HISTORY}:user_id:plan"]  # fmt: skip
+    first = subprocess.run([*cmd, "--out", str(tmp_path / "a.parquet")], capture_output=True)
+    assert first.returncode == 0, first.stderr
+    assert first.stdout == f"3 rows, 14 columns from {HISTORY}@0, clickstream_events@0\n".encode()
+    grown(lake)
+    pinned = [*cmd, "--out", str(tmp_path / "b.parquet"), "--pin", str(tmp_path / "a.parquet")]
+    subprocess.run(pinned, capture_output=True, check=True)
+    a, b = (pq.read_table(tmp_path / f"{n}.parquet") for n in "ab")
+    assert a.equals(b) and a.schema.metadata == b.schema.metadata
+    assert a.column(f"{HISTORY}__plan").to_pylist() == ["pro", "free", "free"]
+    bad = subprocess.run([*cmd[:-2], "--history", "nocolon", "--out", str(tmp_path / "c.parquet")],
+                         capture_output=True)  # fmt: skip
+    assert bad.returncode == 2 and b"TABLE:KEY:COL" in bad.stderr
+    empty = [*cmd[:5], "--lake", str(tmp_path / "empty"), *cmd[7:]]
+    missing = subprocess.run([*empty, "--out", str(tmp_path / "d.parquet")], capture_output=True)
+    assert missing.returncode == 1 and missing.stderr.startswith(b"error: "), missing.stderr
+
+
+def test_window_is_a_parameter(tmp_path: Path) -> None:
+    append_events(tmp_path, [event(0, T0 - 2 * DAY, "u-1"), event(1, T0, "u-1")])
+    spec = DatasetSpec(clickstream=ClickstreamFeatures(window=dt.timedelta(days=1)))
+    got = build(tmp_path, entities(("u-1", T0)), spec).table
+    assert got.column("events_1d").to_pylist() == [1]
