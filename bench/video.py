@@ -27,7 +27,6 @@ import os
 import random
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -38,6 +37,8 @@ import orjson
 from rich.console import Console
 from rich.table import Table
 
+from _net import free_port, wait_port
+
 ROOT = Path(__file__).resolve().parent.parent
 PYTHON = ROOT / ".venv/bin/python"
 CLK_TCK = os.sysconf("SC_CLK_TCK")
@@ -45,23 +46,6 @@ FOLLOWER_CPU = {0}
 LOAD_CPU = {1}
 SEGMENT_S = 2
 WINDOW = 5
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def wait_port(port: int, deadline_s: float = 30) -> None:
-    end = time.monotonic() + deadline_s
-    while time.monotonic() < end:
-        try:
-            with socket.create_connection(("127.0.0.1", port), 0.2):
-                return
-        except OSError:
-            time.sleep(0.05)
-    raise RuntimeError(f"nothing listening on {port}")
 
 
 def cpu_seconds(pid: int) -> float:
