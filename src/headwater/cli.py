@@ -579,19 +579,31 @@ def video(
 
 @app.command()
 def demo(
-    records: Annotated[int, typer.Option(help="How many records to stream.")] = 2_000_000,
-    partitions: Annotated[int, typer.Option(help="Partitions of the demo topic.")] = 6,
+    users: Annotated[int, typer.Option(help="Simulated users of the streaming service.")] = 2000,
+    days: Annotated[int, typer.Option(help="Simulated days (replayed as fast as possible).")] = 42,
+    workdir: Annotated[
+        Path, typer.Option(help="Where the lake, logs and training set are left.")
+    ] = Path(".headwater/demo"),
+    broker_only: Annotated[
+        bool, typer.Option(help="Only stream records through a broker and report its rates.")
+    ] = False,
+    records: Annotated[int, typer.Option(help="--broker-only: records to stream.")] = 2_000_000,
+    partitions: Annotated[int, typer.Option(help="--broker-only: partitions of the topic.")] = 6,
     broker: Annotated[
         str,
-        typer.Option(
-            help="embedded (start a private broker), HOST:PORT or kafka://h1:9092,h2:9092.",
-        ),
+        typer.Option(help="--broker-only: embedded, HOST:PORT or kafka://h1:9092,h2:9092."),
     ] = "embedded",
 ) -> None:
-    """Start an embedded broker, stream records through it and print what was measured."""
-    from headwater.demo import run_demo
+    """The whole platform on this machine: broker, collector, MariaDB + CDC, sink, camera,
+    simulated users, then a churn model on point-in-time features (under 3 minutes)."""
+    if broker_only:
+        from headwater.demo.broker_check import run_demo as run_broker_demo
 
-    run_demo(records=records, partitions=partitions, broker=broker)
+        run_broker_demo(records=records, partitions=partitions, broker=broker)
+        return
+    from headwater.demo.run import run_demo
+
+    run_demo(users=users, days=days, workdir=workdir)
 
 
 app.command()(snapshot_cli.snapshot)

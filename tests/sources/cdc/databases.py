@@ -10,7 +10,6 @@ The first PostgreSQL cluster is made with initdb; later ones copy it (a tenth of
 
 from __future__ import annotations
 
-import contextlib
 import os
 import pwd
 import shutil
@@ -22,9 +21,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import psycopg2
-import pymysql
 
-from tests.conftest import free_port, wait_for_port
+from headwater.local.mariadb import MariaDbServer as LocalMariaDb
+from tests.conftest import free_port
 
 PG_BIN = Path("/usr/lib/postgresql/15/bin")
 PG_SUPERUSER_PASSWORD = "hw-super"
@@ -189,112 +188,8 @@ class PostgresServer:
         shutil.rmtree(self.base, ignore_errors=True)
 
 
-MARIADB_ROW_BINLOG = (
-    "--log-bin=mysql-bin",
-    "--binlog-format=ROW",
-    "--binlog-row-image=FULL",
-    "--binlog-row-metadata=FULL",
-    "--server-id=1",
-)
-
-
-@dataclass
-class MariaDbServer:
-    """A private MariaDB on 127.0.0.1:<port>, root without password, row binlog by default."""
-
-    binlog_args: tuple[str, ...] = MARIADB_ROW_BINLOG
-    port: int = field(default_factory=free_port)
-    base: Path = field(default_factory=lambda: Path(tempfile.mkdtemp(prefix="hw-mariadb-")))
-    proc: subprocess.Popen[bytes] | None = None
-
-    @property
-    def data(self) -> Path:
-        return self.base / "data"
-
-    @property
-    def socket(self) -> Path:
-        return self.base / "mysqld.sock"
-
-    @property
-    def log_path(self) -> Path:
-        return self.base / "mariadbd.log"
+class MariaDbServer(LocalMariaDb):
+    """The product's private MariaDB, with the tests' CDC user as the default URL."""
 
     def url(self, user: str = CDC_USER, password: str = CDC_PASSWORD) -> str:
-        return f"mariadb://{user}:{password}@127.0.0.1:{self.port}"
-
-    def start(self) -> MariaDbServer:
-        if not self.data.exists():
-            subprocess.run(
-                [
-                    "mariadb-install-db",
-                    "--no-defaults",
-                    f"--datadir={self.data}",
-                    "--user=root",
-                    "--auth-root-authentication-method=normal",
-                    "--skip-test-db",
-                ],
-                check=True,
-                capture_output=True,
-            )
-        cmd = [
-            "mariadbd",
-            "--no-defaults",
-            f"--datadir={self.data}",
-            f"--socket={self.socket}",
-            f"--port={self.port}",
-            "--bind-address=127.0.0.1",
-            f"--pid-file={self.base / 'mariadbd.pid'}",
-            f"--log-error={self.log_path}",
-            "--user=root",
-            "--skip-name-resolve",
-            "--innodb-buffer-pool-size=64M",
-            "--innodb-flush-log-at-trx-commit=0",
-            "--sync-binlog=0",
-            "--character-set-server=utf8mb4",
-            *self.binlog_args,
-        ]
-        self.proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        try:
-            wait_for_port("127.0.0.1", self.port, 30)
-        except TimeoutError:
-            raise RuntimeError(f"mariadbd did not start:\n{self.log_text()}") from None
-        return self
-
-    def log_text(self) -> str:
-        return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
-
-    def connect(self, db: str | None = None) -> pymysql.Connection:
-        return pymysql.connect(
-            unix_socket=str(self.socket), user="root", database=db, autocommit=True
-        )
-
-    def execute(self, *statements: str, db: str | None = None) -> tuple:
-        """Run statements as root; returns the last statement's rows."""
-        conn = self.connect(db)
-        try:
-            rows: tuple = ()
-            with conn.cursor() as cur:
-                for statement in statements:
-                    cur.execute(statement)
-                    rows = cur.fetchall()
-            return rows
-        finally:
-            conn.close()
-
-    def stop(self, sig: int = signal.SIGTERM) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.send_signal(sig)
-            try:
-                self.proc.wait(60)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(5)
-
-    def restart(self) -> MariaDbServer:
-        self.stop()
-        return self.start()
-
-    def remove(self) -> None:
-        self.stop()
-        with contextlib.suppress(OSError):
-            shutil.rmtree(self.base)
+        return super().url(user, password)

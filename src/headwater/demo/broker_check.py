@@ -1,8 +1,8 @@
-"""`headwater demo`: the embedded broker end to end on this machine, with what it measured.
+"""`headwater demo --broker-only`: the embedded broker end to end, with what it measured.
 
-Until the lake and sources land, the demo starts a private broker, streams records through it
-with the transport every component uses, reads them back in a consumer group, checks every
-record arrived once and in order per partition, and prints the rates.
+Starts a private broker (or uses the one given), streams records through it with the transport
+every component uses, reads them back in a consumer group, checks every record arrived once and
+in order per partition, and prints the rates.
 """
 
 from __future__ import annotations

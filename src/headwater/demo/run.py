@@ -1,0 +1,229 @@
+"""`headwater demo`: the whole platform on this machine, from capture to a trained model.
+
+Starts, as separate processes on free ports: the embedded broker, a private MariaDB with the
+service's `subscriptions` table, the collector, `headwater cdc` on the database, the sink, and a
+live camera followed by `headwater video`. Then it simulates a video-streaming service over
+`days` days, replayed as fast as the platform takes it: users browse and watch through the
+tracker's API (web) and the Segment SDKs' (mobile, desktop, voice), and subscribe, upgrade and
+cancel in the database. It waits until the lake holds everything the broker acknowledged, stops
+every process, builds a churn training set with point-in-time features and trains a model.
+The lake stays in `<workdir>/lake` for `headwater sql`; everything else is removed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import shutil
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import orjson
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+import headwater.transport as hwt
+from headwater.demo import accounts, churn, report
+from headwater.demo.camera import Camera
+from headwater.demo.landing import wait_landed
+from headwater.demo.processes import Processes, Service
+from headwater.demo.service import DAY_S
+from headwater.demo.service import Service as StreamingService
+from headwater.demo.traffic import Traffic, TrafficStats
+from headwater.demo.wire import Encoder
+from headwater.local.mariadb import MariaDbServer
+from headwater.local.ports import free_port
+from headwater.sources.cdc.envelope import table_topic
+
+WRITE_KEY = "demo-write-key"
+SOURCE = "accounts"
+CDC_TOPIC = table_topic(SOURCE, accounts.DATABASE, accounts.TABLE)
+HISTORY = f"cdc_{accounts.DATABASE}_{accounts.TABLE}_history"
+CURRENT = f"cdc_{accounts.DATABASE}_{accounts.TABLE}"
+SINK_GROUP = "headwater-sink"
+LANDED = {
+    "clickstream.events": ("clickstream_events",),
+    CDC_TOPIC: (HISTORY, CURRENT),
+    "video.segments": ("video_segments",),
+}
+TOPICS = {"clickstream.events": 3, CDC_TOPIC: 3, "video.segments": 1}
+
+
+@dataclass
+class DemoRun:
+    """What the run did, for the report."""
+
+    workdir: Path
+    started: float
+    traffic: TrafficStats
+    simulate_s: float
+    changes: int
+    land_s: float
+    left_behind: dict[str, int]
+
+
+def run_demo(users: int = 2000, days: int = 42, workdir: Path = Path(".headwater/demo")) -> None:
+    console = Console()
+    started = time.monotonic()
+    lake = workdir / "lake"
+    shutil.rmtree(lake, ignore_errors=True)
+    lake.mkdir(parents=True)
+    logs = workdir / "logs"
+    shutil.rmtree(logs, ignore_errors=True)
+    logs.mkdir(parents=True)
+    with tempfile.TemporaryDirectory(prefix="headwater-demo-") as tmp_name:
+        tmp = Path(tmp_name)
+        db = MariaDbServer(base=tmp / "mariadb")
+        try:
+            with Processes(logs) as procs:
+                run = _platform(console, procs, db, tmp, lake, users, days, started)
+                run.workdir = workdir
+        finally:
+            db.remove()
+    console.print("[green]✓[/] every process stopped; nothing left running")
+    cutoffs = [_start(days) + dt.timedelta(days=d) for d in range(days - 21, days - 6, 7)]
+    with console.status("training the churn model…"):
+        result = churn.train(lake, HISTORY, cutoffs, workdir / "churn_training_set.parquet")
+    total_s = time.monotonic() - started
+    report.print_report(console, run, lake, result, total_s)
+    summary = report.summary(run, lake, result, total_s)
+    (workdir / "summary.json").write_bytes(orjson.dumps(summary, option=orjson.OPT_INDENT_2))
+
+
+def _start(days: int) -> dt.datetime:
+    """The first simulated day: `days` + 1 days ago, on the hour, so that the last day's late
+    sessions are still in the past."""
+    now = dt.datetime.now(dt.UTC).replace(minute=0, second=0, microsecond=0)
+    return now - dt.timedelta(days=days + 1)
+
+
+def _ok(console: Console, text: str) -> None:
+    console.print(f"[green]✓[/] {text}")
+
+
+def _platform(
+    console: Console,
+    procs: Processes,
+    db: MariaDbServer,
+    tmp: Path,
+    lake: Path,
+    users: int,
+    days: int,
+    started: float,
+) -> DemoRun:
+    camera = Camera(procs, tmp / "camera")
+    broker_port = free_port()
+    broker = f"127.0.0.1:{broker_port}"
+    procs.headwater(
+        "broker", "broker", "--listen", broker, "--data-dir", str(tmp / "broker")
+    ).wait_listening(broker_port)
+    _ok(console, f"broker (embedded, Kafka protocol) on {broker}")
+    with hwt.connect(broker) as transport:
+        transport.admin().create_topics([hwt.TopicSpec(t, partitions=n) for t, n in TOPICS.items()])
+
+        db.start()
+        with db.connect() as conn:
+            accounts.create_schema(conn)
+        cdc_url = db.create_cdc_user("cdc", "cdc-secret")
+        _ok(console, f"MariaDB (private, row binlog) on 127.0.0.1:{db.port}: "
+                     f"{accounts.DATABASE}.{accounts.TABLE}")  # fmt: skip
+
+        collector_port = free_port()
+        procs.headwater(
+            "collector", "collect", "--listen", f"127.0.0.1:{collector_port}", "--broker", broker,
+            "--write-key", WRITE_KEY, "--site-host", "watch.example",
+        ).wait_listening(collector_port)  # fmt: skip
+        _ok(console, f"collector on http://127.0.0.1:{collector_port} (tracker at /t.js)")
+
+        cdc = procs.headwater(
+            "cdc", "cdc", cdc_url, "--name", SOURCE, "--broker", broker,
+            "--table", f"{accounts.DATABASE}.{accounts.TABLE}",
+        )  # fmt: skip
+        _wait_log(cdc, "binlog_started", 30)
+        _ok(console, f"cdc: binlog of {accounts.DATABASE}.{accounts.TABLE} → {CDC_TOPIC}")
+
+        procs.headwater(
+            "sink", "sink", "--lake", str(lake), "--broker", broker, "--group", SINK_GROUP,
+            *(arg for topic in LANDED for arg in ("--topic", topic)),
+            "--max-age-s", "3", "--max-rows", "250000",
+        )  # fmt: skip
+        _ok(console, f"sink: {', '.join(LANDED)} → {lake} (Delta, exactly once)")
+
+        video = procs.headwater(
+            "video", "video", "--stream", f"cam-1={camera.url}", "--lake", str(lake / "objects"),
+            "--broker", broker, "--frames", "keyframes",
+        )  # fmt: skip
+        _ok(console, f"video: live camera {camera.url} (ffmpeg, 2 s segments)")
+
+        sim_started = time.monotonic()
+        with db.connect() as conn:
+            traffic, changes = asyncio.run(
+                _simulate(console, procs, conn, collector_port, users, days)
+            )
+        simulate_s = time.monotonic() - sim_started
+        for name in ("video", "cdc", "collector"):  # sources first: what they hold is flushed
+            service = next(s for s in procs.services if s.name == name)
+            procs.stop(service)
+        del video
+        land_started = time.monotonic()
+        with Progress(
+            TextColumn("landing in the lake"), BarColumn(), TextColumn("{task.fields[left]}"),
+            TimeElapsedColumn(), console=console, transient=True,
+        ) as progress:  # fmt: skip
+            task = progress.add_task("land", total=None, left="")
+            left = wait_landed(
+                transport, lake, SINK_GROUP, LANDED, timeout_s=120,
+                on_progress=lambda n: progress.update(task, left=f"{n:,} records to go"),
+                check=procs.check,
+            )  # fmt: skip
+        land_s = time.monotonic() - land_started
+        _ok(console, f"lake caught up with the broker in {land_s:.1f} s"
+                     if not any(left.values()) else f"[red]lake behind: {left}")  # fmt: skip
+    camera.stop()
+    return DemoRun(Path(), started, traffic, simulate_s, changes, land_s, left)
+
+
+async def _simulate(
+    console: Console, procs: Processes, conn: object, port: int, users: int, days: int
+) -> tuple[TrafficStats, int]:
+    service = StreamingService(users, days, _start(days).timestamp())
+    db = accounts.Accounts(conn)  # type: ignore[arg-type]
+    encoder = Encoder(WRITE_KEY)
+    changes = db.apply(service.initial_rows())
+    async with Traffic(f"http://127.0.0.1:{port}") as traffic:
+        with Progress(
+            TextColumn("simulating {task.fields[users]:,} users"), BarColumn(),
+            MofNCompleteColumn(), TextColumn("days · {task.fields[rate]}"), TimeElapsedColumn(),
+            console=console,
+        ) as progress:  # fmt: skip
+            task = progress.add_task("days", total=days, users=users, rate="")
+            began = time.monotonic()
+            for d in range(days):
+                procs.check()
+                day = service.day(d)
+                changes += db.apply(day.changes)
+                now = time.time()
+                await traffic.send([r for s in day.sessions for r in encoder.requests(s, now)])
+                rate = traffic.stats.accepted / max(1e-9, time.monotonic() - began)
+                progress.update(
+                    task, advance=1,
+                    rate=f"{traffic.stats.accepted:,} events, {rate:,.0f}/s, "
+                    f"{changes:,} DB changes",
+                )  # fmt: skip
+    return traffic.stats, changes
+
+
+def _wait_log(service: Service, text: str, timeout_s: float) -> None:
+    end = time.monotonic() + timeout_s
+    while text not in service.log_tail(200):
+        service.check()
+        if time.monotonic() > end:
+            raise RuntimeError(
+                f"{service.name}: no {text!r} after {timeout_s}s:\n{service.log_tail()}"
+            )
+        time.sleep(0.1)
+
+
+__all__ = ["DAY_S", "run_demo"]

@@ -1,0 +1,1 @@
+"""Private servers started from installed binaries (own data dir, free port, removed after)."""
