@@ -36,6 +36,8 @@ class TableSpec:
     #: The timestamp column the event date comes from; None: the record's broker timestamp.
     date_from: str | None = None
     partition_column: str = PARTITION_COLUMN
+    #: More columns the sink fills itself (the CDC tables' `valid_from`, `_op`, ...).
+    sink_filled: frozenset[str] = frozenset()
 
     @property
     def schema(self) -> pa.Schema:
@@ -45,7 +47,7 @@ class TableSpec:
     @property
     def reserved(self) -> frozenset[str]:
         """Columns the sink fills itself; JSON keys of these names are ignored."""
-        return frozenset(f.name for f in SINK_COLUMNS)
+        return frozenset(f.name for f in SINK_COLUMNS) | self.sink_filled
 
     @property
     def dead_letter_name(self) -> str:
@@ -102,6 +104,33 @@ KNOWN = {CLICKSTREAM_EVENTS.topic: CLICKSTREAM_EVENTS}
 def table_name(topic: str) -> str:
     """`clickstream.events` → `clickstream_events`: Delta and SQL friendly."""
     return re.sub(r"[^A-Za-z0-9_]", "_", topic).lower()
+
+
+#: `cdc.<source>.<db>.<table>` (`sources.cdc.envelope.table_topic`; `cdc.<source>.schema`, the
+#: DDL topic, has three parts and is an ordinary topic).
+_CDC_TOPIC = re.compile(r"^cdc\.[^.]+\.([^.]+)\.([^.]+)$")
+
+
+@dataclass(frozen=True)
+class CdcNames:
+    """The tables a change topic lands in: `cdc_<db>_<table>` and its history."""
+
+    current: str
+    history: str
+
+    @property
+    def dead_letters(self) -> str:
+        return self.history + DEAD_LETTER_SUFFIX
+
+
+def cdc_names(topic: str) -> CdcNames | None:
+    """The CDC tables of a change topic, or None for any other topic. The source name is not
+    part of the table name (DESIGN.md: `cdc_<db>_<table>`)."""
+    match = _CDC_TOPIC.match(topic)
+    if match is None:
+        return None
+    current = table_name(f"cdc_{match.group(1)}_{match.group(2)}")
+    return CdcNames(current=current, history=current + "_history")
 
 
 def spec_for(topic: str) -> TableSpec:

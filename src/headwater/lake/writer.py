@@ -122,6 +122,52 @@ class LakeTable:
             return CommitResult(written.version(), rows.num_rows, attempt, stored)
         raise RuntimeError(f"{self.path}: no commit after {MAX_ATTEMPTS} attempts")
 
+    def commit_once(
+        self,
+        write: Callable[[DeltaTable | None, Mapping[int, int | None], CommitProperties], int],
+        last: Mapping[int, int],
+    ) -> CommitResult:
+        """Run `write(table or None, stored txn versions, commit properties)`, which makes one
+        commit (an append, a MERGE, a DELETE) carrying the properties' txns and returns its row
+        count, covering offsets up to `last` per partition, exactly once: `write` must leave out
+        what `stored` says is written. Retried like `append_once`. A MERGE or DELETE that
+        changed nothing commits nothing in deltalake 1.6; the txns then go in an empty append."""
+        others = 0
+        for attempt in range(1, MAX_ATTEMPTS + 1):
+            table = self.load()
+            stored = txn.stored_versions(table, self.sink, self.topic, last)
+            txns = txn.transactions(self.sink, self.topic, last, stored)
+            if not txns:
+                return CommitResult(None, 0, attempt, stored)
+            props = CommitProperties(app_transactions=txns)
+            try:
+                rows = write(table, stored, props)
+                written = self.load()
+                assert written is not None
+                if written.transaction_version(txns[0].app_id) != txns[0].version:
+                    empty = pa.schema(written.schema().to_arrow()).empty_table()
+                    write_deltalake(
+                        written, empty, mode="append", partition_by=[self.partition_by],
+                        commit_properties=props,
+                    )  # fmt: skip
+            except CommitFailedError:
+                self._backoff(attempt)
+                continue
+            except DeltaError as exc:
+                if table is None and "already exists" in str(exc):
+                    continue
+                others += 1
+                if others >= MAX_OTHER_FAILURES:
+                    raise
+                log.warning("commit to %s failed, retrying: %s", self.path.name, exc)
+                self._table = None
+                self._backoff(attempt)
+                continue
+            written = self.load()
+            assert written is not None
+            return CommitResult(written.version(), rows, attempt, stored)
+        raise RuntimeError(f"{self.path}: no commit after {MAX_ATTEMPTS} attempts")
+
     @staticmethod
     def _backoff(attempt: int) -> None:
         time.sleep(random.uniform(0, min(0.5, 0.01 * attempt)))

@@ -19,9 +19,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import headwater.transport as hwt
-from headwater.lake.tables import spec_for
+from headwater.lake.tables import cdc_names, spec_for
 from headwater.logs import log_event
 from headwater.sink.buffer import TopicBuffer
+from headwater.sink.cdc import CdcTableSink
 from headwater.sink.metrics import SinkMetrics
 from headwater.sink.topic import FlushReport, TopicSink
 
@@ -56,7 +57,7 @@ class Sink:
         #: Next offset each assigned partition needs in its table (for lag); None: from the start.
         self._next: dict[tuple[str, int], int | None] = {}
         self._stop = threading.Event()
-        self._tables = {t: TopicSink(config.lake, spec_for(t), config.group) for t in config.topics}
+        self._tables = {t: table_sink(config.lake, t, config.group) for t in config.topics}
         self._buffers = {t: TopicBuffer(t) for t in config.topics}
         self._consumer = transport.consumer(config.group, config.consumer)
         self.commits = 0
@@ -204,6 +205,15 @@ class Sink:
             partitions=[f"{p.topic}[{p.partition}]" for p in parts],
             dropped=dropped,
         )
+
+
+def table_sink(lake: Path, topic: str, group: str) -> TopicSink | CdcTableSink:
+    """The writer of a topic: change topics (`cdc.<source>.<db>.<table>`) land in a history and a
+    current-state table, any other topic in the table `spec_for` names."""
+    names = cdc_names(topic)
+    if names is not None:
+        return CdcTableSink(lake, topic, names, group)
+    return TopicSink(lake, spec_for(topic), group)
 
 
 def run_sink(broker: str, config: SinkConfig) -> None:

@@ -95,28 +95,33 @@ class TopicSink:
         )
 
     def _dead_letters(self, batch: Batch, converted: Converted) -> pa.Table:
-        idx = [r.index for r in converted.rejected]
-        now = time.time_ns() // 1000
-        stamps = pa.array(
-            [(batch.timestamps_ms[i] or now // 1000) * 1000 for i in idx],
-            pa.int64(),
-        ).cast(pa.timestamp("us", tz="UTC"))
-        return pa.table(
-            {
-                "topic": pa.array([batch.topic] * len(idx), pa.string()),
-                "key": pa.array([batch.keys[i] for i in idx], pa.binary()),
-                "value": pa.array([batch.values[i] for i in idx], pa.binary()),
-                "reason": pa.array([r.reason for r in converted.rejected], pa.string()),
-                "timestamp": stamps,
-                "rejected_at": pa.array([now] * len(idx), pa.int64()).cast(
-                    pa.timestamp("us", tz="UTC")
-                ),
-                "event_date": stamps.cast(pa.date32()),
-                "_partition": pa.array([batch.partitions[i] for i in idx], pa.int32()),
-                "_offset": pa.array([batch.offsets[i] for i in idx], pa.int64()),
-            },
-            schema=DEAD_LETTER_SCHEMA,
-        )
+        return dead_letter_rows(batch, [(r.index, r.reason) for r in converted.rejected])
 
     def close(self) -> None:
         self.converter.close()
+
+
+def dead_letter_rows(batch: Batch, rejected: list[tuple[int, str]]) -> pa.Table:
+    """Dead-letter rows for the records of `batch` at these indexes, with their reasons."""
+    idx = [i for i, _ in rejected]
+    now = time.time_ns() // 1000
+    stamps = pa.array(
+        [(batch.timestamps_ms[i] or now // 1000) * 1000 for i in idx],
+        pa.int64(),
+    ).cast(pa.timestamp("us", tz="UTC"))
+    return pa.table(
+        {
+            "topic": pa.array([batch.topic] * len(idx), pa.string()),
+            "key": pa.array([batch.keys[i] for i in idx], pa.binary()),
+            "value": pa.array([batch.values[i] for i in idx], pa.binary()),
+            "reason": pa.array([reason for _, reason in rejected], pa.string()),
+            "timestamp": stamps,
+            "rejected_at": pa.array([now] * len(idx), pa.int64()).cast(
+                pa.timestamp("us", tz="UTC")
+            ),
+            "event_date": stamps.cast(pa.date32()),
+            "_partition": pa.array([batch.partitions[i] for i in idx], pa.int32()),
+            "_offset": pa.array([batch.offsets[i] for i in idx], pa.int64()),
+        },
+        schema=DEAD_LETTER_SCHEMA,
+    )

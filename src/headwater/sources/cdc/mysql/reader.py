@@ -3,7 +3,10 @@
 Positions: after each transaction (XID event, or a standalone DDL/TRUNCATE statement) the
 position `{"gtid", "file", "pos"}` is committed to the publisher; `gtid` is the server's GTID
 state after the transaction (MariaDB: the last GTID of each replication domain, comma-joined),
-`file`/`pos` the binlog coordinates after it.
+`file`/`pos` the binlog coordinates after it. A change's `source` has `file`/`pos` of its rows
+event (where it starts) and `row`, its index in the event: unique per change and in binlog order,
+as the lake sink's dedup by position needs (two statements of one transaction may change the same
+row, each in its own rows event).
 
 Resume, MariaDB: always by GTID (`@slave_connect_state`). mysql-replication ignores
 `log_file`/`log_pos` when `is_mariadb=True` and silently replays the binlog from its start, so a
@@ -156,13 +159,14 @@ class MySqlReader:
         poll = self.publisher.poll
         count = 0
         self._txn_gtid: str | None = None
-        self._txn_pos = 0
+        self._event_pos = 0
         while not stop.is_set():
             start = stream.log_pos
             event = stream.fetchone()
             if event is None:  # the server closed the stream
                 raise SourceUnavailableError("the server ended the binlog stream")
             self._file = stream.log_file
+            self._event_pos = _event_start(event, start)  # `source.pos` of its changes
             count += 1
             if count % _POLL_EVERY == 0 or isinstance(event, HeartbeatLogEvent):
                 poll(0)
@@ -170,7 +174,6 @@ class MySqlReader:
                 self._rows(event, stream)
             elif isinstance(event, MariadbGtidEvent):
                 self._txn_gtid = event.gtid
-                self._txn_pos = start or 0  # where the transaction's first event starts
             elif isinstance(event, XidEvent):
                 self._commit(stream)
             elif isinstance(event, QueryEvent):
@@ -201,7 +204,7 @@ class MySqlReader:
             "server_id": event.packet.server_id,
             "gtid": self._txn_gtid,
             "file": stream.log_file,
-            "pos": self._txn_pos,
+            "pos": self._event_pos,  # with `row`, unique per change (the lake dedups by it)
             "row": row,
             "thread": None,
             "query": None,
@@ -282,3 +285,13 @@ class MySqlReader:
                 encode({"source": source, "databaseName": db, "ddl": query, "tableChanges": []}),
             )
         self._commit(stream)  # DDL and TRUNCATE commit implicitly
+
+
+def _event_start(event: Any, fallback: int | None) -> int:
+    """Where `event` starts in its binlog file: its header's next position minus its size (the
+    stream's position before it, when the header has none)."""
+    packet = getattr(event, "packet", None)
+    end, size = getattr(packet, "log_pos", None), getattr(event, "event_size", None)
+    if isinstance(end, int) and isinstance(size, int) and end >= size > 0:
+        return end - size
+    return fallback or 0
