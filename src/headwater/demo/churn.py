@@ -48,7 +48,7 @@ def training_set(lake: Path, history: str, cutoffs: list[dt.datetime]) -> tuple[
     try:
         con.execute("SET TimeZone = 'UTC'")
         path = lake_tables(lake)[history]
-        con.register("h", DeltaTable(str(path)).to_pyarrow_dataset())
+        con.register("h", DeltaTable(str(path)).to_pyarrow_table())  # small: no pushdown
         users = con.sql("SELECT DISTINCT user_id FROM h ORDER BY 1").to_arrow_table()
         con.register("users", users)
         con.register("cutoffs", pa.table({"ts": pa.array(cutoffs, pa.timestamp("us", "UTC"))}))

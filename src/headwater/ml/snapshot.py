@@ -15,6 +15,7 @@ import duckdb
 from deltalake import DeltaTable
 
 from headwater.lake.maintenance import open_table
+from headwater.lake.read import dataset as lake_dataset
 
 
 @dataclass(frozen=True)
@@ -42,4 +43,4 @@ class LakeSnapshot:
         """Make every table queryable by its name in `con`, at its pinned version."""
         for name, version in self.versions.items():
             table = DeltaTable(str(self.lake / name), version=version)
-            con.register(name, table.to_pyarrow_dataset())
+            con.register(name, lake_dataset(table))

@@ -13,6 +13,8 @@ import duckdb
 import pyarrow as pa
 from deltalake import DeltaTable
 
+from headwater.lake.read import dataset as lake_dataset
+
 
 def lake_tables(lake: Path) -> dict[str, Path]:
     """Every Delta table directly under `lake`, by name."""
@@ -35,7 +37,7 @@ def query(lake: Path, sql: str, as_of: int | None = None) -> pa.Table:
             if path is None:
                 continue  # DuckDB names what it cannot find in its own error
             table = DeltaTable(str(path), version=as_of)
-            con.register(name, table.to_pyarrow_dataset())
+            con.register(name, lake_dataset(table))
         return con.sql(sql).to_arrow_table()
     finally:
         con.close()
