@@ -80,7 +80,7 @@ class CdcTableSink:
         kept, truncates = self._dedup(batch, changes, rows)
         dead_rows = 0
         if rejected:
-            rejected.sort()
+            rejected = sorted(dict(reversed(rejected)).items())  # one per record
             dead = self.dead.append_once(lambda _: dead_letter_rows(batch, rejected), batch.last)
             dead_rows = dead.rows
         version, written, attempts = None, 0, 0
@@ -184,6 +184,8 @@ class CdcTableSink:
             if high is not None and pos <= high:
                 keep.append(False)
                 continue
+            if op == "d":  # its key may be open (also from another partition: a key change)
+                known.add(key)
             mine[key] = pos
             keep.append(True)
         chosen = [c for c, k in zip(rows.column("__c").to_pylist(), keep, strict=True) if k]
