@@ -96,3 +96,19 @@ def test_change_topics_get_the_cdc_sink_and_the_ddl_topic_does_not(tmp_path: Pat
     assert ddl.spec.name == "cdc_shop_schema"
     cdc.close()
     ddl.close()
+
+
+def test_a_primary_key_change_ends_the_old_key_and_starts_the_new_one(tmp_path: Path) -> None:
+    s = sink(tmp_path)
+    s.start_offsets([0])
+    s.flush(batch(0, [change("c", None, {"id": 1, "plan": "free"}, 100, T0_MS)]))
+    moved = change("u", {"id": 1, "plan": "free"}, {"id": 7, "plan": "free"}, 200, T0_MS + MIN)
+    s.flush(batch(1, [moved]))
+    s.close()
+    sql = "SELECT id, _key, _op, valid_to FROM t ORDER BY _key, _position"
+    assert rows(tmp_path, HISTORY, sql) == [
+        (1, '{"id":1}', "c", at(T0_MS + MIN)),
+        (1, '{"id":1}', "d", at(T0_MS + MIN)),
+        (7, '{"id":7}', "u", None),
+    ]
+    assert rows(tmp_path, CURRENT, "SELECT id, _key FROM t") == [(7, '{"id":7}')]

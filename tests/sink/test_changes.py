@@ -80,3 +80,11 @@ def test_read_rejects_with_reasons() -> None:
         (2, "source is missing or not an object"),
         (3, "no record key (a table without a primary key cannot be versioned)"),
     ]
+
+
+def test_an_update_of_the_primary_key_also_deletes_the_old_key() -> None:
+    key, value = change("u", {"id": 1, "plan": "free"}, {"id": 7, "plan": "free"}, 10, T0_MS)
+    got = read([value], [key])
+    assert (got.key, got.op, got.index) == (['{"id":1}', '{"id":7}'], ["d", "u"], [0, 0])
+    same_key = change("u", {"id": 1, "plan": "free"}, {"id": 1, "plan": "pro"}, 20, T0_MS)
+    assert read([same_key[1]], [same_key[0]]).op == ["u"]

@@ -49,6 +49,17 @@ class _Segment:
     truncate: tuple[str, int] | None = None  # (position, ts_ms)
 
 
+@dataclass
+class _Kept:
+    """The changes a batch keeps after dedup (sorted by key and position; `__i`: batch index),
+    the keys that may have an open version in the history, and the batch's high-water marks
+    (partition -> key -> position) to keep once it is committed."""
+
+    table: pa.Table
+    known: set[str]
+    hwm: dict[int, dict[str, str]]
+
+
 class CdcTableSink:
     """Writes batches of one change topic into its history, current-state and dead-letter
     tables. Same interface as `TopicSink`."""
@@ -80,12 +91,11 @@ class CdcTableSink:
         kept, truncates = self._dedup(batch, changes, rows)
         dead_rows = 0
         if rejected:
-            rejected.sort()
+            rejected = sorted(dict(reversed(rejected)).items())  # one per record
             dead = self.dead.append_once(lambda _: dead_letter_rows(batch, rejected), batch.last)
             dead_rows = dead.rows
         version, written, attempts = None, 0, 0
-        known: set[str] = set(kept.pop("known"))
-        table: pa.Table = kept["table"]
+        known, table = kept.known, kept.table
         for seg in _segments(batch, truncates):
             if seg.truncate is None:
                 idx = table.column("__i")
@@ -112,7 +122,7 @@ class CdcTableSink:
             version = h.version if h.version is not None else version
             written += h.rows
             attempts += h.attempts + c.attempts
-        for p, marks in kept["hwm"].items():
+        for p, marks in kept.hwm.items():
             self._hwm.setdefault(p, {}).update(marks)
         return FlushReport(
             table=self.names.history,
@@ -158,10 +168,9 @@ class CdcTableSink:
 
     def _dedup(
         self, batch: Batch, changes: Changes, rows: pa.Table
-    ) -> tuple[dict, list[tuple[int, str, int]]]:
-        """Drop duplicate changes (module docstring). Returns the kept changes as a table sorted
-        by key and position (`__i`: batch index), the keys that may have an open version before
-        the batch, the batch's high-water marks, and the truncates (batch index, position, ts)."""
+    ) -> tuple[_Kept, list[tuple[int, str, int]]]:
+        """Drop duplicate changes (module docstring); also returns the truncates (batch index,
+        position, ts_ms)."""
         self._load_hwm(batch)
         pending: dict[int, dict[str, str]] = {}
         known: set[str] = set()
@@ -184,6 +193,8 @@ class CdcTableSink:
             if high is not None and pos <= high:
                 keep.append(False)
                 continue
+            if op == "d":  # its key may be open (also from another partition: a key change)
+                known.add(key)
             mine[key] = pos
             keep.append(True)
         chosen = [c for c, k in zip(rows.column("__c").to_pylist(), keep, strict=True) if k]
@@ -196,7 +207,7 @@ class CdcTableSink:
             [changes.position[c] for c in chosen],
             [changes.ts_ms[c] for c in chosen],
         )
-        return {"table": table, "known": known, "hwm": pending}, truncates
+        return _Kept(table, known, pending), truncates
 
     def _load_hwm(self, batch: Batch) -> None:
         missing = [p for p in batch.first if p not in self._hwm]

@@ -106,21 +106,24 @@ def read(values: Sequence[bytes | None], keys: Sequence[bytes | None]) -> Change
             out.tombstones.append(i)
             continue
         try:
-            change = _one(value, keys[i])
+            found = _one(value, keys[i])
         except (ValueError, TypeError, PositionError) as exc:
             out.rejected.append((i, str(exc)))
             continue
-        key, op, pos, ts_ms, row = change
-        out.index.append(i)
-        out.key.append(key)
-        out.op.append(op)
-        out.position.append(pos)
-        out.ts_ms.append(ts_ms)
-        out.row.append(row)
+        for key, op, pos, ts_ms, row in found:
+            out.index.append(i)
+            out.key.append(key)
+            out.op.append(op)
+            out.position.append(pos)
+            out.ts_ms.append(ts_ms)
+            out.row.append(row)
     return out
 
 
-def _one(value: bytes, key: bytes | None) -> tuple[str | None, str, str, int, bytes]:
+_Change = tuple[str | None, str, str, int, bytes]
+
+
+def _one(value: bytes, key: bytes | None) -> list[_Change]:
     try:
         env = orjson.loads(value)
     except orjson.JSONDecodeError as exc:
@@ -138,7 +141,7 @@ def _one(value: bytes, key: bytes | None) -> tuple[str | None, str, str, int, by
         raise ValueError(f"no time: source.ts_ms and ts_ms are {ts_ms!r}")
     pos = position(op, source)
     if op == "t":
-        return None, op, pos, ts_ms, b"{}"
+        return [(None, op, pos, ts_ms, b"{}")]
     row = env.get("before") if op == "d" else env.get("after")
     if not isinstance(row, dict):
         which = "before" if op == "d" else "after"
@@ -149,4 +152,24 @@ def _one(value: bytes, key: bytes | None) -> tuple[str | None, str, str, int, by
         key_text = key.decode()
     except UnicodeDecodeError:
         raise ValueError("record key is not UTF-8") from None
-    return key_text, op, pos, ts_ms, orjson.dumps(row)
+    change = (key_text, op, pos, ts_ms, orjson.dumps(row))
+    before = env.get("before")
+    if op == "u" and isinstance(before, dict):
+        old = _old_key(key, before)
+        if old is not None:  # the primary key changed: the old key's row is gone
+            return [(old, "d", pos, ts_ms, orjson.dumps(before)), change]
+    return [change]
+
+
+def _old_key(key: bytes, before: dict[str, Any]) -> str | None:
+    """The key of `before` when an update changed the primary key (Debezium would send a delete
+    and a create; the readers send one update keyed by the new key), else None. Written as the
+    readers write keys (`envelope.encode_key`: orjson, key columns in order)."""
+    try:
+        columns = orjson.loads(key)
+    except orjson.JSONDecodeError:
+        return None
+    if not isinstance(columns, dict) or not columns or not all(c in before for c in columns):
+        return None
+    old = {c: before[c] for c in columns}
+    return None if old == columns else orjson.dumps(old).decode()
