@@ -58,3 +58,60 @@ def test_the_command_prints_errors_and_fails(lake: Path) -> None:
     bad = subprocess.run([*cmd, "SELECT * FROM missing"], capture_output=True)
     assert bad.returncode == 1
     assert b"missing" in bad.stderr
+
+
+@pytest.fixture
+def mixed_lake(tmp_path: Path) -> Path:
+    """A partitioned table with files from `write_deltalake` (strings) and from a MERGE (delta-rs
+    writes `string_view`), a column added later, and an empty table."""
+    from deltalake import DeltaTable
+
+    path = str(tmp_path / "subs")
+    rows = pa.table({"user": ["u1", "u2"], "plan": ["basic", "pro"], "day": ["d1", "d2"]})
+    write_deltalake(path, rows, partition_by=["day"])
+    update = pa.table({"user": ["u1", "u3"], "plan": ["pro", "basic"], "day": ["d1", "d3"],
+                       "seats": [2, 1]})  # fmt: skip
+    (
+        DeltaTable(path)
+        .merge(update, "t.user = s.user", source_alias="s", target_alias="t", merge_schema=True)
+        .when_matched_update_all()
+        .when_not_matched_insert_all()
+        .execute()
+    )
+    write_deltalake(str(tmp_path / "empty"), pa.table({"x": pa.array([], pa.int64())}))
+    n = 200_000
+    many = pa.table({"n": pa.array(range(n)), "part": [f"p{i % 40:02d}" for i in range(n)]})
+    for _ in range(3):  # many files: a LIMIT stops the scan with reads of others in flight
+        write_deltalake(str(tmp_path / "many"), many, mode="append", partition_by=["part"])
+    return tmp_path
+
+
+def test_filters_and_new_columns_on_files_of_every_writer(mixed_lake: Path) -> None:
+    rows = query(
+        mixed_lake, "SELECT user, plan, day, seats FROM subs WHERE plan = 'pro' ORDER BY 1"
+    )
+    assert rows.to_pylist() == [
+        {"user": "u1", "plan": "pro", "day": "d1", "seats": 2},
+        {"user": "u2", "plan": "pro", "day": "d2", "seats": None},
+    ]
+    assert query(mixed_lake, "SELECT count(*) AS n FROM subs WHERE day = 'd3'").to_pylist() == [
+        {"n": 1}
+    ]
+    assert query(mixed_lake, "SELECT count(*) AS n FROM empty").to_pylist() == [{"n": 0}]
+
+
+@pytest.mark.parametrize(
+    ("statement", "lines"),
+    [("SELECT * FROM many LIMIT 5", 5), ("SELECT * FROM subs WHERE plan = 'pro' LIMIT 1", 1),
+     ("SELECT * FROM subs", 3)],
+)  # fmt: skip
+def test_the_cli_exits_cleanly_after_a_limit(mixed_lake: Path, statement: str, lines: int) -> None:
+    """A scan DuckDB stops early must not leave threads that hang or crash the exit."""
+    for _ in range(3):
+        result = subprocess.run(
+            [sys.executable, "-m", "headwater", "sql", "--lake", str(mixed_lake),
+             "--format", "json", statement],
+            capture_output=True, timeout=60,
+        )  # fmt: skip
+        assert result.returncode == 0, result.stderr.decode()
+        assert len(result.stdout.splitlines()) == lines

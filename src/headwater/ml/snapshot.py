@@ -15,7 +15,7 @@ import duckdb
 from deltalake import DeltaTable
 
 from headwater.lake.maintenance import open_table
-from headwater.lake.read import dataset as lake_dataset
+from headwater.lake.read import register as register_table
 
 
 @dataclass(frozen=True)
@@ -43,4 +43,4 @@ class LakeSnapshot:
         """Make every table queryable by its name in `con`, at its pinned version."""
         for name, version in self.versions.items():
             table = DeltaTable(str(self.lake / name), version=version)
-            con.register(name, lake_dataset(table))
+            register_table(con, name, table)

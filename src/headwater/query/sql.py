@@ -13,7 +13,7 @@ import duckdb
 import pyarrow as pa
 from deltalake import DeltaTable
 
-from headwater.lake.read import dataset as lake_dataset
+from headwater.lake.read import register as register_table
 
 
 def lake_tables(lake: Path) -> dict[str, Path]:
@@ -37,7 +37,7 @@ def query(lake: Path, sql: str, as_of: int | None = None) -> pa.Table:
             if path is None:
                 continue  # DuckDB names what it cannot find in its own error
             table = DeltaTable(str(path), version=as_of)
-            con.register(name, lake_dataset(table))
+            register_table(con, name, table)
         return con.sql(sql).to_arrow_table()
     finally:
         con.close()
