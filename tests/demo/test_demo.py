@@ -75,6 +75,9 @@ def test_every_accepted_event_is_in_the_lake_once(demo: tuple[Path, dict, str]) 
 def test_every_database_change_is_a_version_in_the_history(demo: tuple[Path, dict, str]) -> None:
     workdir, summary, _ = demo
     history = "cdc_streaming_subscriptions_history"
+    columns = query(workdir / "lake", f"SELECT * FROM {history} LIMIT 0").column_names
+    assert {"user_id", "plan", "status", "monthly_price", "started_at", "updated_at",
+            "valid_from", "valid_to", "_op", "_position"} <= set(columns)  # fmt: skip
     [(versions, users)] = sql(workdir, f"SELECT count(*), count(DISTINCT user_id) FROM {history}")
     assert versions == summary["database_changes"]
     [(current,)] = sql(workdir, "SELECT count(*) FROM cdc_streaming_subscriptions")

@@ -63,7 +63,7 @@ def test_current_rows_are_the_last_change_of_each_key() -> None:
         {"_key": "a", "_op": "d", "plan": "free"},
         {"_key": "b", "_op": "u", "plan": "y"},
     ]
-    assert ms(cur.column("updated_at")) == [20, 40]
+    assert ms(cur.column("_updated_at")) == [20, 40]
 
 
 def test_an_empty_batch() -> None:

@@ -71,7 +71,7 @@ def test_insert_updates_delete_make_a_version_chain_and_leave_no_current_row(
     assert [(r["id"], r["plan"], r["_op"], r["_key"]) for r in current] == [
         (2, "free", "c", '{"id":2}')
     ]
-    assert current[0]["updated_at"] == at(T0_MS + MIN)
+    assert current[0]["_updated_at"] == at(T0_MS + MIN)
     history = dicts(tmp_path, HISTORY)
     assert [r["_offset"] for r in history] == [0, 1, 3, 4, 2]
     assert {r["event_date"] for r in history} == {dt.date(2023, 11, 14)}

@@ -26,12 +26,12 @@ HISTORY_META = (
     pa.field("_position", pa.string()),
     pa.field("_key", pa.string()),
 )
-#: The same for the current-state table (`updated_at` = the version's `valid_from`).
+#: The same for the current-state table (`_updated_at` = the version's `valid_from`).
 CURRENT_META = (
     pa.field("_op", pa.string()),
     pa.field("_position", pa.string()),
     pa.field("_key", pa.string()),
-    pa.field("updated_at", TIMESTAMP),
+    pa.field("_updated_at", TIMESTAMP),
 )
 META_NAMES = frozenset(f.name for f in (*HISTORY_META, *CURRENT_META))
 SINK_NAMES = tuple(f.name for f in SINK_COLUMNS)
@@ -114,7 +114,7 @@ def current_rows(changes: pa.Table) -> pa.Table:
         "_op": latest.column("_op"),
         "_position": latest.column("_position"),
         "_key": latest.column("_key"),
-        "updated_at": latest.column("valid_from"),
+        "_updated_at": latest.column("valid_from"),
     }
     cols |= {c: latest.column(c) for c in SINK_NAMES}
     return pa.table(cols)
