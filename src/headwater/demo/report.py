@@ -47,8 +47,9 @@ def print_report(
                     f"{t.requests / run.simulate_s:,.0f} req/s")  # fmt: skip
     refused = sum(t.refused.values())
     sources.add_row("", "requests refused", f"{refused:,}", "")
+    cdc_rate = f"{run.changes / run.simulate_s:,.0f} changes/s"
     sources.add_row("cdc (MariaDB binlog)", "subscription changes in the database",
-                    f"{run.changes:,}", "")  # fmt: skip
+                    f"{run.changes:,}", cdc_rate)  # fmt: skip
     segments = (
         _scalar(lake, "SELECT count(*) FROM video_segments") if _has(lake, "video_segments") else 0
     )
