@@ -456,6 +456,13 @@ def cdc(
     tombstones: Annotated[
         bool, typer.Option(help="Follow each delete with a tombstone (null value).")
     ] = False,
+    transactions: Annotated[
+        bool,
+        typer.Option(
+            help="Transaction metadata: BEGIN/END on cdc.<name>.transaction and a transaction "
+            "block (id, order) in each change."
+        ),
+    ] = False,
     snapshot: Annotated[
         bool,
         typer.Option(
@@ -493,6 +500,7 @@ def cdc(
             broker=broker,
             tables=tuple(table or ()),
             tombstones=tombstones,
+            transactions=transactions,
             snapshot=snapshot,
             slot=slot,
             server_id=server_id,

@@ -64,6 +64,7 @@ class CdcConfig:
     broker: str = "embedded"
     tables: tuple[str, ...] = ()  # "schema.table" / "db.table"; empty: every table
     tombstones: bool = False
+    transactions: bool = False  # BEGIN/END records and each change's `transaction` block
     snapshot: bool = False  # read every row (op "r") before streaming, first run only
     slot: str | None = None  # PostgreSQL replication slot; default headwater_<name>
     server_id: int = 0  # MySQL replica server id; 0: derived from the name

@@ -48,6 +48,11 @@ def schema_topic(source: str) -> str:
     return f"cdc.{_part(source)}.schema"
 
 
+def transaction_topic(source: str) -> str:
+    """Where BEGIN/END records of `source`'s transactions go (`--transactions`)."""
+    return f"cdc.{_part(source)}.transaction"
+
+
 def _default(value: Any) -> Any:
     if isinstance(value, Decimal):
         return format(value, "f") if value.is_finite() else str(value)
@@ -89,6 +94,7 @@ def envelope(
     after: dict[str, Any] | None,
     source: dict[str, Any],
     ts_ms: int,
+    transaction: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     return {
         "before": before,
@@ -96,5 +102,5 @@ def envelope(
         "source": source,
         "op": op,
         "ts_ms": ts_ms,
-        "transaction": None,
+        "transaction": transaction,
     }

@@ -50,12 +50,14 @@ from headwater.sources.cdc.envelope import (
     envelope,
     schema_topic,
     table_topic,
+    transaction_topic,
 )
 from headwater.sources.cdc.errors import SourceUnavailableError
 from headwater.sources.cdc.mysql import settings, snapshot
 from headwater.sources.cdc.mysql.values import Converters, convert, converters
 from headwater.sources.cdc.positions import Position
 from headwater.sources.cdc.publisher import Publisher
+from headwater.sources.cdc.transactions import TransactionTracker
 
 log = logging.getLogger("headwater.cdc.mysql")
 # mysql-replication warns in free text when it reconnects by itself; our own events say it better.
@@ -86,6 +88,11 @@ class MySqlReader:
         self._tables = frozenset(config.tables)
         self._fixes: dict[int, tuple[Any, Converters]] = {}
         self._topics: dict[tuple[str, str], str] = {}
+        self._transactions = (
+            TransactionTracker(transaction_topic(config.name), publisher.change)
+            if config.transactions
+            else None
+        )
 
     def run(self, stop: threading.Event) -> None:
         url = self.config.url
@@ -174,6 +181,8 @@ class MySqlReader:
                 self._rows(event, stream)
             elif isinstance(event, MariadbGtidEvent):
                 self._txn_gtid = event.gtid
+                if self._transactions is not None:
+                    self._transactions.start(event.gtid, event.timestamp * 1000)
             elif isinstance(event, XidEvent):
                 self._commit(stream)
             elif isinstance(event, QueryEvent):
@@ -188,6 +197,8 @@ class MySqlReader:
             # mysql-replication reconnects by itself after some errors, from auto_position:
             # keep that at what this process has read (what it has not acknowledged is queued).
             stream.auto_position = gtid
+        if self._transactions is not None:
+            self._transactions.end()
         self.publisher.commit({"gtid": gtid, "file": stream.log_file, "pos": stream.log_pos})
         self._txn_gtid = None
 
@@ -234,6 +245,7 @@ class MySqlReader:
         topic = self._topic(db, table)
         change = self.publisher.change
         now_ms = int(time.time() * 1000)
+        tag = self._tag
         for i, row in enumerate(event.rows):
             source = self._source(event, db, table, stream, i)
             if isinstance(event, WriteRowsEvent):
@@ -241,22 +253,33 @@ class MySqlReader:
                 change(
                     topic,
                     encode_key(pk_cols, after),
-                    encode(envelope(OP_CREATE, None, after, source, now_ms)),
+                    encode(envelope(OP_CREATE, None, after, source, now_ms, tag(db, table, event))),
                 )
             elif isinstance(event, UpdateRowsEvent):
                 before = convert(row["before_values"], fixes)
                 after = convert(row["after_values"], fixes)
+                txn = tag(db, table, event)
                 change(
                     topic,
                     encode_key(pk_cols, after),
-                    encode(envelope(OP_UPDATE, before, after, source, now_ms)),
+                    encode(envelope(OP_UPDATE, before, after, source, now_ms, txn)),
                 )
             else:
                 before = convert(row["values"], fixes)
                 key = encode_key(pk_cols, before)
-                change(topic, key, encode(envelope(OP_DELETE, before, None, source, now_ms)))
+                txn = tag(db, table, event)
+                change(topic, key, encode(envelope(OP_DELETE, before, None, source, now_ms, txn)))
                 if self.config.tombstones and key is not None:
                     change(topic, key, None)
+
+    def _tag(self, db: str, table: str, event: Any) -> dict[str, Any] | None:
+        """The change's `transaction` block (`--transactions`), else None."""
+        tracker = self._transactions
+        if tracker is None:
+            return None
+        if not tracker.open:  # no GTID event (MySQL without GTIDs): the file position names it
+            tracker.start(f"{self._file}:{self._event_pos}", event.timestamp * 1000)
+        return tracker.tag(f"{db}.{table}")
 
     def _query(self, event: QueryEvent, stream: BinLogStreamReader) -> None:
         query = event.query.strip()
@@ -272,10 +295,12 @@ class MySqlReader:
             tdb, table = match.group(1) or db, match.group(2)
             if self._wanted(tdb, table):
                 source = self._source(event, tdb, table, stream, 0)
+                now_ms = int(time.time() * 1000)
+                txn = self._tag(tdb, table, event)
                 self.publisher.change(
                     self._topic(tdb, table),
                     None,
-                    encode(envelope(OP_TRUNCATE, None, None, source, int(time.time() * 1000))),
+                    encode(envelope(OP_TRUNCATE, None, None, source, now_ms, txn)),
                 )
         elif db not in _SYSTEM_SCHEMAS:
             source = self._source(event, db, None, stream, 0)

@@ -33,7 +33,8 @@ from typing import Any, Protocol
 import orjson
 
 from headwater.logs import log_event
-from headwater.sources.cdc.envelope import VERSION, encode, table_topic
+from headwater.sources.cdc.envelope import VERSION, encode, table_topic, transaction_topic
+from headwater.sources.cdc.transactions import TransactionTracker
 
 log = logging.getLogger("headwater.cdc.postgres")
 
@@ -141,6 +142,7 @@ def _quote_numerics(payload: bytes) -> bytes:
     return b"".join(parts)
 
 
+_NO_TRANSACTION = b'"transaction":null}'
 _VALUE = b'{"before":%b,"after":%b%b%b,"xmin":null},"op":"%b","ts_ms":%d,"transaction":null}'
 
 
@@ -151,6 +153,10 @@ def _value(op: bytes, before: bytes, after: bytes, prefix: bytes, lsn: str | Non
     return _VALUE % (before, after, prefix, lsn_text, op, int(time.time() * 1000))
 
 
+def _untagged(value: bytes, msg: dict[str, Any]) -> bytes:
+    return value
+
+
 def _ts_ms(text: str) -> int:
     return int(datetime.fromisoformat(text).timestamp() * 1000)
 
@@ -158,7 +164,14 @@ def _ts_ms(text: str) -> int:
 class Wal2JsonDecoder:
     """Turns wal2json messages of one database into change records and commit positions."""
 
-    def __init__(self, source: str, db: str, sink: ChangeSink, tombstones: bool = False) -> None:
+    def __init__(
+        self,
+        source: str,
+        db: str,
+        sink: ChangeSink,
+        tombstones: bool = False,
+        transactions: bool = False,
+    ) -> None:
         self.source = source
         self.db = db
         self.sink = sink
@@ -168,6 +181,9 @@ class Wal2JsonDecoder:
         self._xid: int | None = None
         self._commit_ts_ms = 0
         self._prefixes: dict[tuple[str, str], tuple[str, bytes]] = {}
+        self.transactions = (
+            TransactionTracker(transaction_topic(source), sink.change) if transactions else None
+        )
 
     def decode(self, payload: bytes, data_start: int) -> None:
         """Handle one message; `data_start` is the LSN psycopg2 reports for it."""
@@ -179,7 +195,11 @@ class Wal2JsonDecoder:
             self._xid = msg.get("xid")
             self._commit_ts_ms = _ts_ms(msg["timestamp"])
             self._prefixes.clear()
+            if self.transactions is not None:
+                self.transactions.start(str(self._xid), self._commit_ts_ms)
         elif action == "C":
+            if self.transactions is not None:
+                self.transactions.end()
             self.sink.commit(
                 {"lsn": lsn_to_str(data_start), "lsn_int": data_start, "txId": msg.get("xid")}
             )
@@ -227,27 +247,37 @@ class Wal2JsonDecoder:
             topic, prefix = self._table(msg)
         after = _row(msg["columns"])
         value = _value(b"c", b"null", encode(after), prefix, msg.get("lsn"))
+        if self.transactions is not None:
+            value = self._tagged(value, msg)
         self.sink.change(topic, self._key(msg, after), value)
 
     def _row_change(self, action: str, msg: dict[str, Any]) -> None:
         topic, prefix = self._table(msg)
+        tag = self._tagged if self.transactions is not None else _untagged
         if action == "T":
-            self.sink.change(topic, None, _value(b"t", b"null", b"null", prefix, msg.get("lsn")))
+            value = tag(_value(b"t", b"null", b"null", prefix, msg.get("lsn")), msg)
+            self.sink.change(topic, None, value)
             return
         if action == "U":
             after = _row(msg["columns"])
             identity = msg.get("identity")
             full = identity and len(identity) == len(msg["columns"])
             before = encode(_row(identity)) if full else b"null"
-            value = _value(b"u", before, encode(after), prefix, msg.get("lsn"))
+            value = tag(_value(b"u", before, encode(after), prefix, msg.get("lsn")), msg)
             self.sink.change(topic, self._key(msg, after), value)
         else:
             old = _row(msg.get("identity", ()))
             key = self._key(msg, old)
-            value = _value(b"d", encode(old), b"null", prefix, msg.get("lsn"))
+            value = tag(_value(b"d", encode(old), b"null", prefix, msg.get("lsn")), msg)
             self.sink.change(topic, key, value)
             if self.tombstones and key is not None:
                 self.sink.change(topic, key, None)
+
+    def _tagged(self, value: bytes, msg: dict[str, Any]) -> bytes:
+        """`value` with its `transaction` block (`--transactions`)."""
+        assert self.transactions is not None
+        block = self.transactions.tag(f"{msg['schema']}.{msg['table']}")
+        return value[: -len(_NO_TRANSACTION)] + b'"transaction":' + encode(block) + b"}"
 
     def _warn_no_key(self, schema: str, table: str) -> None:
         if (schema, table) in self._warned_no_key:

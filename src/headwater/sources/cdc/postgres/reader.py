@@ -107,7 +107,11 @@ class PostgresReader:
 
     def _stream(self, cur: psycopg2.extras.ReplicationCursor, stop: threading.Event) -> None:
         decoder = Wal2JsonDecoder(
-            self.config.name, self.config.url.database or "", self.publisher, self.config.tombstones
+            self.config.name,
+            self.config.url.database or "",
+            self.publisher,
+            self.config.tombstones,
+            self.config.transactions,
         )
         decode = decoder.decode
         read = cur.read_message
