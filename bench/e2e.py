@@ -505,6 +505,8 @@ def report(r: dict[str, Any]) -> str:
             f"({'met' if f['p99_s'] <= r['target_p99_s'] else 'NOT met'}); "
             f"/ --max-age-s: {r['p99_over_max_age']:.2f}x; / ack p99: {r['p99_over_ack_p99']:.0f}x"
         )
+    if r["events_accepted"] != r["events_sent"]:
+        lines.append(f"NOT every event sent was accepted: {r['events_accepted']:,} accepted")
     if not r["landed_all"]:
         lines.append(f"NOT every accepted event landed: {r['events_missing']:,} missing")
     return "\n".join(lines)
@@ -532,7 +534,8 @@ def main(argv: list[str] | None = None) -> int:
     print(report(result))
     if args.json:
         args.json.write_text(json.dumps(result, indent=2))
-    return 0 if result["landed_all"] and not result["duplicates"] else 1
+    complete = result["events_accepted"] == result["events_sent"] and result["landed_all"]
+    return 0 if complete and not result["duplicates"] else 1
 
 
 if __name__ == "__main__":
