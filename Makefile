@@ -19,6 +19,7 @@ bench:
 	.venv/bin/python bench/snapshot.py
 	.venv/bin/python bench/video.py
 	.venv/bin/python bench/sink.py
+	.venv/bin/python bench/e2e.py
 
 lint: setup
 	.venv/bin/ruff check .
