@@ -463,6 +463,16 @@ def cdc(
             "block (id, order) in each change."
         ),
     ] = False,
+    signal_table: Annotated[
+        str | None,
+        typer.Option(
+            help="MariaDB db.table (id, type, data) where rows ask for incremental snapshots "
+            "and the reader writes its watermarks."
+        ),
+    ] = None,
+    chunk_rows: Annotated[
+        int, typer.Option(help="Rows per incremental snapshot chunk.", min=1)
+    ] = 1024,
     snapshot: Annotated[
         bool,
         typer.Option(
@@ -501,6 +511,8 @@ def cdc(
             tables=tuple(table or ()),
             tombstones=tombstones,
             transactions=transactions,
+            signal_table=signal_table,
+            chunk_rows=chunk_rows,
             snapshot=snapshot,
             slot=slot,
             server_id=server_id,

@@ -65,6 +65,8 @@ class CdcConfig:
     tables: tuple[str, ...] = ()  # "schema.table" / "db.table"; empty: every table
     tombstones: bool = False
     transactions: bool = False  # BEGIN/END records and each change's `transaction` block
+    signal_table: str | None = None  # "db.table": incremental snapshot requests and watermarks
+    chunk_rows: int = 1024  # rows per incremental snapshot chunk
     snapshot: bool = False  # read every row (op "r") before streaming, first run only
     slot: str | None = None  # PostgreSQL replication slot; default headwater_<name>
     server_id: int = 0  # MySQL replica server id; 0: derived from the name
@@ -79,7 +81,7 @@ class CdcConfig:
                 f"source name {self.name!r} is not usable in topic names",
                 "use 1-100 letters, digits, '_' or '-'",
             )
-        for table in self.tables:
+        for table in (*self.tables, *([self.signal_table] if self.signal_table else [])):
             if table.count(".") != 1:
                 raise SourceConfigError(
                     f"table {table!r} is not qualified", "write it as schema.table (db.table)"

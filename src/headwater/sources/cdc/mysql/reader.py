@@ -54,6 +54,7 @@ from headwater.sources.cdc.envelope import (
 )
 from headwater.sources.cdc.errors import SourceUnavailableError
 from headwater.sources.cdc.mysql import settings, snapshot
+from headwater.sources.cdc.mysql.incremental import IncrementalSnapshots
 from headwater.sources.cdc.mysql.values import Converters, convert, converters
 from headwater.sources.cdc.positions import Position
 from headwater.sources.cdc.publisher import Publisher
@@ -91,6 +92,11 @@ class MySqlReader:
         self._transactions = (
             TransactionTracker(transaction_topic(config.name), publisher.change)
             if config.transactions
+            else None
+        )
+        self._incremental = (
+            IncrementalSnapshots(config, publisher.change, config.chunk_rows)
+            if config.signal_table
             else None
         )
 
@@ -161,6 +167,8 @@ class MySqlReader:
             ) from None
         finally:
             stream.close()
+            if self._incremental is not None:
+                self._incremental.close()
 
     def _stream(self, stream: BinLogStreamReader, stop: threading.Event) -> None:
         poll = self.publisher.poll
@@ -234,6 +242,13 @@ class MySqlReader:
 
     def _rows(self, event: Any, stream: BinLogStreamReader) -> None:
         db, table = event.schema, event.table
+        incremental = self._incremental
+        if incremental is not None:
+            if incremental.is_signal(db, table):
+                self._signal(event, stream)
+                return
+            if incremental.window_table == (db, table):
+                self._drop_from_window(event)
         if not self._wanted(db, table):
             return
         cached = self._fixes.get(event.table_id)
@@ -271,6 +286,32 @@ class MySqlReader:
                 change(topic, key, encode(envelope(OP_DELETE, before, None, source, now_ms, txn)))
                 if self.config.tombstones and key is not None:
                     change(topic, key, None)
+
+    def _signal(self, event: Any, stream: BinLogStreamReader) -> None:
+        """Rows inserted into the signal table: snapshot requests and our watermarks."""
+        assert self._incremental is not None
+        if not isinstance(event, WriteRowsEvent):
+            return
+        for row in event.rows:
+
+            def source(i: int, event: Any = event) -> dict[str, Any]:
+                return self._source(event, "", None, stream, i)
+
+            self._incremental.on_signal(row["values"], source)
+
+    def _drop_from_window(self, event: Any) -> None:
+        """Keys changed in the open window: their chunk rows are older than the stream."""
+        assert self._incremental is not None
+        pk = event.primary_key
+        pk_cols = [pk] if isinstance(pk, str) and pk else list(pk or ())
+        cached = self._fixes.get(event.table_id)
+        if cached is None or cached[0] is not event.columns:
+            cached = self._fixes[event.table_id] = (event.columns, converters(event.columns))
+        for row in event.rows:
+            for part in ("values", "before_values", "after_values"):
+                if part in row:
+                    key = encode_key(pk_cols, convert(row[part], cached[1]))
+                    self._incremental.on_change(key)
 
     def _tag(self, db: str, table: str, event: Any) -> dict[str, Any] | None:
         """The change's `transaction` block (`--transactions`), else None."""

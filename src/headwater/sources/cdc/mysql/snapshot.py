@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Iterator
 from typing import Any
 
 import pymysql
@@ -113,6 +114,29 @@ def _tables(cur: Any, wanted: tuple[str, ...]) -> list[tuple[str, str, list[str]
     return [(db, table, pk) for (db, table), pk in tables.items()]
 
 
+def primary_keys(cur: Any, db: str, table: str) -> list[str]:
+    """The primary-key columns of `db.table` in key order (empty: no key, or no such table)."""
+    cur.execute(
+        "SELECT column_name FROM information_schema.key_column_usage WHERE table_schema = %s "
+        "AND table_name = %s AND constraint_name = 'PRIMARY' ORDER BY ordinal_position",
+        (db, table),
+    )
+    return [row[0] for row in cur.fetchall()]
+
+
+def read_rows(cur: Any) -> Iterator[dict[str, Any]]:
+    """The executed query's rows as the stream writes them (TIMESTAMP as UTC with a Z)."""
+    names = [d[0] for d in cur.description]
+    utc = [i for i, d in enumerate(cur.description) if d[1] == FIELD_TYPE.TIMESTAMP]
+    while rows := cur.fetchmany(_FETCH):
+        for values in rows:
+            if utc:
+                values = list(values)
+                for i in utc:
+                    values[i] = _utc(values[i]) if values[i] is not None else None
+            yield dict(zip(names, values, strict=True))
+
+
 def _table(
     cur: Any,
     config: CdcConfig,
@@ -123,38 +147,32 @@ def _table(
     publisher: Publisher,
 ) -> int:
     cur.execute(f"SELECT * FROM `{db.replace('`', '``')}`.`{table.replace('`', '``')}`")
-    names = [d[0] for d in cur.description]
-    utc = [i for i, d in enumerate(cur.description) if d[1] == FIELD_TYPE.TIMESTAMP]
     topic = table_topic(config.name, db, table)
     count = 0
-    while rows := cur.fetchmany(_FETCH):
-        for values in rows:
-            if utc:
-                values = list(values)
-                for i in utc:
-                    values[i] = _utc(values[i]) if values[i] is not None else None
-            row = dict(zip(names, values, strict=True))
-            now_ms = int(time.time() * 1000)
-            source = {
-                "version": VERSION,
-                "connector": "mariadb",
-                "name": config.name,
-                "ts_ms": now_ms,
-                "snapshot": "true",
-                "db": db,
-                "sequence": None,
-                "table": table,
-                "server_id": 0,
-                "gtid": position["gtid"],
-                "file": position["file"],
-                "pos": position["pos"],
-                "row": 0,
-                "thread": None,
-                "query": None,
-            }
-            publisher.change(
-                topic, encode_key(pk, row), encode(envelope(OP_READ, None, row, source, now_ms))
-            )
-            count += 1
-        publisher.poll(0)
+    for row in read_rows(cur):
+        now_ms = int(time.time() * 1000)
+        source = {
+            "version": VERSION,
+            "connector": "mariadb",
+            "name": config.name,
+            "ts_ms": now_ms,
+            "snapshot": "true",
+            "db": db,
+            "sequence": None,
+            "table": table,
+            "server_id": 0,
+            "gtid": position["gtid"],
+            "file": position["file"],
+            "pos": position["pos"],
+            "row": 0,
+            "thread": None,
+            "query": None,
+        }
+        publisher.change(
+            topic, encode_key(pk, row), encode(envelope(OP_READ, None, row, source, now_ms))
+        )
+        count += 1
+        if count % _FETCH == 0:
+            publisher.poll(0)
+    publisher.poll(0)
     return count

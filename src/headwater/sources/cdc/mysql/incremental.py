@@ -1,0 +1,215 @@
+"""Incremental snapshots while the binlog keeps streaming: DBLog's watermark method, as Debezium.
+
+A user asks for one by inserting into the signal table (`--signal-table db.table`, columns
+`id VARCHAR(64) PRIMARY KEY, type VARCHAR(32), data TEXT`), Debezium's format:
+
+    INSERT INTO shop.headwater_signal VALUES
+      (UUID(), 'execute-snapshot', '{"data-collections": ["shop.orders"]}');
+
+The reader sees the insert in the binlog and reads the tables in primary-key chunks, each between
+two watermarks it writes into the same table: the low one, then `SELECT … WHERE pk > last ORDER BY
+pk LIMIT n` (no lock, a plain consistent read), then the high one. The chunk's rows are held; when
+the stream reaches the low watermark a window opens, and every streamed change of a key in the
+chunk drops that key from it (the stream's value is newer than the chunk's read, or as new); at the
+high watermark the keys left are emitted as `op: r` (`source.snapshot: "incremental"`, at the high
+watermark's binlog position), and the next chunk starts. So a snapshot row never overwrites a newer
+streamed change, and nothing is locked. The `cdc` user needs INSERT on the signal table. An
+incremental snapshot in progress is not resumed after a restart of the reader: ask again.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+import uuid
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import orjson
+import pymysql
+
+from headwater.logs import log_event
+from headwater.sources.cdc.config import CdcConfig
+from headwater.sources.cdc.envelope import OP_READ, encode, encode_key, envelope, table_topic
+from headwater.sources.cdc.mysql import settings
+from headwater.sources.cdc.mysql.snapshot import primary_keys, read_rows
+
+log = logging.getLogger("headwater.cdc.mysql")
+
+EXECUTE = "execute-snapshot"
+OPEN, CLOSE = "snapshot-window-open", "snapshot-window-close"
+
+#: `publisher.change(topic, key, value)`.
+Emit = Callable[[str, bytes | None, bytes | None], None]
+
+
+def _quote(name: str) -> str:
+    return "`" + name.replace("`", "``") + "`"
+
+
+@dataclass
+class _Chunk:
+    db: str
+    table: str
+    pk: list[str]
+    watermark: str
+    rows: dict[bytes, dict[str, Any]] = field(default_factory=dict)
+    last: tuple[Any, ...] | None = None  # the chunk's highest key (the next chunk starts above)
+    open: bool = False
+
+
+class IncrementalSnapshots:
+    """Chunks, watermarks and windows of the incremental snapshots of one reader."""
+
+    def __init__(self, config: CdcConfig, emit: Emit, chunk_rows: int = 1024) -> None:
+        assert config.signal_table is not None
+        self.config = config
+        self.emit = emit
+        self.chunk_rows = chunk_rows
+        self.signal_db, self.signal_table = config.signal_table.split(".", 1)
+        self._pending: deque[tuple[str, str]] = deque()
+        self._chunk: _Chunk | None = None
+        self._conn: pymysql.Connection | None = None
+        self.emitted = 0
+
+    def is_signal(self, db: str, table: str) -> bool:
+        return db == self.signal_db and table == self.signal_table
+
+    @property
+    def window_table(self) -> tuple[str, str] | None:
+        """The table whose streamed changes currently drop keys from the open chunk."""
+        chunk = self._chunk
+        return (chunk.db, chunk.table) if chunk is not None and chunk.open else None
+
+    # -- the binlog side ------------------------------------------------------------------------
+
+    def on_signal(self, row: dict[str, Any], source: Callable[[int], dict[str, Any]]) -> None:
+        """An inserted signal row; `source(i)` is the `source` block of the i-th emitted row."""
+        row = {k: v.decode() if isinstance(v, bytes) else v for k, v in row.items()}
+        kind, data = row.get("type"), row.get("data")
+        chunk = self._chunk
+        if kind == EXECUTE:
+            self._request(str(row.get("id")), data)
+        elif chunk is not None and row.get("id") == chunk.watermark and kind == OPEN:
+            chunk.open = True
+        elif chunk is not None and row.get("id") == chunk.watermark + "-close" and kind == CLOSE:
+            self._close(chunk, source)
+
+    def on_change(self, key: bytes | None) -> None:
+        """A streamed change of the window's table: its key's chunk row is stale."""
+        chunk = self._chunk
+        if key is not None and chunk is not None and chunk.open:
+            chunk.rows.pop(key, None)
+
+    # -- internals ------------------------------------------------------------------------------
+
+    def _request(self, signal_id: str, data: Any) -> None:
+        try:
+            tables = orjson.loads(data or b"{}").get("data-collections") or []
+        except (orjson.JSONDecodeError, AttributeError):
+            tables = []
+        if not tables or not all(isinstance(t, str) and t.count(".") == 1 for t in tables):
+            log_event(log, "snapshot_signal_ignored", logging.ERROR, id=signal_id,
+                      reason='data must be {"data-collections": ["db.table", ...]}')  # fmt: skip
+            return
+        for name in tables:
+            db, table = name.split(".", 1)
+            self._pending.append((db, table))
+        log_event(log, "incremental_snapshot_requested", id=signal_id, tables=tables)
+        if self._chunk is None:
+            self._next(None)
+
+    def _close(self, chunk: _Chunk, source: Callable[[int], dict[str, Any]]) -> None:
+        topic = table_topic(self.config.name, chunk.db, chunk.table)
+        now_ms = int(time.time() * 1000)
+        for i, (key, row) in enumerate(chunk.rows.items()):
+            block = {**source(i), "db": chunk.db, "table": chunk.table, "snapshot": "incremental"}
+            self.emit(topic, key, encode(envelope(OP_READ, None, row, block, now_ms)))
+        self.emitted += len(chunk.rows)
+        self._chunk = None
+        self._next(chunk)
+
+    def _next(self, done: _Chunk | None) -> None:
+        """Start the next chunk: of the same table after `done`, else of the next table."""
+        while True:
+            if done is not None and done.last is not None:
+                db, table, after = done.db, done.table, done.last
+            elif self._pending:
+                db, table = self._pending.popleft()
+                after = None
+            else:
+                self._disconnect()
+                return
+            try:
+                if self._start(db, table, after):
+                    return
+            except pymysql.Error as exc:  # e.g. no INSERT on the signal table: say so, go on
+                log_event(log, "incremental_snapshot_failed", logging.ERROR,
+                          table=f"{db}.{table}", reason=str(exc),
+                          fix=f"GRANT SELECT ON {db}.{table} and INSERT ON "
+                              f"{self.signal_db}.{self.signal_table} TO the cdc user")  # fmt: skip
+                self._disconnect()
+            done = None  # that table is finished (or unreadable): the next one
+
+    def _start(self, db: str, table: str, after: tuple[Any, ...] | None) -> bool:
+        conn = self._connection()
+        with conn.cursor() as cur:
+            pk = primary_keys(cur, db, table)
+            if not pk:
+                reason = "no such table or no primary key"
+                log_event(log, "incremental_snapshot_skipped", logging.ERROR,
+                          table=f"{db}.{table}", reason=reason)  # fmt: skip
+                return False
+            watermark = str(uuid.uuid4())
+            cols = ", ".join(map(_quote, pk))
+            where = ""
+            args: tuple[Any, ...] = ()
+            if after is not None:
+                where = f"WHERE ({cols}) > ({', '.join(['%s'] * len(pk))})"
+                args = after
+            self._signal(cur, watermark, OPEN, db, table)
+            cur.execute(
+                f"SELECT * FROM {_quote(db)}.{_quote(table)} {where} "
+                f"ORDER BY {cols} LIMIT {int(self.chunk_rows)}",
+                args,
+            )
+            rows = list(read_rows(cur))
+            self._signal(cur, watermark + "-close", CLOSE, db, table)
+        if not rows:
+            log_event(log, "incremental_snapshot_table_done", table=f"{db}.{table}")
+            return False
+        chunk = _Chunk(db, table, pk, watermark)
+        chunk.rows = {encode_key(pk, row) or b"": row for row in rows}
+        chunk.last = tuple(rows[-1][c] for c in pk)
+        self._chunk = chunk
+        return True
+
+    def _signal(self, cur: Any, signal_id: str, kind: str, db: str, table: str) -> None:
+        cur.execute(
+            f"INSERT INTO {_quote(self.signal_db)}.{_quote(self.signal_table)} "
+            "(id, type, data) VALUES (%s, %s, %s)",
+            (signal_id, kind, orjson.dumps({"data-collection": f"{db}.{table}"}).decode()),
+        )
+
+    def _connection(self) -> pymysql.Connection:
+        if self._conn is None:
+            url = self.config.url
+            try:
+                kwargs = settings.connection_settings(url)
+                kwargs["password"] = kwargs.pop("passwd")  # pymysql's name (passwd: deprecated)
+                self._conn = pymysql.connect(**kwargs, autocommit=True)
+            except pymysql.Error as exc:
+                raise settings.translate(exc, url) from None
+            with self._conn.cursor() as cur:
+                cur.execute("SET SESSION time_zone = '+00:00'")
+        return self._conn
+
+    def _disconnect(self) -> None:
+        if self._conn is not None:
+            self._conn.close()
+            self._conn = None
+
+    def close(self) -> None:
+        self._disconnect()
