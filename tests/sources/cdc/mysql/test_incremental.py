@@ -114,7 +114,8 @@ def test_a_change_inside_the_window_drops_its_chunk_row(my_db: MyDatabase) -> No
     """The DBLog rule, driven step by step: a key changed between the low and the high watermark
     is not emitted from the chunk (the stream's change is as new or newer)."""
     from headwater.sources.cdc.config import CdcConfig, SourceUrl
-    from headwater.sources.cdc.mysql.incremental import CLOSE, EXECUTE, OPEN, IncrementalSnapshots
+    from headwater.sources.cdc.incremental import CLOSE, EXECUTE, OPEN, IncrementalSnapshots
+    from headwater.sources.cdc.mysql.chunks import MySqlChunks
 
     my_db.execute(
         "CREATE TABLE t (id int PRIMARY KEY, v int)",
@@ -125,7 +126,9 @@ def test_a_change_inside_the_window_drops_its_chunk_row(my_db: MyDatabase) -> No
     config = CdcConfig(name="unit", url=SourceUrl.parse(my_db.url),
                        signal_table=f"{my_db.name}.sig", chunk_rows=10)  # fmt: skip
     emitted: list[tuple[str, bytes | None, bytes | None]] = []
-    snapshots = IncrementalSnapshots(config, lambda t, k, v: emitted.append((t, k, v)), 10)
+    snapshots = IncrementalSnapshots(
+        config, MySqlChunks(config), lambda t, k, v: emitted.append((t, k, v))
+    )
     source = {"file": "mysql-bin.000001", "pos": 4, "row": 0}
     data = orjson.dumps({"data-collections": [f"{my_db.name}.t"]}).decode()
     snapshots.on_signal({"id": "ask", "type": EXECUTE, "data": data}, lambda i: source)

@@ -53,8 +53,9 @@ from headwater.sources.cdc.envelope import (
     transaction_topic,
 )
 from headwater.sources.cdc.errors import SourceUnavailableError
+from headwater.sources.cdc.incremental import IncrementalSnapshots
 from headwater.sources.cdc.mysql import settings, snapshot
-from headwater.sources.cdc.mysql.incremental import IncrementalSnapshots
+from headwater.sources.cdc.mysql.chunks import MySqlChunks
 from headwater.sources.cdc.mysql.values import Converters, convert, converters
 from headwater.sources.cdc.positions import Position
 from headwater.sources.cdc.publisher import Publisher
@@ -95,7 +96,7 @@ class MySqlReader:
             else None
         )
         self._incremental = (
-            IncrementalSnapshots(config, publisher.change, config.chunk_rows)
+            IncrementalSnapshots(config, MySqlChunks(config), publisher.change)
             if config.signal_table
             else None
         )

@@ -34,6 +34,7 @@ import orjson
 
 from headwater.logs import log_event
 from headwater.sources.cdc.envelope import VERSION, encode, table_topic, transaction_topic
+from headwater.sources.cdc.incremental import IncrementalSnapshots
 from headwater.sources.cdc.transactions import TransactionTracker
 
 log = logging.getLogger("headwater.cdc.postgres")
@@ -171,6 +172,7 @@ class Wal2JsonDecoder:
         sink: ChangeSink,
         tombstones: bool = False,
         transactions: bool = False,
+        incremental: IncrementalSnapshots | None = None,
     ) -> None:
         self.source = source
         self.db = db
@@ -181,6 +183,7 @@ class Wal2JsonDecoder:
         self._xid: int | None = None
         self._commit_ts_ms = 0
         self._prefixes: dict[tuple[str, str], tuple[str, bytes]] = {}
+        self.incremental = incremental
         self.transactions = (
             TransactionTracker(transaction_topic(source), sink.change) if transactions else None
         )
@@ -241,6 +244,8 @@ class Wal2JsonDecoder:
         return encode({c["name"]: row.get(c["name"]) for c in pk})
 
     def _insert(self, msg: dict[str, Any]) -> None:
+        if self.incremental is not None and self._incremental_sees(msg):
+            return
         try:
             topic, prefix = self._prefixes[(msg["schema"], msg["table"])]
         except KeyError:
@@ -252,6 +257,8 @@ class Wal2JsonDecoder:
         self.sink.change(topic, self._key(msg, after), value)
 
     def _row_change(self, action: str, msg: dict[str, Any]) -> None:
+        if self.incremental is not None and self._incremental_sees(msg):
+            return
         topic, prefix = self._table(msg)
         tag = self._tagged if self.transactions is not None else _untagged
         if action == "T":
@@ -272,6 +279,38 @@ class Wal2JsonDecoder:
             self.sink.change(topic, key, value)
             if self.tombstones and key is not None:
                 self.sink.change(topic, key, None)
+
+    def _incremental_sees(self, msg: dict[str, Any]) -> bool:
+        """Feed a change to the incremental snapshots; True when it was a signal-table row (not
+        a change to publish)."""
+        incremental = self.incremental
+        assert incremental is not None
+        schema, table = msg["schema"], msg["table"]
+        if incremental.is_signal(schema, table):
+            if msg["action"] == "I":
+                row = _row(msg["columns"])
+                lsn = msg.get("lsn")
+
+                def source(i: int) -> dict[str, Any]:
+                    return {
+                        "version": VERSION,
+                        "connector": "postgresql",
+                        "name": self.source,
+                        "ts_ms": self._commit_ts_ms,
+                        "db": self.db,
+                        "sequence": None,
+                        "txId": self._xid,
+                        "lsn": None if lsn is None else str_to_lsn(lsn),
+                        "xmin": None,
+                    }
+
+                incremental.on_signal(row, source)
+            return True
+        if incremental.window_table == (schema, table):
+            for part in ("columns", "identity"):
+                if msg.get(part):
+                    incremental.on_change(self._key(msg, _row(msg[part])))
+        return False
 
     def _tagged(self, value: bytes, msg: dict[str, Any]) -> bytes:
         """`value` with its `transaction` block (`--transactions`)."""

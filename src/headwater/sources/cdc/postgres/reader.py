@@ -24,8 +24,10 @@ import psycopg2.extras
 from headwater.logs import log_event
 from headwater.sources.cdc.config import CdcConfig
 from headwater.sources.cdc.errors import SourceUnavailableError
+from headwater.sources.cdc.incremental import IncrementalSnapshots
 from headwater.sources.cdc.positions import Position
 from headwater.sources.cdc.postgres import snapshot
+from headwater.sources.cdc.postgres.chunks import PostgresChunks
 from headwater.sources.cdc.postgres.decode import (
     WAL2JSON_OPTIONS,
     Wal2JsonDecoder,
@@ -87,7 +89,8 @@ class PostgresReader:
             snapshot.take(self.config, snapshot_name, self.start_lsn, self.publisher)
         options = dict(WAL2JSON_OPTIONS)
         if self.config.tables:
-            options["add-tables"] = ",".join(self.config.tables)
+            signal = [self.config.signal_table] if self.config.signal_table else []
+            options["add-tables"] = ",".join([*self.config.tables, *signal])
         cur.start_replication(
             slot_name=self.config.slot_name,
             decode=False,
@@ -106,12 +109,17 @@ class PostgresReader:
         return cur
 
     def _stream(self, cur: psycopg2.extras.ReplicationCursor, stop: threading.Event) -> None:
+        incremental = None
+        if self.config.signal_table:
+            chunks = PostgresChunks(self.config)
+            incremental = IncrementalSnapshots(self.config, chunks, self.publisher.change)
         decoder = Wal2JsonDecoder(
             self.config.name,
             self.config.url.database or "",
             self.publisher,
             self.config.tombstones,
             self.config.transactions,
+            incremental,
         )
         decode = decoder.decode
         read = cur.read_message

@@ -70,7 +70,7 @@ def _tables(cur: Any, wanted: tuple[str, ...]) -> list[tuple[str, str]]:
     return [(s, t) for s, t in cur.fetchall() if not wanted or f"{s}.{t}" in wanted]
 
 
-def _columns(cur: Any, schema: str, table: str) -> tuple[list[tuple[str, str]], list[str]]:
+def columns_of(cur: Any, schema: str, table: str) -> tuple[list[tuple[str, str]], list[str]]:
     cur.execute(
         """
         SELECT a.attname, format_type(a.atttypid, NULL),
@@ -86,6 +86,26 @@ def _columns(cur: Any, schema: str, table: str) -> tuple[list[tuple[str, str]], 
     return [(name, pg_type) for name, pg_type, _ in rows], [name for name, _, pk in rows if pk]
 
 
+Converters = list[tuple[str, Callable[[str], Any] | None]]
+
+
+def typed(columns: list[tuple[str, str]]) -> Converters:
+    """Per column, what turns its text into the value wal2json would have given."""
+    return [(name, _TEXT_TO_JSON.get(pg_type) or converter(pg_type)) for name, pg_type in columns]
+
+
+def as_text(columns: list[tuple[str, str]]) -> sql.Composable:
+    """`"a"::text, "b"::text, …`: every column as its text output."""
+    return sql.SQL(", ").join(sql.SQL("{}::text").format(sql.Identifier(n)) for n, _ in columns)
+
+
+def typed_row(convert: Converters, values: Any) -> dict[str, Any]:
+    row = {}
+    for (name, fn), value in zip(convert, values, strict=True):
+        row[name] = fn(value) if fn is not None and value is not None else value
+    return row
+
+
 def take(config: CdcConfig, snapshot_name: str, lsn: int, publisher: Publisher) -> int:
     """Emit every row of the captured tables as op "r"; returns how many rows."""
     conn = psycopg2.connect(dsn(config.url))
@@ -97,7 +117,7 @@ def take(config: CdcConfig, snapshot_name: str, lsn: int, publisher: Publisher) 
             cur.execute("SET TRANSACTION SNAPSHOT %s", (snapshot_name,))
             tables = _tables(cur, config.tables)
             for schema, table in tables:
-                columns, pk = _columns(cur, schema, table)
+                columns, pk = columns_of(cur, schema, table)
                 total += _table(conn, config, schema, table, columns, pk, lsn, publisher)
         conn.rollback()
     finally:
@@ -124,22 +144,15 @@ def _table(
     lsn: int,
     publisher: Publisher,
 ) -> int:
-    convert = [
-        (name, _TEXT_TO_JSON.get(pg_type) or converter(pg_type)) for name, pg_type in columns
-    ]
-    query = sql.SQL("SELECT {} FROM {}").format(
-        sql.SQL(", ").join(sql.SQL("{}::text").format(sql.Identifier(n)) for n, _ in columns),
-        sql.Identifier(schema, table),
-    )
+    convert = typed(columns)
+    query = sql.SQL("SELECT {} FROM {}").format(as_text(columns), sql.Identifier(schema, table))
     topic = table_topic(config.name, schema, table)
     count = 0
     with conn.cursor(name=f"hw_snapshot_{count}") as cur:
         cur.itersize = _FETCH
         cur.execute(query)
         for values in cur:
-            row = {}
-            for (name, fn), value in zip(convert, values, strict=True):
-                row[name] = fn(value) if fn is not None and value is not None else value
+            row = typed_row(convert, values)
             source = {
                 "version": VERSION,
                 "connector": "postgresql",

@@ -1,20 +1,22 @@
-"""Incremental snapshots while the binlog keeps streaming: DBLog's watermark method, as Debezium.
+"""Incremental snapshots while the change log keeps streaming: DBLog's watermarks, as Debezium.
 
-A user asks for one by inserting into the signal table (`--signal-table db.table`, columns
-`id VARCHAR(64) PRIMARY KEY, type VARCHAR(32), data TEXT`), Debezium's format:
+A user asks for one by inserting into the signal table (`--signal-table db.table`, columns `id
+VARCHAR(64) PRIMARY KEY, type VARCHAR(32), data TEXT`), Debezium's format:
 
     INSERT INTO shop.headwater_signal VALUES
       (UUID(), 'execute-snapshot', '{"data-collections": ["shop.orders"]}');
 
-The reader sees the insert in the binlog and reads the tables in primary-key chunks, each between
-two watermarks it writes into the same table: the low one, then `SELECT … WHERE pk > last ORDER BY
-pk LIMIT n` (no lock, a plain consistent read), then the high one. The chunk's rows are held; when
-the stream reaches the low watermark a window opens, and every streamed change of a key in the
-chunk drops that key from it (the stream's value is newer than the chunk's read, or as new); at the
-high watermark the keys left are emitted as `op: r` (`source.snapshot: "incremental"`, at the high
-watermark's binlog position), and the next chunk starts. So a snapshot row never overwrites a newer
-streamed change, and nothing is locked. The `cdc` user needs INSERT on the signal table. An
-incremental snapshot in progress is not resumed after a restart of the reader: ask again.
+The reader sees the insert in the stream (binlog, WAL) and reads the tables in primary-key chunks,
+each between two watermarks it writes into the same table: the low one, then `SELECT … WHERE pk >
+last ORDER BY pk LIMIT n` (no lock, a plain consistent read), then the high one. The chunk's rows
+are held; when the stream reaches the low watermark a window opens, and every streamed change of a
+key in the chunk drops that key from it (the stream's value is newer than the chunk's read, or as
+new); at the high watermark the keys left are emitted as `op: r` (`source.snapshot: "incremental"`,
+at the high watermark's stream position), and the next chunk starts. So a snapshot row never
+overwrites a newer streamed change, and nothing is locked. The `cdc` user needs INSERT on the
+signal table. An incremental snapshot in progress is not resumed after a restart of the reader: ask
+again. Reading chunks and writing watermarks is the database's part (`ChunkSource`:
+mysql/chunks.py, postgres/chunks.py); the windows are the same for both.
 """
 
 from __future__ import annotations
@@ -25,18 +27,15 @@ import uuid
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 import orjson
-import pymysql
 
 from headwater.logs import log_event
 from headwater.sources.cdc.config import CdcConfig
 from headwater.sources.cdc.envelope import OP_READ, encode, encode_key, envelope, table_topic
-from headwater.sources.cdc.mysql import settings
-from headwater.sources.cdc.mysql.snapshot import primary_keys, read_rows
 
-log = logging.getLogger("headwater.cdc.mysql")
+log = logging.getLogger("headwater.cdc")
 
 EXECUTE = "execute-snapshot"
 OPEN, CLOSE = "snapshot-window-open", "snapshot-window-close"
@@ -45,8 +44,21 @@ OPEN, CLOSE = "snapshot-window-open", "snapshot-window-close"
 Emit = Callable[[str, bytes | None, bytes | None], None]
 
 
-def _quote(name: str) -> str:
-    return "`" + name.replace("`", "``") + "`"
+class ChunkSource(Protocol):
+    """The database side: primary keys, chunk reads (rows typed as the stream types them) and
+    signal-table inserts, on a connection of its own."""
+
+    errors: tuple[type[Exception], ...]  # what a failed read or insert raises
+
+    def primary_key(self, namespace: str, table: str) -> list[str]: ...
+
+    def read_chunk(
+        self, namespace: str, table: str, pk: list[str], after: tuple[Any, ...] | None, limit: int
+    ) -> list[dict[str, Any]]: ...
+
+    def insert_signal(self, signal_id: str, kind: str, collection: str) -> None: ...
+
+    def close(self) -> None: ...
 
 
 @dataclass
@@ -63,15 +75,15 @@ class _Chunk:
 class IncrementalSnapshots:
     """Chunks, watermarks and windows of the incremental snapshots of one reader."""
 
-    def __init__(self, config: CdcConfig, emit: Emit, chunk_rows: int = 1024) -> None:
+    def __init__(self, config: CdcConfig, source: ChunkSource, emit: Emit) -> None:
         assert config.signal_table is not None
         self.config = config
+        self.source = source
         self.emit = emit
-        self.chunk_rows = chunk_rows
+        self.chunk_rows = config.chunk_rows
         self.signal_db, self.signal_table = config.signal_table.split(".", 1)
         self._pending: deque[tuple[str, str]] = deque()
         self._chunk: _Chunk | None = None
-        self._conn: pymysql.Connection | None = None
         self.emitted = 0
 
     def is_signal(self, db: str, table: str) -> bool:
@@ -140,45 +152,34 @@ class IncrementalSnapshots:
                 db, table = self._pending.popleft()
                 after = None
             else:
-                self._disconnect()
+                self.source.close()  # idle until the next request
                 return
             try:
                 if self._start(db, table, after):
                     return
-            except pymysql.Error as exc:  # e.g. no INSERT on the signal table: say so, go on
+            except self.source.errors as exc:  # e.g. no INSERT on the signal table: say so, go on
                 log_event(log, "incremental_snapshot_failed", logging.ERROR,
                           table=f"{db}.{table}", reason=str(exc),
                           fix=f"GRANT SELECT ON {db}.{table} and INSERT ON "
                               f"{self.signal_db}.{self.signal_table} TO the cdc user")  # fmt: skip
-                self._disconnect()
+                self.source.close()
             done = None  # that table is finished (or unreadable): the next one
 
     def _start(self, db: str, table: str, after: tuple[Any, ...] | None) -> bool:
-        conn = self._connection()
-        with conn.cursor() as cur:
-            pk = primary_keys(cur, db, table)
-            if not pk:
-                reason = "no such table or no primary key"
-                log_event(log, "incremental_snapshot_skipped", logging.ERROR,
-                          table=f"{db}.{table}", reason=reason)  # fmt: skip
-                return False
-            watermark = str(uuid.uuid4())
-            cols = ", ".join(map(_quote, pk))
-            where = ""
-            args: tuple[Any, ...] = ()
-            if after is not None:
-                where = f"WHERE ({cols}) > ({', '.join(['%s'] * len(pk))})"
-                args = after
-            self._signal(cur, watermark, OPEN, db, table)
-            cur.execute(
-                f"SELECT * FROM {_quote(db)}.{_quote(table)} {where} "
-                f"ORDER BY {cols} LIMIT {int(self.chunk_rows)}",
-                args,
-            )
-            rows = list(read_rows(cur))
-            self._signal(cur, watermark + "-close", CLOSE, db, table)
+        source = self.source
+        pk = source.primary_key(db, table)
+        if not pk:
+            reason = "no such table or no primary key"
+            log_event(log, "incremental_snapshot_skipped", logging.ERROR,
+                      table=f"{db}.{table}", reason=reason)  # fmt: skip
+            return False
+        watermark = str(uuid.uuid4())
+        collection = f"{db}.{table}"
+        source.insert_signal(watermark, OPEN, collection)
+        rows = source.read_chunk(db, table, pk, after, self.chunk_rows)
+        source.insert_signal(watermark + "-close", CLOSE, collection)
         if not rows:
-            log_event(log, "incremental_snapshot_table_done", table=f"{db}.{table}")
+            log_event(log, "incremental_snapshot_table_done", table=collection)
             return False
         chunk = _Chunk(db, table, pk, watermark)
         chunk.rows = {encode_key(pk, row) or b"": row for row in rows}
@@ -186,30 +187,5 @@ class IncrementalSnapshots:
         self._chunk = chunk
         return True
 
-    def _signal(self, cur: Any, signal_id: str, kind: str, db: str, table: str) -> None:
-        cur.execute(
-            f"INSERT INTO {_quote(self.signal_db)}.{_quote(self.signal_table)} "
-            "(id, type, data) VALUES (%s, %s, %s)",
-            (signal_id, kind, orjson.dumps({"data-collection": f"{db}.{table}"}).decode()),
-        )
-
-    def _connection(self) -> pymysql.Connection:
-        if self._conn is None:
-            url = self.config.url
-            try:
-                kwargs = settings.connection_settings(url)
-                kwargs["password"] = kwargs.pop("passwd")  # pymysql's name (passwd: deprecated)
-                self._conn = pymysql.connect(**kwargs, autocommit=True)
-            except pymysql.Error as exc:
-                raise settings.translate(exc, url) from None
-            with self._conn.cursor() as cur:
-                cur.execute("SET SESSION time_zone = '+00:00'")
-        return self._conn
-
-    def _disconnect(self) -> None:
-        if self._conn is not None:
-            self._conn.close()
-            self._conn = None
-
     def close(self) -> None:
-        self._disconnect()
+        self.source.close()
