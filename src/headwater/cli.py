@@ -463,6 +463,13 @@ def cdc(
             "block (id, order) in each change."
         ),
     ] = False,
+    capture_ddl: Annotated[
+        bool,
+        typer.Option(
+            help="PostgreSQL: DDL to cdc.<name>.schema through an event trigger (created when "
+            "the user may, else the SQL to run is printed)."
+        ),
+    ] = False,
     signal_table: Annotated[
         str | None,
         typer.Option(
@@ -511,6 +518,7 @@ def cdc(
             tables=tuple(table or ()),
             tombstones=tombstones,
             transactions=transactions,
+            capture_ddl=capture_ddl,
             signal_table=signal_table,
             chunk_rows=chunk_rows,
             snapshot=snapshot,

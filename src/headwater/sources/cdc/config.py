@@ -65,6 +65,7 @@ class CdcConfig:
     tables: tuple[str, ...] = ()  # "schema.table" / "db.table"; empty: every table
     tombstones: bool = False
     transactions: bool = False  # BEGIN/END records and each change's `transaction` block
+    capture_ddl: bool = False  # PostgreSQL: DDL through an event trigger (postgres/ddl.py)
     signal_table: str | None = None  # "db.table": incremental snapshot requests and watermarks
     chunk_rows: int = 1024  # rows per incremental snapshot chunk
     snapshot: bool = False  # read every row (op "r") before streaming, first run only

@@ -33,8 +33,17 @@ from typing import Any, Protocol
 import orjson
 
 from headwater.logs import log_event
-from headwater.sources.cdc.envelope import VERSION, encode, table_topic, transaction_topic
+from headwater.sources.cdc.envelope import (
+    VERSION,
+    encode,
+    schema_topic,
+    table_topic,
+    transaction_topic,
+)
 from headwater.sources.cdc.incremental import IncrementalSnapshots
+from headwater.sources.cdc.postgres.ddl import SCHEMA as DDL_SCHEMA
+from headwater.sources.cdc.postgres.ddl import TABLE as DDL_TABLE
+from headwater.sources.cdc.postgres.ddl import schema_record
 from headwater.sources.cdc.transactions import TransactionTracker
 
 log = logging.getLogger("headwater.cdc.postgres")
@@ -173,6 +182,7 @@ class Wal2JsonDecoder:
         tombstones: bool = False,
         transactions: bool = False,
         incremental: IncrementalSnapshots | None = None,
+        capture_ddl: bool = False,
     ) -> None:
         self.source = source
         self.db = db
@@ -184,6 +194,10 @@ class Wal2JsonDecoder:
         self._commit_ts_ms = 0
         self._prefixes: dict[tuple[str, str], tuple[str, bytes]] = {}
         self.incremental = incremental
+        self.capture_ddl = capture_ddl
+        #: Tables whose rows are not changes to publish (DDL log, signal table): checked only
+        #: when there are some, so the common path pays one truthiness test.
+        self._special = capture_ddl or incremental is not None
         self.transactions = (
             TransactionTracker(transaction_topic(source), sink.change) if transactions else None
         )
@@ -244,7 +258,7 @@ class Wal2JsonDecoder:
         return encode({c["name"]: row.get(c["name"]) for c in pk})
 
     def _insert(self, msg: dict[str, Any]) -> None:
-        if self.incremental is not None and self._incremental_sees(msg):
+        if self._special and self._special_row(msg):
             return
         try:
             topic, prefix = self._prefixes[(msg["schema"], msg["table"])]
@@ -257,7 +271,7 @@ class Wal2JsonDecoder:
         self.sink.change(topic, self._key(msg, after), value)
 
     def _row_change(self, action: str, msg: dict[str, Any]) -> None:
-        if self.incremental is not None and self._incremental_sees(msg):
+        if self._special and self._special_row(msg):
             return
         topic, prefix = self._table(msg)
         tag = self._tagged if self.transactions is not None else _untagged
@@ -279,6 +293,37 @@ class Wal2JsonDecoder:
             self.sink.change(topic, key, value)
             if self.tombstones and key is not None:
                 self.sink.change(topic, key, None)
+
+    def _special_row(self, msg: dict[str, Any]) -> bool:
+        """True when `msg` is a row of the DDL log or the signal table (handled here, not a
+        change); also lets incremental snapshots see the changes of their window's table."""
+        if self.capture_ddl and (msg["schema"], msg["table"]) == (DDL_SCHEMA, DDL_TABLE):
+            if msg["action"] == "I":
+                self._ddl(_row(msg["columns"]), msg)
+            return True
+        return self.incremental is not None and self._incremental_sees(msg)
+
+    def _ddl(self, row: dict[str, Any], msg: dict[str, Any]) -> None:
+        lsn = msg.get("lsn")
+        source = {
+            "version": VERSION,
+            "connector": "postgresql",
+            "name": self.source,
+            "ts_ms": self._commit_ts_ms,
+            "snapshot": "false",
+            "db": self.db,
+            "sequence": None,
+            "schema": row.get("schema_name"),
+            "table": None,
+            "txId": self._xid,
+            "lsn": None if lsn is None else str_to_lsn(lsn),
+            "xmin": None,
+        }
+        self.sink.change(
+            schema_topic(self.source),
+            encode({"databaseName": self.db}),
+            encode(schema_record(row, source, self.db)),
+        )
 
     def _incremental_sees(self, msg: dict[str, Any]) -> bool:
         """Feed a change to the incremental snapshots; True when it was a signal-table row (not

@@ -26,7 +26,7 @@ from headwater.sources.cdc.config import CdcConfig
 from headwater.sources.cdc.errors import SourceUnavailableError
 from headwater.sources.cdc.incremental import IncrementalSnapshots
 from headwater.sources.cdc.positions import Position
-from headwater.sources.cdc.postgres import snapshot
+from headwater.sources.cdc.postgres import ddl, snapshot
 from headwater.sources.cdc.postgres.chunks import PostgresChunks
 from headwater.sources.cdc.postgres.decode import (
     WAL2JSON_OPTIONS,
@@ -89,8 +89,10 @@ class PostgresReader:
             snapshot.take(self.config, snapshot_name, self.start_lsn, self.publisher)
         options = dict(WAL2JSON_OPTIONS)
         if self.config.tables:
-            signal = [self.config.signal_table] if self.config.signal_table else []
-            options["add-tables"] = ",".join([*self.config.tables, *signal])
+            extra = [self.config.signal_table] if self.config.signal_table else []
+            if self.config.capture_ddl:
+                extra.append(f"{ddl.SCHEMA}.{ddl.TABLE}")
+            options["add-tables"] = ",".join([*self.config.tables, *extra])
         cur.start_replication(
             slot_name=self.config.slot_name,
             decode=False,
@@ -120,6 +122,7 @@ class PostgresReader:
             self.config.tombstones,
             self.config.transactions,
             incremental,
+            self.config.capture_ddl,
         )
         decode = decoder.decode
         read = cur.read_message

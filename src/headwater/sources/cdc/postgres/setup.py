@@ -17,6 +17,7 @@ import psycopg2.extras
 from headwater.logs import log_event
 from headwater.sources.cdc.config import CdcConfig, SourceUrl
 from headwater.sources.cdc.errors import CdcError, SourceConfigError, SourceUnavailableError
+from headwater.sources.cdc.postgres import ddl
 from headwater.sources.cdc.postgres.decode import lsn_to_str, str_to_lsn
 
 log = logging.getLogger("headwater.cdc.postgres")
@@ -89,6 +90,8 @@ def prepare(config: CdcConfig, stored_lsn: int | None) -> SlotState:
             _check_wal_level(cur)
             _check_role(cur, url.user)
             _check_tables(cur, config.tables)
+            if config.capture_ddl:
+                ddl.ensure(cur)
             return _slot(cur, config, stored_lsn)
     except psycopg2.Error as exc:
         raise translate(exc, url) from None
