@@ -274,12 +274,13 @@ class MySqlReader:
             elif isinstance(event, UpdateRowsEvent):
                 before = convert(row["before_values"], fixes)
                 after = convert(row["after_values"], fixes)
+                key = encode_key(pk_cols, after)
+                old_key = encode_key(pk_cols, before)
+                if old_key != key:  # the primary key changed: delete + create, as Debezium
+                    self._key_change(topic, old_key, key, before, after, source, now_ms, event)
+                    continue
                 txn = tag(db, table, event)
-                change(
-                    topic,
-                    encode_key(pk_cols, after),
-                    encode(envelope(OP_UPDATE, before, after, source, now_ms, txn)),
-                )
+                change(topic, key, encode(envelope(OP_UPDATE, before, after, source, now_ms, txn)))
             else:
                 before = convert(row["values"], fixes)
                 key = encode_key(pk_cols, before)
@@ -287,6 +288,27 @@ class MySqlReader:
                 change(topic, key, encode(envelope(OP_DELETE, before, None, source, now_ms, txn)))
                 if self.config.tombstones and key is not None:
                     change(topic, key, None)
+
+    def _key_change(
+        self,
+        topic: str,
+        old_key: bytes | None,
+        key: bytes | None,
+        before: dict[str, Any],
+        after: dict[str, Any],
+        source: dict[str, Any],
+        now_ms: int,
+        event: Any,
+    ) -> None:
+        """An update of the primary key: a delete of the old key (and its tombstone), then a
+        create of the new one, so that consumers keyed by the primary key see both rows."""
+        db, table = source["db"], source["table"]
+        delete = envelope(OP_DELETE, before, None, source, now_ms, self._tag(db, table, event))
+        self.publisher.change(topic, old_key, encode(delete))
+        if self.config.tombstones and old_key is not None:
+            self.publisher.change(topic, old_key, None)
+        create = envelope(OP_CREATE, None, after, source, now_ms, self._tag(db, table, event))
+        self.publisher.change(topic, key, encode(create))
 
     def _signal(self, event: Any, stream: BinLogStreamReader) -> None:
         """Rows inserted into the signal table: snapshot requests and our watermarks."""

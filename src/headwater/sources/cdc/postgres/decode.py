@@ -282,10 +282,23 @@ class Wal2JsonDecoder:
         if action == "U":
             after = _row(msg["columns"])
             identity = msg.get("identity")
+            key = self._key(msg, after)
+            if identity:
+                old = _row(identity)
+                old_key = self._key(msg, old)
+                if old_key != key:  # the primary key changed: delete + create, as Debezium
+                    lsn = msg.get("lsn")
+                    self.sink.change(topic, old_key, tag(_value(b"d", encode(old), b"null",
+                                                               prefix, lsn), msg))  # fmt: skip
+                    if self.tombstones and old_key is not None:
+                        self.sink.change(topic, old_key, None)
+                    value = tag(_value(b"c", b"null", encode(after), prefix, lsn), msg)
+                    self.sink.change(topic, key, value)
+                    return
             full = identity and len(identity) == len(msg["columns"])
             before = encode(_row(identity)) if full else b"null"
             value = tag(_value(b"u", before, encode(after), prefix, msg.get("lsn")), msg)
-            self.sink.change(topic, self._key(msg, after), value)
+            self.sink.change(topic, key, value)
         else:
             old = _row(msg.get("identity", ()))
             key = self._key(msg, old)
