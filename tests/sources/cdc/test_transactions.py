@@ -26,20 +26,19 @@ def test_the_tracker_numbers_changes_and_skips_empty_transactions() -> None:
 
 
 def check_transactions(changes_by_table: dict[str, list], boundaries: list) -> None:
-    """One transaction of 2 changes to `a` and 1 to `b`, between a BEGIN and an END."""
+    """One transaction of 3 changes to `a` (insert, then a key update: delete + create) and 1 to
+    `b`, between a BEGIN and an END."""
     begin, end = (b.value for b in boundaries)
     assert (begin["status"], end["status"]) == ("BEGIN", "END")
     assert begin["id"] == end["id"] and boundaries[0].key == {"id": begin["id"]}
-    assert end["event_count"] == 3
+    assert end["event_count"] == 4
     assert sorted((d["data_collection"].rsplit(".", 1)[1], d["event_count"])
-                  for d in end["data_collections"]) == [("a", 2), ("b", 1)]  # fmt: skip
+                  for d in end["data_collections"]) == [("a", 3), ("b", 1)]  # fmt: skip
     blocks = [c.value["transaction"] for changes in changes_by_table.values() for c in changes]
     assert {b["id"] for b in blocks} == {begin["id"]}
-    assert sorted(b["total_order"] for b in blocks) == [1, 2, 3]
-    assert [c.value["transaction"]["data_collection_order"] for c in changes_by_table["a"]] == [
-        1,
-        2,
-    ]
+    assert sorted(b["total_order"] for b in blocks) == [1, 2, 3, 4]
+    orders = [c.value["transaction"]["data_collection_order"] for c in changes_by_table["a"]]
+    assert orders == [1, 2, 3]
 
 
 def test_mariadb_transactions(my_db: MyDatabase, broker, tmp_path) -> None:
@@ -58,7 +57,7 @@ def test_mariadb_transactions(my_db: MyDatabase, broker, tmp_path) -> None:
         topic = f"cdc.txm.{my_db.name}"
         changes = {
             t: read_changes(broker.bootstrap, f"{topic}.{t}", count_at_least(n))
-            for t, n in (("a", 2), ("b", 1))
+            for t, n in (("a", 3), ("b", 1))
         }
         boundaries = read_changes(broker.bootstrap, "cdc.txm.transaction", count_at_least(2))
     finally:
@@ -78,10 +77,25 @@ def test_postgres_transactions(pg_db: PgDatabase, broker, tmp_path) -> None:
         )
         changes = {
             t: read_changes(broker.bootstrap, f"cdc.txp.public.{t}", count_at_least(n))
-            for t, n in (("a", 2), ("b", 1))
+            for t, n in (("a", 3), ("b", 1))
         }
         boundaries = read_changes(broker.bootstrap, "cdc.txp.transaction", count_at_least(2))
     finally:
         assert cdc.stop() == 0
     check_transactions(changes, boundaries)
     assert boundaries[0].value["id"].isdigit()  # the xid
+
+
+def test_a_name_taken_by_a_source_of_the_other_kind_is_refused(
+    my_db: MyDatabase, pg_db: PgDatabase, broker, tmp_path
+) -> None:
+    from tests.sources.cdc.support import run_cdc
+
+    cdc = start_cdc(tmp_path, my_db.url, broker.bootstrap, "--name", "taken",
+                    ready="binlog_started")  # fmt: skip
+    my_db.execute("CREATE TABLE x (id int PRIMARY KEY)")  # a commit: a position is stored
+    cdc.stop()
+    result = run_cdc(pg_db.dsn, broker.bootstrap, "--name", "taken")
+    assert result.returncode != 0
+    assert "another source already uses this name" in result.stderr
+    assert "Traceback" not in result.stderr

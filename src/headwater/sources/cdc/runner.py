@@ -39,6 +39,20 @@ def _reader(config: CdcConfig, publisher: Publisher, position: Position | None) 
     return MySqlReader(config, publisher, position)
 
 
+def _check_position_kind(config: CdcConfig, position: dict | None) -> None:
+    """A stored position of the other kind of database: the name is taken by another source."""
+    if position is None:
+        return
+    is_pg = config.url.kind == "postgresql"
+    if is_pg != ("lsn_int" in position):
+        kind = "PostgreSQL LSN" if "lsn_int" in position else "MySQL/MariaDB binlog position"
+        raise CdcError(
+            f"the stored position of source {config.name!r} is a {kind}, not one of "
+            f"{config.url.redacted()}: another source already uses this name",
+            "give this source another --name (or --reset-position to start it afresh)",
+        )
+
+
 def connector_name(config: CdcConfig) -> str:
     return "postgresql" if config.url.kind == "postgresql" else "mysql"
 
@@ -59,6 +73,7 @@ def run(config: CdcConfig, stop: threading.Event, reset_position: bool = False) 
         log_event(
             log, "cdc_starting", source=config.name, db=config.url.redacted(), position=position
         )
+        _check_position_kind(config, position)
         producer = conn.producer(transport.ProducerOptions(linger_ms=5))
         publisher = Publisher(
             producer, config.name, connector_name(config), save_interval_s=config.save_interval_s

@@ -13,7 +13,7 @@ def test_ddl_goes_to_the_schema_topic(pg_db: PgDatabase, postgres: PostgresServe
                                       tmp_path) -> None:  # fmt: skip
     postgres.execute(ddl.SETUP, db=pg_db.name)  # once, as a superuser
     pg_db.execute("CREATE TABLE t (id int PRIMARY KEY)")
-    cdc = start_cdc(tmp_path, pg_db.dsn, broker.bootstrap, "--name", "ddl", "--capture-ddl",
+    cdc = start_cdc(tmp_path, pg_db.dsn, broker.bootstrap, "--name", "pgddl", "--capture-ddl",
                     ready="replication_started")  # fmt: skip
     try:
         pg_db.execute(
@@ -21,8 +21,8 @@ def test_ddl_goes_to_the_schema_topic(pg_db: PgDatabase, postgres: PostgresServe
             "ALTER TABLE t ADD COLUMN label text DEFAULT 'x'",
             "INSERT INTO t VALUES (2, 'y')",
         )
-        changes = read_changes(broker.bootstrap, "cdc.ddl.public.t", count_at_least(2))
-        schema = read_changes(broker.bootstrap, "cdc.ddl.schema", count_at_least(1))
+        changes = read_changes(broker.bootstrap, "cdc.pgddl.public.t", count_at_least(2))
+        schema = read_changes(broker.bootstrap, "cdc.pgddl.schema", count_at_least(1))
     finally:
         assert cdc.stop() == 0
     assert [c.value["after"] for c in changes] == [{"id": 1}, {"id": 2, "label": "y"}]
