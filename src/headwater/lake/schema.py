@@ -16,8 +16,9 @@ a schema: new keys become new columns, incompatible types are conflicts (rows to
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Annotated, Any
 
+import msgspec
 import pyarrow as pa
 
 JSON_META = b"headwater.json"
@@ -164,6 +165,46 @@ def _json_kind(t: pa.DataType) -> str:
     if t == pa.bool_():
         return "a boolean"
     return str(t)
+
+
+#: A JSON integer that DuckDB reads as BIGINT without an overflow.
+_INT64 = Annotated[int, msgspec.Meta(ge=-(2**63), le=2**63 - 1)]
+#: The msgspec type of a value each scalar column type accepts (or null): strict, so a string is
+#: never taken for a number, nor a float for an integer; `float` accepts integers, as `_ACCEPTS`.
+_STRICT: dict[pa.DataType, Any] = {
+    pa.string(): str,
+    pa.int64(): _INT64,
+    pa.float64(): float,
+    pa.bool_(): bool,
+}
+
+
+def exact_type(fields: list[pa.Field], name: str = "Record") -> type[msgspec.Struct]:
+    """A msgspec type that decodes exactly the JSON objects whose shape fits `fields` with nothing
+    to add and nothing in conflict (`fit(...).exact`): known keys only (an unknown key, even a
+    sink-reserved one, fails), each value of its column's JSON type or null, objects of struct
+    columns recursively the same, anything for JSON-text columns. It is the converter's cheap
+    per-record check; whatever it refuses goes through `fit` and its reasons. Sound, not
+    complete: it refuses a few values `fit` accepts (integers above 2**63-1, an unknown key whose
+    values are all null), which then take the exact slow way."""
+    spec: list[tuple[str, Any, Any]] = []
+    rename: dict[str, str] = {}
+    for i, f in enumerate(fields):
+        attr = f"f{i}"
+        rename[attr] = f.name
+        if is_json(f):
+            spec.append((attr, msgspec.Raw, msgspec.field(default_factory=msgspec.Raw)))
+            continue
+        if is_epoch_ms(f):
+            kind: Any = _INT64
+        elif pa.types.is_struct(f.type):
+            kind = exact_type(list(f.type), f"{name}_{i}")
+        else:
+            kind = _STRICT.get(f.type)  # other types: only null fits (`_ACCEPTS`)
+        spec.append((attr, kind if kind is None else kind | None, None))
+    return msgspec.defstruct(
+        name, spec, rename=rename, forbid_unknown_fields=True, gc=False, kw_only=True
+    )
 
 
 def evolve(schema: pa.Schema, added: list[tuple[tuple[str, ...], pa.Field]]) -> pa.Schema:
