@@ -199,3 +199,19 @@ def test_numbers_fit_by_the_same_rules_on_both_paths() -> None:
         out = conv.convert([b'{"score": 1.5}', extra], [0, 0], [1, 2], [BASE_TS] * 2, first.schema)
         assert out.rejected == []
         assert out.table.column("score").to_pylist() == [1.5, 2.0]
+
+
+def test_negative_and_positive_integers_together_are_integers() -> None:
+    """DuckDB's batch shape of -1 and 5 is HUGEINT: an integer column, on both paths."""
+    spec = spec_for("feeds.deltas")
+    conv = Converter(spec)
+    values = [b'{"n": -1, "t": 1}', b'{"n": 5, "t": -2}']
+    first = conv.convert(values, [0, 0], [0, 1], [BASE_TS] * 2, spec.schema)
+    assert first.rejected == []
+    assert first.schema.field("n").type == pa.int64()
+    assert first.table.column("n").to_pylist() == [-1, 5]
+    for extra in (b'{"n": 7}', b'{"n": 7, "new": true}'):  # exact check / shape pass
+        out = conv.convert([*values, extra], [0] * 3, [0, 1, 2], [BASE_TS] * 3, first.schema)
+        assert out.rejected == []
+        assert out.table.column("n").to_pylist() == [-1, 5, 7]
+        assert out.table.column("t").to_pylist() == [1, -2, None]

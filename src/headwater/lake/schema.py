@@ -25,11 +25,13 @@ JSON_META = b"headwater.json"
 EPOCH_MS_META = b"headwater.epoch_ms"
 TIMESTAMP = pa.timestamp("us", tz="UTC")
 
-#: JSON scalar types (DuckDB's names) each column type accepts without a lossy cast.
+#: JSON scalar types (DuckDB's names) each column type accepts without a lossy cast. HUGEINT is
+#: what `json_group_structure` makes of negative and positive integers together (DuckDB 2.0);
+#: one outside int64 still fails `from_json`'s cast, and its batch the fast path.
 _ACCEPTS: dict[pa.DataType, frozenset[str]] = {
     pa.string(): frozenset({"VARCHAR", "NULL"}),
-    pa.int64(): frozenset({"BIGINT", "UBIGINT", "NULL"}),
-    pa.float64(): frozenset({"DOUBLE", "BIGINT", "UBIGINT", "NULL"}),
+    pa.int64(): frozenset({"BIGINT", "UBIGINT", "HUGEINT", "NULL"}),
+    pa.float64(): frozenset({"DOUBLE", "BIGINT", "UBIGINT", "HUGEINT", "NULL"}),
     pa.bool_(): frozenset({"BOOLEAN", "NULL"}),
 }
 #: The column type a new scalar field gets.
@@ -37,6 +39,7 @@ _NEW_SCALAR: dict[str, pa.DataType] = {
     "VARCHAR": pa.string(),
     "BIGINT": pa.int64(),
     "UBIGINT": pa.int64(),
+    "HUGEINT": pa.int64(),
     "DOUBLE": pa.float64(),
     "BOOLEAN": pa.bool_(),
 }
@@ -121,7 +124,7 @@ def _fit(
         elif is_json(f) or shape == "NULL":
             continue
         elif is_epoch_ms(f):
-            if shape not in ("BIGINT", "UBIGINT"):
+            if shape not in ("BIGINT", "UBIGINT", "HUGEINT"):
                 result.conflicts.append(f"{where}: expected epoch milliseconds, got {_name(shape)}")
         elif pa.types.is_struct(f.type):
             if isinstance(shape, dict):
@@ -149,6 +152,7 @@ def _name(shape: Any) -> str:
         "VARCHAR": "a string",
         "BIGINT": "an integer",
         "UBIGINT": "an integer",
+        "HUGEINT": "an integer",
         "DOUBLE": "a number",
         "BOOLEAN": "a boolean",
         "JSON": "mixed types",
