@@ -67,6 +67,9 @@ class Converter:
         self.spec = spec
         self._con = duckdb.connect(config={"threads": 2})
         self._lock = threading.Lock()
+        # pyarrow imports pandas on its first array from Python objects (~1 s here): pay it now,
+        # not inside the sink's first flush (it held the first commit back, bench/sink.py).
+        pa.array([b""], pa.binary())
         #: The schema `_decode` checks values against, and its msgspec decoder (`_exact`).
         self._exact_schema: pa.Schema | None = None
         self._decode: Any = None
