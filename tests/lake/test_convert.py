@@ -138,3 +138,80 @@ def test_invalid_utf8_is_rejected_and_the_rest_kept(converter: Converter) -> Non
     assert [r.index for r in out.rejected] == [1]
     assert out.rejected[0].reason.startswith("invalid JSON")
     assert out.table.column("event_id").to_pylist() == ["e-0", "e-2"]
+
+
+# -- the per-record exact check (schema.exact_type) and its fall back to the shape pass ----------
+
+
+def test_a_new_key_late_in_a_big_batch_still_widens_the_schema(converter: Converter) -> None:
+    """Only the last record brings something new: the batch must not take the exact-fit path."""
+    n = 2 * CHUNK_ROWS + 3
+    values = [click_value(i) for i in range(n - 1)]
+    values.append(click_value(n - 1, coupon="LATE", geo={"country": "DE", "city": "Berlin"}))
+    out = convert(converter, values)
+    assert out.rejected == []
+    assert out.schema.field("coupon").type == pa.string()
+    assert out.schema.field("geo").type.field("city").type == pa.string()
+    assert out.table.column("coupon").to_pylist() == [None] * (n - 1) + ["LATE"]
+    assert out.table.column("geo").to_pylist()[-1] == {"country": "DE", "city": "Berlin"}
+    assert out.table.column("_offset").to_pylist() == list(range(n))
+
+
+@pytest.mark.parametrize(
+    ("override", "reason"),
+    [
+        ({"ts": 1_699_996_400_100.5}, "ts: expected epoch milliseconds, got a number"),
+        ({"sent_ts": True}, "sent_ts: expected epoch milliseconds, got a boolean"),
+        ({"user_id": 42}, "user_id: expected a string, got an integer"),
+        ({"is_bot": "false"}, "is_bot: expected a boolean, got a string"),
+        ({"user_agent": ["Chrome"]}, "user_agent: expected an object, got a list"),
+        ({"request": {"path": {"p": 1}}}, "request.path: expected a string, got an object"),
+    ],
+)
+def test_a_type_conflict_late_in_a_big_batch_is_rejected_with_its_reason(
+    converter: Converter, override: dict, reason: str
+) -> None:
+    n = CHUNK_ROWS + 10
+    values = [click_value(i) for i in range(n)]
+    values[n - 2] = click_value(n - 2, **override)
+    out = convert(converter, values)
+    assert [(r.index, r.reason) for r in out.rejected] == [(n - 2, reason)]
+    assert out.table.column("_offset").to_pylist() == [*range(n - 2), n - 1]
+
+
+def test_what_the_exact_check_refuses_but_fits_is_kept(converter: Converter) -> None:
+    """Keys the check does not know (sink-reserved names, keys with only nulls) go through the
+    shape pass: ignored there, as before, not rejected and not new columns."""
+    values = [click_value(0), click_value(1, _offset=7, event_date=None), click_value(2, n=None)]
+    out = convert(converter, values)
+    assert out.rejected == []
+    assert out.schema.equals(CLICKSTREAM_EVENTS.schema, check_metadata=True)
+    assert out.table.column("_offset").to_pylist() == [0, 1, 2]
+
+
+def test_numbers_fit_by_the_same_rules_on_both_paths() -> None:
+    """An integer fits a float column, in a batch the check passes and in one it refuses."""
+    spec = spec_for("feeds.scores")
+    conv = Converter(spec)
+    first = conv.convert([b'{"score": 1.5}'], [0], [0], [BASE_TS], spec.schema)
+    assert first.schema.field("score").type == pa.float64()
+    for extra in (b'{"score": 2}', b'{"score": 2, "new": "x"}'):
+        out = conv.convert([b'{"score": 1.5}', extra], [0, 0], [1, 2], [BASE_TS] * 2, first.schema)
+        assert out.rejected == []
+        assert out.table.column("score").to_pylist() == [1.5, 2.0]
+
+
+def test_negative_and_positive_integers_together_are_integers() -> None:
+    """DuckDB's batch shape of -1 and 5 is HUGEINT: an integer column, on both paths."""
+    spec = spec_for("feeds.deltas")
+    conv = Converter(spec)
+    values = [b'{"n": -1, "t": 1}', b'{"n": 5, "t": -2}']
+    first = conv.convert(values, [0, 0], [0, 1], [BASE_TS] * 2, spec.schema)
+    assert first.rejected == []
+    assert first.schema.field("n").type == pa.int64()
+    assert first.table.column("n").to_pylist() == [-1, 5]
+    for extra in (b'{"n": 7}', b'{"n": 7, "new": true}'):  # exact check / shape pass
+        out = conv.convert([*values, extra], [0] * 3, [0, 1, 2], [BASE_TS] * 3, first.schema)
+        assert out.rejected == []
+        assert out.table.column("n").to_pylist() == [-1, 5, 7]
+        assert out.table.column("t").to_pylist() == [1, -2, None]

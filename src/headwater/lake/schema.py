@@ -16,19 +16,22 @@ a schema: new keys become new columns, incompatible types are conflicts (rows to
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Annotated, Any
 
+import msgspec
 import pyarrow as pa
 
 JSON_META = b"headwater.json"
 EPOCH_MS_META = b"headwater.epoch_ms"
 TIMESTAMP = pa.timestamp("us", tz="UTC")
 
-#: JSON scalar types (DuckDB's names) each column type accepts without a lossy cast.
+#: JSON scalar types (DuckDB's names) each column type accepts without a lossy cast. HUGEINT is
+#: what `json_group_structure` makes of negative and positive integers together (DuckDB 2.0);
+#: one outside int64 still fails `from_json`'s cast, and its batch the fast path.
 _ACCEPTS: dict[pa.DataType, frozenset[str]] = {
     pa.string(): frozenset({"VARCHAR", "NULL"}),
-    pa.int64(): frozenset({"BIGINT", "UBIGINT", "NULL"}),
-    pa.float64(): frozenset({"DOUBLE", "BIGINT", "UBIGINT", "NULL"}),
+    pa.int64(): frozenset({"BIGINT", "UBIGINT", "HUGEINT", "NULL"}),
+    pa.float64(): frozenset({"DOUBLE", "BIGINT", "UBIGINT", "HUGEINT", "NULL"}),
     pa.bool_(): frozenset({"BOOLEAN", "NULL"}),
 }
 #: The column type a new scalar field gets.
@@ -36,6 +39,7 @@ _NEW_SCALAR: dict[str, pa.DataType] = {
     "VARCHAR": pa.string(),
     "BIGINT": pa.int64(),
     "UBIGINT": pa.int64(),
+    "HUGEINT": pa.int64(),
     "DOUBLE": pa.float64(),
     "BOOLEAN": pa.bool_(),
 }
@@ -120,7 +124,7 @@ def _fit(
         elif is_json(f) or shape == "NULL":
             continue
         elif is_epoch_ms(f):
-            if shape not in ("BIGINT", "UBIGINT"):
+            if shape not in ("BIGINT", "UBIGINT", "HUGEINT"):
                 result.conflicts.append(f"{where}: expected epoch milliseconds, got {_name(shape)}")
         elif pa.types.is_struct(f.type):
             if isinstance(shape, dict):
@@ -148,6 +152,7 @@ def _name(shape: Any) -> str:
         "VARCHAR": "a string",
         "BIGINT": "an integer",
         "UBIGINT": "an integer",
+        "HUGEINT": "an integer",
         "DOUBLE": "a number",
         "BOOLEAN": "a boolean",
         "JSON": "mixed types",
@@ -164,6 +169,46 @@ def _json_kind(t: pa.DataType) -> str:
     if t == pa.bool_():
         return "a boolean"
     return str(t)
+
+
+#: A JSON integer that DuckDB reads as BIGINT without an overflow.
+_INT64 = Annotated[int, msgspec.Meta(ge=-(2**63), le=2**63 - 1)]
+#: The msgspec type of a value each scalar column type accepts (or null): strict, so a string is
+#: never taken for a number, nor a float for an integer; `float` accepts integers, as `_ACCEPTS`.
+_STRICT: dict[pa.DataType, Any] = {
+    pa.string(): str,
+    pa.int64(): _INT64,
+    pa.float64(): float,
+    pa.bool_(): bool,
+}
+
+
+def exact_type(fields: list[pa.Field], name: str = "Record") -> type[msgspec.Struct]:
+    """A msgspec type that decodes exactly the JSON objects whose shape fits `fields` with nothing
+    to add and nothing in conflict (`fit(...).exact`): known keys only (an unknown key, even a
+    sink-reserved one, fails), each value of its column's JSON type or null, objects of struct
+    columns recursively the same, anything for JSON-text columns. It is the converter's cheap
+    per-record check; whatever it refuses goes through `fit` and its reasons. Sound, not
+    complete: it refuses a few values `fit` accepts (integers above 2**63-1, an unknown key whose
+    values are all null), which then take the exact slow way."""
+    spec: list[tuple[str, Any, Any]] = []
+    rename: dict[str, str] = {}
+    for i, f in enumerate(fields):
+        attr = f"f{i}"
+        rename[attr] = f.name
+        if is_json(f):
+            spec.append((attr, msgspec.Raw, msgspec.field(default_factory=msgspec.Raw)))
+            continue
+        if is_epoch_ms(f):
+            kind: Any = _INT64
+        elif pa.types.is_struct(f.type):
+            kind = exact_type(list(f.type), f"{name}_{i}")
+        else:
+            kind = _STRICT.get(f.type)  # other types: only null fits (`_ACCEPTS`)
+        spec.append((attr, kind if kind is None else kind | None, None))
+    return msgspec.defstruct(
+        name, spec, rename=rename, forbid_unknown_fields=True, gc=False, kw_only=True
+    )
 
 
 def evolve(schema: pa.Schema, added: list[tuple[tuple[str, ...], pa.Field]]) -> pa.Schema:

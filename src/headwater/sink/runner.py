@@ -5,8 +5,15 @@ progress (txn versions, `lake.txn`); the group's committed offsets are written a
 for lag monitoring only and never read. On assignment each partition starts at its stored version
 + 1; on revocation its buffered records are dropped (the next owner reads them again).
 
+Flushing overlaps consuming: a full batch is converted and committed by one flush thread while the
+sink thread consumes the next (`_flush` hands it over, `_collect` takes the report). At most one
+batch is in flight, and the next flush waits for it, so a partition's commits stay in offset
+order; an assignment, a revocation and the end of `run` wait for it too, so the table's txn
+versions are final whenever partitions move.
+
 Stopping: `stop()` (SIGINT/SIGTERM in the CLI) ends the loop; what is buffered is committed, then
-the consumer leaves the group. A kill -9 loses only the buffer, which the next owner re-reads.
+the consumer leaves the group. A kill -9 loses only the buffer and the batch in flight, which the
+next owner re-reads.
 """
 
 from __future__ import annotations
@@ -15,13 +22,14 @@ import logging
 import threading
 import time
 from collections.abc import Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
 import headwater.transport as hwt
 from headwater.lake.tables import cdc_names, spec_for
 from headwater.logs import log_event
-from headwater.sink.buffer import TopicBuffer
+from headwater.sink.buffer import Batch, TopicBuffer
 from headwater.sink.cdc import CdcTableSink
 from headwater.sink.metrics import SinkMetrics
 from headwater.sink.topic import FlushReport, TopicSink
@@ -62,6 +70,9 @@ class Sink:
         self._consumer = transport.consumer(config.group, config.consumer)
         self.commits = 0
         self._lag_at = 0.0
+        #: The batch being flushed by `_pool` (one at a time, in order), with its report to come.
+        self._pool = ThreadPoolExecutor(1, thread_name_prefix="sink-flush")
+        self._inflight: tuple[Batch, Future[FlushReport]] | None = None
 
     def stop(self) -> None:
         """Ask the loop to commit what it holds and return (safe from a signal handler)."""
@@ -80,6 +91,7 @@ class Sink:
                     if self.metrics is not None:
                         for topic, buffer in self._buffers.items():
                             self.metrics.buffered.labels(topic=topic).set(len(buffer))
+                self._collect(wait=False)
                 if self.metrics is not None and time.monotonic() - self._lag_at >= LAG_EVERY_S:
                     self._lag_at = time.monotonic()
                     for (topic, partition), lag in self.lag().items():
@@ -90,7 +102,9 @@ class Sink:
             for buffer in self._buffers.values():
                 if len(buffer):
                     self._flush(buffer)
+            self._collect(wait=True)
         finally:
+            self._abandon()
             consumer.close()
             for table in self._tables.values():
                 table.close()
@@ -143,16 +157,43 @@ class Sink:
                     [cols.timestamp_ms[i] for i in idx],
                 )
 
-    def _flush(self, buffer: TopicBuffer) -> FlushReport:
+    def _flush(self, buffer: TopicBuffer) -> None:
+        """Hand the buffer's batch to the flush thread, once the batch before it is committed."""
         batch = buffer.take()
-        report = self._tables[batch.topic].flush(batch)
+        if self.metrics is not None:
+            self.metrics.buffered.labels(topic=batch.topic).set(0)
+        self._collect(wait=True)
+        self._inflight = (batch, self._pool.submit(self._tables[batch.topic].flush, batch))
+
+    def _collect(self, wait: bool) -> None:
+        """The report of the batch in flight, if done (or `wait`): its error is raised here."""
+        if self._inflight is None:
+            return
+        batch, future = self._inflight
+        if not wait and not future.done():
+            return
+        self._inflight = None
+        self._flushed(batch, future.result())
+
+    def _abandon(self) -> None:
+        """Let a flush in flight end (the loop failed: its outcome no longer matters; the tables
+        must not be closed under it), then stop the flush thread."""
+        if self._inflight is not None:
+            _, future = self._inflight
+            self._inflight = None
+            try:
+                future.result()
+            except Exception:
+                log.exception("flush in flight when the sink stopped failed")
+        self._pool.shutdown(wait=True)
+
+    def _flushed(self, batch: Batch, report: FlushReport) -> None:
         self.commits += 1
         for p, last in batch.last.items():
             if (batch.topic, p) in self._next:
                 self._next[(batch.topic, p)] = last + 1
         if self.metrics is not None:
             self.metrics.flushed(batch.topic, report)
-            self.metrics.buffered.labels(topic=batch.topic).set(0)
         log_event(
             log,
             "lake_commit",
@@ -172,9 +213,9 @@ class Sink:
             )
         except hwt.TransportError as exc:
             log.warning("offset commit for lag monitoring failed: %s", exc)
-        return report
 
     def _on_assign(self, parts: list[hwt.TopicPartition]) -> Sequence[hwt.TopicPartition]:
+        self._collect(wait=True)  # the start offsets must include the batch in flight
         chosen = []
         for topic in {p.topic for p in parts}:
             mine = [p.partition for p in parts if p.topic == topic]
@@ -192,6 +233,7 @@ class Sink:
         return chosen
 
     def _on_revoke(self, parts: list[hwt.TopicPartition]) -> None:
+        self._collect(wait=True)  # committed before the partitions' next owner starts
         for p in parts:
             self._next.pop((p.topic, p.partition), None)
             if self.metrics is not None:
