@@ -607,8 +607,17 @@ def video(
 
 @app.command()
 def demo(
-    users: Annotated[int, typer.Option(help="Simulated users of the streaming service.")] = 2000,
-    days: Annotated[int, typer.Option(help="Simulated days (replayed as fast as possible).")] = 42,
+    users: Annotated[
+        int, typer.Option(help="Simulated users of the streaming service.", min=100)
+    ] = 2000,
+    days: Annotated[
+        int,
+        typer.Option(
+            help="Simulated days, replayed as fast as possible (21 or more: three weekly "
+            "cutoffs, each with a week to see who cancels).",
+            min=21,
+        ),
+    ] = 42,
     workdir: Annotated[
         Path, typer.Option(help="Where the lake, logs and training set are left.")
     ] = Path(".headwater/demo"),

@@ -48,6 +48,7 @@ LANDED = {
     CDC_TOPIC: (HISTORY, CURRENT),
     "video.segments": ("video_segments",),
 }
+MIN_SEGMENTS = 4  # camera segments the demo waits for, however short the simulation
 TOPICS = {"clickstream.events": 3, CDC_TOPIC: 3, "video.segments": 1}
 
 
@@ -163,6 +164,8 @@ def _platform(
                 _simulate(console, procs, conn, collector_port, users, days)
             )
         simulate_s = time.monotonic() - sim_started
+        # A short run must still show the camera: a few segments stored before it stops.
+        _wait_segments(video, lake / "objects", MIN_SEGMENTS, timeout_s=30)
         for name in ("video", "cdc", "collector"):  # sources first: what they hold is flushed
             service = next(s for s in procs.services if s.name == name)
             procs.stop(service)
@@ -213,6 +216,14 @@ async def _simulate(
                     f"{changes:,} DB changes",
                 )  # fmt: skip
     return traffic.stats, changes
+
+
+def _wait_segments(video: Service, objects: Path, count: int, timeout_s: float) -> None:
+    """Until `count` camera segments are stored (`<stream>/<date>/<sequence>.ts`)."""
+    end = time.monotonic() + timeout_s
+    while len(list(objects.glob("*/*/*.ts"))) < count and time.monotonic() < end:
+        video.check()
+        time.sleep(0.2)
 
 
 def _wait_log(service: Service, text: str, timeout_s: float) -> None:
