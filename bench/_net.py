@@ -1,23 +1,12 @@
-"""Loopback helpers shared by the benchmarks: a free port, and waiting until one listens."""
+"""Loopback helpers shared by the benchmarks: `headwater.local.ports`, with the port alone."""
 
 from __future__ import annotations
 
-import socket
-import time
+from headwater.local.ports import free_port, wait_for_port
 
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+__all__ = ["free_port", "wait_port"]
 
 
 def wait_port(port: int, deadline_s: float = 30) -> None:
-    end = time.monotonic() + deadline_s
-    while time.monotonic() < end:
-        try:
-            with socket.create_connection(("127.0.0.1", port), 0.2):
-                return
-        except OSError:
-            time.sleep(0.05)
-    raise RuntimeError(f"nothing listening on {port}")
+    """Until something listens on 127.0.0.1:`port` (TimeoutError after `deadline_s`)."""
+    wait_for_port("127.0.0.1", port, deadline_s)

@@ -8,7 +8,6 @@ in order per partition, and prints the rates.
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 import sys
 import tempfile
@@ -20,23 +19,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from headwater import transport
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def _wait_for_port(port: int, deadline_s: float = 20.0) -> None:
-    end = time.monotonic() + deadline_s
-    while time.monotonic() < end:
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=0.2):
-                return
-        except OSError:
-            time.sleep(0.05)
-    raise RuntimeError(f"the broker did not listen on 127.0.0.1:{port} within {deadline_s}s")
+from headwater.local.ports import free_port, wait_for_port
 
 
 def _progress(console: Console) -> Progress:
@@ -58,7 +41,7 @@ def run_demo(
         console.print(f"[bold]broker[/] {broker}")
         _stream(console, broker, records, partitions, record_bytes, None)
         return
-    port = _free_port()
+    port = free_port()
     with tempfile.TemporaryDirectory(prefix="headwater-demo-") as tmp:
         data_dir = Path(tmp) / "broker"
         log = (Path(tmp) / "broker.log").open("wb")
@@ -77,7 +60,7 @@ def run_demo(
             stderr=subprocess.STDOUT,
         )
         try:
-            _wait_for_port(port)
+            wait_for_port("127.0.0.1", port, 20.0)
             console.print(
                 f"[bold]embedded broker[/] listening on 127.0.0.1:{port} (data in {data_dir})"
             )

@@ -16,11 +16,11 @@ from pathlib import Path
 
 import duckdb
 import pyarrow as pa
-from deltalake import DeltaTable
 
 from headwater.ml import ClickstreamFeatures, DatasetSpec, HistoryFeatures, build
 from headwater.ml.dataset import TrainingSet
-from headwater.query.sql import lake_tables
+from headwater.ml.features import ident
+from headwater.ml.snapshot import LakeSnapshot
 
 HORIZON = dt.timedelta(days=7)
 NUMERIC = ("events_7d", "pages_7d", "videos_7d", "sessions_7d", "session_events",
@@ -44,11 +44,12 @@ class ChurnResult:
 
 def training_set(lake: Path, history: str, cutoffs: list[dt.datetime]) -> tuple[pa.Table, dict]:
     """Entities (user, cutoff) with label and point-in-time features, and the versions read."""
+    snapshot = LakeSnapshot.open(lake, [history])  # labels and features: the same version
     con = duckdb.connect()
     try:
         con.execute("SET TimeZone = 'UTC'")
-        path = lake_tables(lake)[history]
-        con.register("h", DeltaTable(str(path)).to_pyarrow_table())  # small: no pushdown
+        snapshot.register(con)
+        con.execute(f"CREATE TEMP VIEW h AS SELECT * FROM {ident(history)}")
         users = con.sql("SELECT DISTINCT user_id FROM h ORDER BY 1").to_arrow_table()
         con.register("users", users)
         con.register("cutoffs", pa.table({"ts": pa.array(cutoffs, pa.timestamp("us", "UTC"))}))
@@ -70,7 +71,7 @@ def training_set(lake: Path, history: str, cutoffs: list[dt.datetime]) -> tuple[
         ),
         clickstream=ClickstreamFeatures(window=HORIZON),
     )
-    built = build(lake, entities, spec, key="user_id", ts="ts")
+    built = build(lake, entities, spec, key="user_id", ts="ts", pin=snapshot.versions)
     return built.table, built.versions
 
 

@@ -13,28 +13,44 @@ from headwater.lake.tables import PARTITION_COLUMN
 from headwater.lake.writer import LakeTable
 
 
-def behind(
-    transport: hwt.Transport, lake: Path, group: str, tables: Mapping[str, tuple[str, ...]]
-) -> dict[str, int]:
-    """Per topic, records in the broker that are not yet in every one of its lake tables."""
-    consumer = transport.consumer(f"{group}-landing-check")
-    try:
+class Landing:
+    """The topics' partitions, a consumer for their end offsets and the lake tables, opened once
+    and polled by `behind`."""
+
+    def __init__(
+        self,
+        transport: hwt.Transport,
+        lake: Path,
+        group: str,
+        tables: Mapping[str, tuple[str, ...]],
+    ) -> None:
+        self.consumer = transport.consumer(f"{group}-landing-check")
+        counts = transport.admin().list_topics()
+        self.partitions = {topic: range(counts.get(topic, 0)) for topic in tables}
+        self.tables = {
+            topic: [LakeTable(lake / name, PARTITION_COLUMN, group, topic) for name in names]
+            for topic, names in tables.items()
+        }
+
+    def behind(self) -> dict[str, int]:
+        """Per topic, records in the broker that are not yet in every one of its lake tables."""
         out = {}
-        partitions = transport.admin().list_topics()
-        for topic, names in tables.items():
-            count = partitions.get(topic, 0)
-            ends = {p: consumer.watermarks(hwt.TopicPartition(topic, p))[1] for p in range(count)}
+        for topic, tables in self.tables.items():
+            ends = {
+                p: self.consumer.watermarks(hwt.TopicPartition(topic, p))[1]
+                for p in self.partitions[topic]
+            }
             missing = 0
-            for name in names:
-                table = LakeTable(lake / name, PARTITION_COLUMN, group, topic)
+            for table in tables:
                 stored = table.stored(list(ends)) if table.load() is not None else {}
                 for p, end in ends.items():
                     done = stored.get(p)
                     missing = max(missing, end - (0 if done is None else done + 1))
             out[topic] = missing
         return out
-    finally:
-        consumer.close()
+
+    def close(self) -> None:
+        self.consumer.close()
 
 
 def wait_landed(
@@ -46,14 +62,19 @@ def wait_landed(
     on_progress: Callable[[int], None] | None = None,
     check: Callable[[], None] | None = None,
 ) -> dict[str, int]:
-    """Poll `behind` until nothing is missing or `timeout_s` passed; returns the last answer."""
+    """Poll `Landing.behind` until nothing is missing or `timeout_s` passed; returns the last
+    answer."""
     end = time.monotonic() + timeout_s
-    while True:
-        left = behind(transport, lake, group, tables)
-        if on_progress is not None:
-            on_progress(sum(left.values()))
-        if not any(left.values()) or time.monotonic() > end:
-            return left
-        if check is not None:
-            check()
-        time.sleep(0.5)
+    landing = Landing(transport, lake, group, tables)
+    try:
+        while True:
+            left = landing.behind()
+            if on_progress is not None:
+                on_progress(sum(left.values()))
+            if not any(left.values()) or time.monotonic() > end:
+                return left
+            if check is not None:
+                check()
+            time.sleep(0.5)
+    finally:
+        landing.close()

@@ -29,7 +29,6 @@ from headwater.demo import accounts, churn, report
 from headwater.demo.camera import Camera
 from headwater.demo.landing import wait_landed
 from headwater.demo.processes import Processes, Service
-from headwater.demo.service import DAY_S
 from headwater.demo.service import Service as StreamingService
 from headwater.demo.traffic import Traffic, TrafficStats
 from headwater.demo.wire import Encoder
@@ -56,7 +55,6 @@ TOPICS = {"clickstream.events": 3, CDC_TOPIC: 3, "video.segments": 1}
 class DemoRun:
     """What the run did, for the report."""
 
-    workdir: Path
     started: float
     traffic: TrafficStats
     simulate_s: float
@@ -80,7 +78,6 @@ def run_demo(users: int = 2000, days: int = 42, workdir: Path = Path(".headwater
         try:
             with Processes(logs) as procs:
                 run = _platform(console, procs, db, tmp, lake, users, days, started)
-                run.workdir = workdir
         finally:
             db.remove()
     console.print("[green]✓[/] every process stopped; nothing left running")
@@ -132,10 +129,11 @@ def _platform(
                      f"{accounts.DATABASE}.{accounts.TABLE}")  # fmt: skip
 
         collector_port = free_port()
-        procs.headwater(
+        collector = procs.headwater(
             "collector", "collect", "--listen", f"127.0.0.1:{collector_port}", "--broker", broker,
             "--write-key", WRITE_KEY, "--site-host", "watch.example",
-        ).wait_listening(collector_port)  # fmt: skip
+        )  # fmt: skip
+        collector.wait_listening(collector_port)
         _ok(console, f"collector on http://127.0.0.1:{collector_port} (tracker at /t.js)")
 
         cdc = procs.headwater(
@@ -166,10 +164,8 @@ def _platform(
         simulate_s = time.monotonic() - sim_started
         # A short run must still show the camera: a few segments stored before it stops.
         _wait_segments(video, lake / "objects", MIN_SEGMENTS, timeout_s=30)
-        for name in ("video", "cdc", "collector"):  # sources first: what they hold is flushed
-            service = next(s for s in procs.services if s.name == name)
+        for service in (video, cdc, collector):  # sources first: what they hold is flushed
             procs.stop(service)
-        del video
         land_started = time.monotonic()
         with Progress(
             TextColumn("landing in the lake"), BarColumn(), TextColumn("{task.fields[left]}"),
@@ -185,7 +181,7 @@ def _platform(
         _ok(console, f"lake caught up with the broker in {land_s:.1f} s"
                      if not any(left.values()) else f"[red]lake behind: {left}")  # fmt: skip
     camera.stop()
-    return DemoRun(Path(), started, traffic, simulate_s, changes, land_s, left)
+    return DemoRun(started, traffic, simulate_s, changes, land_s, left)
 
 
 async def _simulate(
@@ -235,6 +231,3 @@ def _wait_log(service: Service, text: str, timeout_s: float) -> None:
                 f"{service.name}: no {text!r} after {timeout_s}s:\n{service.log_tail()}"
             )
         time.sleep(0.1)
-
-
-__all__ = ["DAY_S", "run_demo"]

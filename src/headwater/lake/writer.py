@@ -83,44 +83,25 @@ class LakeTable:
     ) -> CommitResult:
         """Append the rows `build(current schema)` returns, covering offsets up to `last` per
         partition, exactly once (module rule). `build` runs again after each lost race."""
-        others = 0
-        for attempt in range(1, MAX_ATTEMPTS + 1):
-            table = self.load()
+
+        def append(
+            table: DeltaTable | None, stored: Mapping[int, int | None], props: CommitProperties
+        ) -> int:
             schema = None if table is None else pa.schema(table.schema().to_arrow())
-            stored = txn.stored_versions(table, self.sink, self.topic, last)
-            txns = txn.transactions(self.sink, self.topic, last, stored)
-            if not txns:
-                return CommitResult(None, 0, attempt, stored)
             rows = txn.unwritten(build(schema), stored)
-            props = CommitProperties(app_transactions=txns)
-            try:
-                if table is None:
-                    write_deltalake(
-                        str(self.path), rows, mode="error", partition_by=[self.partition_by],
-                        commit_properties=props,
-                    )  # fmt: skip
-                else:
-                    write_deltalake(
-                        table, rows, mode="append", schema_mode="merge",
-                        partition_by=[self.partition_by], commit_properties=props,
-                    )  # fmt: skip
-            except CommitFailedError:
-                self._backoff(attempt)  # a concurrent commit of one of our partitions
-                continue
-            except DeltaError as exc:
-                if table is None and "already exists" in str(exc):
-                    continue  # another sink created it first
-                others += 1
-                if others >= MAX_OTHER_FAILURES:
-                    raise
-                log.warning("commit to %s failed, retrying: %s", self.path.name, exc)
-                self._table = None
-                self._backoff(attempt)
-                continue
-            written = self.load()
-            assert written is not None
-            return CommitResult(written.version(), rows.num_rows, attempt, stored)
-        raise RuntimeError(f"{self.path}: no commit after {MAX_ATTEMPTS} attempts")
+            if table is None:
+                write_deltalake(
+                    str(self.path), rows, mode="error", partition_by=[self.partition_by],
+                    commit_properties=props,
+                )  # fmt: skip
+            else:
+                write_deltalake(
+                    table, rows, mode="append", schema_mode="merge",
+                    partition_by=[self.partition_by], commit_properties=props,
+                )  # fmt: skip
+            return rows.num_rows
+
+        return self.commit_once(append, last)
 
     def commit_once(
         self,
@@ -151,11 +132,11 @@ class LakeTable:
                         commit_properties=props,
                     )  # fmt: skip
             except CommitFailedError:
-                self._backoff(attempt)
+                self._backoff(attempt)  # a concurrent commit of one of our partitions
                 continue
             except DeltaError as exc:
                 if table is None and "already exists" in str(exc):
-                    continue
+                    continue  # another sink created it first
                 others += 1
                 if others >= MAX_OTHER_FAILURES:
                     raise

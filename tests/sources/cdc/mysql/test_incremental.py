@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import random
 import threading
+from collections.abc import Callable
 
 import orjson
 
@@ -12,6 +13,30 @@ from tests.sources.cdc.conftest import MyDatabase
 from tests.sources.cdc.support import read_changes, start_cdc
 
 ROWS = 3000
+
+
+def random_writer(
+    execute: Callable[[str], object], insert_ignore: str, seed: int
+) -> tuple[threading.Thread, threading.Event]:
+    """A thread updating, deleting and inserting random rows of `items` until its event is set;
+    `insert_ignore` is the dialect's insert-unless-present of (id, label, n), with {i} and {n}."""
+    stop = threading.Event()
+
+    def write() -> None:
+        rng = random.Random(seed)
+        n = 0
+        while not stop.is_set():
+            n += 1
+            i = rng.randrange(ROWS + 500)
+            kind = rng.random()
+            if kind < 0.6:
+                execute(f"UPDATE items SET n = {n}, label = 'w{n}' WHERE id = {i}")
+            elif kind < 0.8:
+                execute(f"DELETE FROM items WHERE id = {i}")
+            else:
+                execute(insert_ignore.format(i=i, n=n))
+
+    return threading.Thread(target=write), stop
 
 
 def replay(changes: list) -> dict[int, dict]:
@@ -41,23 +66,9 @@ def test_chunks_between_watermarks_while_the_table_changes(my_db: MyDatabase, br
         "--signal-table", f"{my_db.name}.headwater_signal", "--chunk-rows", "250",
         ready="binlog_started",
     )  # fmt: skip
-    stop = threading.Event()
-
-    def writer() -> None:
-        rng = random.Random(1)
-        n = 0
-        while not stop.is_set():
-            n += 1
-            i = rng.randrange(ROWS + 500)
-            kind = rng.random()
-            if kind < 0.6:
-                my_db.execute(f"UPDATE items SET n = {n}, label = 'w{n}' WHERE id = {i}")
-            elif kind < 0.8:
-                my_db.execute(f"DELETE FROM items WHERE id = {i}")
-            else:
-                my_db.execute(f"INSERT IGNORE INTO items VALUES ({i}, 'new{n}', {n})")
-
-    thread = threading.Thread(target=writer)
+    thread, stop = random_writer(
+        my_db.execute, "INSERT IGNORE INTO items VALUES ({i}, 'new{n}', {n})", seed=1
+    )
     topic = f"cdc.inc.{my_db.name}.items"
     try:
         thread.start()

@@ -2,16 +2,13 @@
 
 from __future__ import annotations
 
-import random
-import threading
-
 import orjson
 
 from headwater.sources.cdc.config import CdcConfig, SourceUrl
 from headwater.sources.cdc.incremental import CLOSE, EXECUTE, OPEN, IncrementalSnapshots
 from headwater.sources.cdc.postgres.chunks import PostgresChunks
 from tests.sources.cdc.conftest import PgDatabase
-from tests.sources.cdc.mysql.test_incremental import ROWS, replay
+from tests.sources.cdc.mysql.test_incremental import ROWS, random_writer, replay
 from tests.sources.cdc.support import read_changes, start_cdc
 
 SIGNAL = "CREATE TABLE headwater_signal (id varchar(64) PRIMARY KEY, type varchar(32), data text)"
@@ -29,25 +26,11 @@ def test_chunks_between_watermarks_while_the_table_changes(pg_db: PgDatabase, br
         "--signal-table", "public.headwater_signal", "--chunk-rows", "250",
         ready="replication_started",
     )  # fmt: skip
-    stop = threading.Event()
-
-    def writer() -> None:
-        rng = random.Random(2)
-        n = 0
-        while not stop.is_set():
-            n += 1
-            i = rng.randrange(ROWS + 500)
-            kind = rng.random()
-            if kind < 0.6:
-                pg_db.execute(f"UPDATE items SET n = {n}, label = 'w{n}' WHERE id = {i}")
-            elif kind < 0.8:
-                pg_db.execute(f"DELETE FROM items WHERE id = {i}")
-            else:
-                pg_db.execute(
-                    f"INSERT INTO items VALUES ({i}, 'new{n}', {n}) ON CONFLICT DO NOTHING"
-                )
-
-    thread = threading.Thread(target=writer)
+    thread, stop = random_writer(
+        pg_db.execute,
+        "INSERT INTO items VALUES ({i}, 'new{n}', {n}) ON CONFLICT DO NOTHING",
+        seed=2,
+    )
     try:
         thread.start()
         data = orjson.dumps({"data-collections": ["public.items"]}).decode()

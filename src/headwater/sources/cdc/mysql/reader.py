@@ -252,12 +252,7 @@ class MySqlReader:
                 self._drop_from_window(event)
         if not self._wanted(db, table):
             return
-        cached = self._fixes.get(event.table_id)
-        if cached is None or cached[0] is not event.columns:
-            cached = self._fixes[event.table_id] = (event.columns, converters(event.columns))
-        fixes = cached[1]
-        pk = event.primary_key
-        pk_cols = [pk] if isinstance(pk, str) and pk else list(pk or ())
+        pk_cols, fixes = self._layout(event)
         topic = self._topic(db, table)
         change = self.publisher.change
         now_ms = int(time.time() * 1000)
@@ -322,18 +317,22 @@ class MySqlReader:
 
             self._incremental.on_signal(row["values"], source)
 
-    def _drop_from_window(self, event: Any) -> None:
-        """Keys changed in the open window: their chunk rows are older than the stream."""
-        assert self._incremental is not None
-        pk = event.primary_key
-        pk_cols = [pk] if isinstance(pk, str) and pk else list(pk or ())
+    def _layout(self, event: Any) -> tuple[list[str], Converters]:
+        """The rows event's primary-key columns and value converters (cached per table map)."""
         cached = self._fixes.get(event.table_id)
         if cached is None or cached[0] is not event.columns:
             cached = self._fixes[event.table_id] = (event.columns, converters(event.columns))
+        pk = event.primary_key
+        return [pk] if isinstance(pk, str) and pk else list(pk or ()), cached[1]
+
+    def _drop_from_window(self, event: Any) -> None:
+        """Keys changed in the open window: their chunk rows are older than the stream."""
+        assert self._incremental is not None
+        pk_cols, fixes = self._layout(event)
         for row in event.rows:
             for part in ("values", "before_values", "after_values"):
                 if part in row:
-                    key = encode_key(pk_cols, convert(row[part], cached[1]))
+                    key = encode_key(pk_cols, convert(row[part], fixes))
                     self._incremental.on_change(key)
 
     def _tag(self, db: str, table: str, event: Any) -> dict[str, Any] | None:

@@ -233,22 +233,36 @@ class Wal2JsonDecoder:
         topic = self._topics.get((schema, table))
         if topic is None:
             topic = self._topics[(schema, table)] = table_topic(self.source, schema, table)
-        source = encode(
-            {
-                "version": VERSION,
-                "connector": "postgresql",
-                "name": self.source,
-                "ts_ms": self._commit_ts_ms,
-                "snapshot": "false",
-                "db": self.db,
-                "sequence": None,
-                "schema": schema,
-                "table": table,
-                "txId": self._xid,
-            }
-        )
+        source = encode(self._source(schema, table))
         entry = self._prefixes[(schema, table)] = (topic, b',"source":' + source[:-1] + b',"lsn":')
         return entry
+
+    def _source(
+        self,
+        schema: str | None,
+        table: str | None,
+        lsn: str | None = None,
+        *,
+        with_lsn: bool = False,
+    ) -> dict[str, Any]:
+        """The `source` block of this transaction's changes to `schema.table`; its `lsn` and
+        `xmin` only `with_lsn` (the hot path appends them to the encoded prefix, `_VALUE`)."""
+        source = {
+            "version": VERSION,
+            "connector": "postgresql",
+            "name": self.source,
+            "ts_ms": self._commit_ts_ms,
+            "snapshot": "false",
+            "db": self.db,
+            "sequence": None,
+            "schema": schema,
+            "table": table,
+            "txId": self._xid,
+        }
+        if with_lsn:
+            source["lsn"] = None if lsn is None else str_to_lsn(lsn)
+            source["xmin"] = None
+        return source
 
     def _key(self, msg: dict[str, Any], row: dict[str, Any]) -> bytes | None:
         pk = msg.get("pk")
@@ -317,21 +331,7 @@ class Wal2JsonDecoder:
         return self.incremental is not None and self._incremental_sees(msg)
 
     def _ddl(self, row: dict[str, Any], msg: dict[str, Any]) -> None:
-        lsn = msg.get("lsn")
-        source = {
-            "version": VERSION,
-            "connector": "postgresql",
-            "name": self.source,
-            "ts_ms": self._commit_ts_ms,
-            "snapshot": "false",
-            "db": self.db,
-            "sequence": None,
-            "schema": row.get("schema_name"),
-            "table": None,
-            "txId": self._xid,
-            "lsn": None if lsn is None else str_to_lsn(lsn),
-            "xmin": None,
-        }
+        source = self._source(row.get("schema_name"), None, msg.get("lsn"), with_lsn=True)
         self.sink.change(
             schema_topic(self.source),
             encode({"databaseName": self.db}),
@@ -346,23 +346,8 @@ class Wal2JsonDecoder:
         schema, table = msg["schema"], msg["table"]
         if incremental.is_signal(schema, table):
             if msg["action"] == "I":
-                row = _row(msg["columns"])
-                lsn = msg.get("lsn")
-
-                def source(i: int) -> dict[str, Any]:
-                    return {
-                        "version": VERSION,
-                        "connector": "postgresql",
-                        "name": self.source,
-                        "ts_ms": self._commit_ts_ms,
-                        "db": self.db,
-                        "sequence": None,
-                        "txId": self._xid,
-                        "lsn": None if lsn is None else str_to_lsn(lsn),
-                        "xmin": None,
-                    }
-
-                incremental.on_signal(row, source)
+                source = self._source(schema, table, msg.get("lsn"), with_lsn=True)
+                incremental.on_signal(_row(msg["columns"]), lambda i: source)
             return True
         if incremental.window_table == (schema, table):
             for part in ("columns", "identity"):
