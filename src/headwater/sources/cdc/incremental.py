@@ -42,6 +42,8 @@ OPEN, CLOSE = "snapshot-window-open", "snapshot-window-close"
 
 #: `publisher.change(topic, key, value)`.
 Emit = Callable[[str, bytes | None, bytes | None], None]
+#: `source(i, namespace, table)`: the `source` block of the i-th row emitted for a table.
+SourceBlock = Callable[[int, str, str], dict[str, Any]]
 
 
 class ChunkSource(Protocol):
@@ -97,8 +99,9 @@ class IncrementalSnapshots:
 
     # -- the binlog side ------------------------------------------------------------------------
 
-    def on_signal(self, row: dict[str, Any], source: Callable[[int], dict[str, Any]]) -> None:
-        """An inserted signal row; `source(i)` is the `source` block of the i-th emitted row."""
+    def on_signal(self, row: dict[str, Any], source: SourceBlock) -> None:
+        """An inserted signal row; `source(i, namespace, table)` is the `source` block of the
+        i-th row emitted for that table (each database names the namespace in its own field)."""
         row = {k: v.decode() if isinstance(v, bytes) else v for k, v in row.items()}
         kind, data = row.get("type"), row.get("data")
         chunk = self._chunk
@@ -133,11 +136,11 @@ class IncrementalSnapshots:
         if self._chunk is None:
             self._next(None)
 
-    def _close(self, chunk: _Chunk, source: Callable[[int], dict[str, Any]]) -> None:
+    def _close(self, chunk: _Chunk, source: SourceBlock) -> None:
         topic = table_topic(self.config.name, chunk.db, chunk.table)
         now_ms = int(time.time() * 1000)
         for i, (key, row) in enumerate(chunk.rows.items()):
-            block = {**source(i), "db": chunk.db, "table": chunk.table, "snapshot": "incremental"}
+            block = {**source(i, chunk.db, chunk.table), "snapshot": "incremental"}
             self.emit(topic, key, encode(envelope(OP_READ, None, row, block, now_ms)))
         self.emitted += len(chunk.rows)
         self._chunk = None

@@ -91,6 +91,9 @@ def test_chunks_between_watermarks_while_the_table_changes(my_db: MyDatabase, br
     reads = [c for c in changes if c.value and c.value["op"] == "r"]
     assert len(reads) > ROWS // 2  # most rows came from the snapshot, in chunks
     assert {c.value["source"]["snapshot"] for c in reads} == {"incremental"}
+    assert {(c.value["source"]["db"], c.value["source"]["table"]) for c in reads} == {
+        (my_db.name, "items")
+    }
     assert replay(changes) == final
     signals = [c for c in changes if c.value and c.value["source"]["table"] == "headwater_signal"]
     assert signals == []  # the signal table is not captured
@@ -142,16 +145,16 @@ def test_a_change_inside_the_window_drops_its_chunk_row(my_db: MyDatabase) -> No
     )
     source = {"file": "mysql-bin.000001", "pos": 4, "row": 0}
     data = orjson.dumps({"data-collections": [f"{my_db.name}.t"]}).decode()
-    snapshots.on_signal({"id": "ask", "type": EXECUTE, "data": data}, lambda i: source)
+    snapshots.on_signal({"id": "ask", "type": EXECUTE, "data": data}, lambda i, db, table: source)
     # The watermarks the reader wrote, as the stream will deliver them.
     marks = my_db.execute("SELECT id, type FROM sig WHERE type <> 'execute-snapshot' ORDER BY type")
     low = next(i for i, kind in marks if kind == OPEN)
     assert {kind for _, kind in marks} == {OPEN, CLOSE}
     snapshots.on_change(b'{"id":3}')  # before the window opens: ignored
-    snapshots.on_signal({"id": low, "type": OPEN}, lambda i: source)
+    snapshots.on_signal({"id": low, "type": OPEN}, lambda i, db, table: source)
     assert snapshots.window_table == (my_db.name, "t")
     snapshots.on_change(b'{"id":5}')  # inside the window: row 5 must not come from the chunk
-    snapshots.on_signal({"id": low + "-close", "type": CLOSE}, lambda i: source)
+    snapshots.on_signal({"id": low + "-close", "type": CLOSE}, lambda i, db, table: source)
     keys = [orjson.loads(k)["id"] for _, k, _ in emitted]
     assert keys == [0, 1, 2, 3, 4, 6, 7, 8, 9]
     first = orjson.loads(emitted[0][2])

@@ -53,6 +53,11 @@ def test_chunks_between_watermarks_while_the_table_changes(pg_db: PgDatabase, br
     assert len(reads) > ROWS // 2
     assert {c.value["source"]["snapshot"] for c in reads} == {"incremental"}
     assert all(c.value["source"]["lsn"] for c in reads)
+    # PostgreSQL's block: the database in `db`, the namespace in `schema` (as streamed changes).
+    assert {
+        (c.value["source"]["db"], c.value["source"]["schema"], c.value["source"]["table"])
+        for c in reads
+    } == {(pg_db.name, "public", "items")}
 
 
 def test_a_change_inside_the_window_drops_its_chunk_row(pg_db: PgDatabase) -> None:
@@ -69,12 +74,12 @@ def test_a_change_inside_the_window_drops_its_chunk_row(pg_db: PgDatabase) -> No
     )
     source = {"lsn": 100}
     data = orjson.dumps({"data-collections": ["public.t"]}).decode()
-    snapshots.on_signal({"id": "ask", "type": EXECUTE, "data": data}, lambda i: source)
+    snapshots.on_signal({"id": "ask", "type": EXECUTE, "data": data}, lambda i, db, table: source)
     marks = pg_db.execute("SELECT id, type FROM headwater_signal WHERE type <> 'execute-snapshot'")
     low = next(i for i, kind in marks if kind == OPEN)
-    snapshots.on_signal({"id": low, "type": OPEN}, lambda i: source)
+    snapshots.on_signal({"id": low, "type": OPEN}, lambda i, db, table: source)
     snapshots.on_change(b'{"id":5}')
-    snapshots.on_signal({"id": low + "-close", "type": CLOSE}, lambda i: source)
+    snapshots.on_signal({"id": low + "-close", "type": CLOSE}, lambda i, db, table: source)
     assert [orjson.loads(k)["id"] for _, k, _ in emitted] == [0, 1, 2, 3, 4, 6, 7, 8, 9]
     first = orjson.loads(emitted[0][2])
     # Typed as wal2json types them: numeric exact as a string, timestamptz in UTC with a Z.

@@ -312,8 +312,8 @@ class MySqlReader:
             return
         for row in event.rows:
 
-            def source(i: int, event: Any = event) -> dict[str, Any]:
-                return self._source(event, "", None, stream, i)
+            def source(i: int, db: str, table: str, event: Any = event) -> dict[str, Any]:
+                return self._source(event, db, table, stream, i)
 
             self._incremental.on_signal(row["values"], source)
 

@@ -346,8 +346,12 @@ class Wal2JsonDecoder:
         schema, table = msg["schema"], msg["table"]
         if incremental.is_signal(schema, table):
             if msg["action"] == "I":
-                source = self._source(schema, table, msg.get("lsn"), with_lsn=True)
-                incremental.on_signal(_row(msg["columns"]), lambda i: source)
+                lsn = msg.get("lsn")
+
+                def source(_i: int, namespace: str, name: str) -> dict[str, Any]:
+                    return self._source(namespace, name, lsn, with_lsn=True)
+
+                incremental.on_signal(_row(msg["columns"]), source)
             return True
         if incremental.window_table == (schema, table):
             for part in ("columns", "identity"):
