@@ -14,8 +14,12 @@ key in the chunk drops that key from it (the stream's value is newer than the ch
 new); at the high watermark the keys left are emitted as `op: r` (`source.snapshot: "incremental"`,
 at the high watermark's stream position), and the next chunk starts. So a snapshot row never
 overwrites a newer streamed change, and nothing is locked. The `cdc` user needs INSERT on the
-signal table. An incremental snapshot in progress is not resumed after a restart of the reader: ask
-again. Reading chunks and writing watermarks is the database's part (`ChunkSource`:
+signal table.
+
+Progress survives restarts: every position the reader commits carries `incremental: {"table",
+"after", "pending"}` (the table being read, the key its open chunk starts after, the tables still
+to read), so a restarted reader re-reads only the chunk that was in flight, at least once like
+the changes. Reading chunks and writing watermarks is the database's part (`ChunkSource`:
 mysql/chunks.py, postgres/chunks.py); the windows are the same for both.
 """
 
@@ -70,14 +74,30 @@ class _Chunk:
     pk: list[str]
     watermark: str
     rows: dict[bytes, dict[str, Any]] = field(default_factory=dict)
+    start: tuple[Any, ...] | None = None  # the key this chunk reads after (None: the first)
     last: tuple[Any, ...] | None = None  # the chunk's highest key (the next chunk starts above)
     open: bool = False
+
+
+def _storable(key: tuple[Any, ...] | None) -> list[Any] | None:
+    """A chunk boundary as JSON that reads back as the same SQL parameters, else None (the
+    table is then re-read from its start after a restart: more duplicates, nothing lost)."""
+    if key is None or not all(type(v) in (int, str, float) for v in key):
+        return None
+    return list(key)
 
 
 class IncrementalSnapshots:
     """Chunks, watermarks and windows of the incremental snapshots of one reader."""
 
-    def __init__(self, config: CdcConfig, source: ChunkSource, emit: Emit) -> None:
+    def __init__(
+        self,
+        config: CdcConfig,
+        source: ChunkSource,
+        emit: Emit,
+        progress: dict[str, Any] | None = None,
+    ) -> None:
+        """`progress`: the `incremental` block of the stored position, to go on from."""
         assert config.signal_table is not None
         self.config = config
         self.source = source
@@ -86,7 +106,40 @@ class IncrementalSnapshots:
         self.signal_db, self.signal_table = config.signal_table.split(".", 1)
         self._pending: deque[tuple[str, str]] = deque()
         self._chunk: _Chunk | None = None
+        self._resume_after: tuple[Any, ...] | None = None
         self.emitted = 0
+        if progress:
+            self._restore(progress)
+
+    def progress(self) -> dict[str, Any] | None:
+        """What a restart needs to go on (`Publisher.carry` stores it in each position); None
+        when no snapshot is running."""
+        chunk = self._chunk
+        if chunk is None and not self._pending:
+            return None
+        pending = [f"{db}.{table}" for db, table in self._pending]
+        if chunk is None:
+            return {"incremental": {"table": None, "after": None, "pending": pending}}
+        table = f"{chunk.db}.{chunk.table}"
+        after = _storable(chunk.start)
+        return {"incremental": {"table": table, "after": after, "pending": pending}}
+
+    def resume(self) -> None:
+        """Go on with the snapshot the stored position was in (call once streaming started)."""
+        if self._chunk is None and self._pending:
+            log_event(log, "incremental_snapshot_resumed",
+                      tables=[f"{db}.{t}" for db, t in self._pending],
+                      after=self._resume_after)  # fmt: skip
+            self._next(None)
+
+    def _restore(self, progress: dict[str, Any]) -> None:
+        block = progress.get("incremental", progress)
+        tables = [block["table"]] if block.get("table") else []
+        for name in [*tables, *(block.get("pending") or [])]:
+            db, table = str(name).split(".", 1)
+            self._pending.append((db, table))
+        after = block.get("after")
+        self._resume_after = tuple(after) if tables and after else None
 
     def is_signal(self, db: str, table: str) -> bool:
         return db == self.signal_db and table == self.signal_table
@@ -153,7 +206,7 @@ class IncrementalSnapshots:
                 db, table, after = done.db, done.table, done.last
             elif self._pending:
                 db, table = self._pending.popleft()
-                after = None
+                after, self._resume_after = self._resume_after, None
             else:
                 self.source.close()  # idle until the next request
                 return
@@ -184,7 +237,7 @@ class IncrementalSnapshots:
         if not rows:
             log_event(log, "incremental_snapshot_table_done", table=collection)
             return False
-        chunk = _Chunk(db, table, pk, watermark)
+        chunk = _Chunk(db, table, pk, watermark, start=after)
         chunk.rows = {encode_key(pk, row) or b"": row for row in rows}
         chunk.last = tuple(rows[-1][c] for c in pk)
         self._chunk = chunk

@@ -81,6 +81,12 @@ class Publisher:
         self._last_poll = 0.0
         self.changes = 0
         self._group: list[transport.GroupRecord] = []  # changes of `_open` not yet produced
+        self._carried: Callable[[], Position | None] | None = None
+
+    def carry(self, state: Callable[[], Position | None] | None) -> None:
+        """Store `state()` (e.g. an incremental snapshot's progress) in every position committed
+        from now on: it becomes durable exactly with the changes it describes."""
+        self._carried = state
 
     def set_on_durable(self, on_durable: Callable[[Position], None] | None) -> None:
         self._on_durable = on_durable
@@ -104,6 +110,10 @@ class Publisher:
         if txn is None:
             txn = _Transaction()
             self._queue.append(txn)
+        if self._carried is not None:
+            state = self._carried()
+            if state:
+                position = {**position, **state}
         txn.position = position
         txn.closed = True
         self._open = None

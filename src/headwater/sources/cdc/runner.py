@@ -33,7 +33,10 @@ def _reader(config: CdcConfig, publisher: Publisher, position: Position | None) 
 
         stored = int(position["lsn_int"]) if position else None
         slot = prepare(config, stored)
-        return PostgresReader(config, publisher, stored or 0, snapshot=slot.needs_snapshot)
+        progress = (position or {}).get("incremental")
+        return PostgresReader(
+            config, publisher, stored or 0, slot.needs_snapshot, incremental_progress=progress
+        )
     from headwater.sources.cdc.mysql.reader import MySqlReader
 
     return MySqlReader(config, publisher, position)

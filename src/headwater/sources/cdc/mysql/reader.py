@@ -95,11 +95,13 @@ class MySqlReader:
             if config.transactions
             else None
         )
-        self._incremental = (
-            IncrementalSnapshots(config, MySqlChunks(config), publisher.change)
-            if config.signal_table
-            else None
-        )
+        self._incremental = None
+        if config.signal_table:
+            progress = (position or {}).get("incremental")
+            self._incremental = IncrementalSnapshots(
+                config, MySqlChunks(config), publisher.change, progress
+            )
+            publisher.carry(self._incremental.progress)
 
     def run(self, stop: threading.Event) -> None:
         url = self.config.url
@@ -176,6 +178,8 @@ class MySqlReader:
         count = 0
         self._txn_gtid: str | None = None
         self._event_pos = 0
+        if self._incremental is not None:
+            self._incremental.resume()
         while not stop.is_set():
             start = stream.log_pos
             event = stream.fetchone()

@@ -17,6 +17,7 @@ from __future__ import annotations
 import logging
 import select
 import threading
+from typing import Any
 
 import psycopg2
 import psycopg2.extras
@@ -46,12 +47,19 @@ class PostgresReader:
     """One replication session; `run` returns when `stop` is set."""
 
     def __init__(
-        self, config: CdcConfig, publisher: Publisher, start_lsn: int, snapshot: bool = False
+        self,
+        config: CdcConfig,
+        publisher: Publisher,
+        start_lsn: int,
+        snapshot: bool = False,
+        incremental_progress: dict[str, Any] | None = None,
     ) -> None:
+        """`incremental_progress`: the stored position's incremental snapshot, to go on with."""
         self.config = config
         self.publisher = publisher
         self.start_lsn = start_lsn
         self.snapshot = snapshot
+        self.incremental_progress = incremental_progress
         self._cursor: psycopg2.extras.ReplicationCursor | None = None
 
     def run(self, stop: threading.Event) -> None:
@@ -114,7 +122,11 @@ class PostgresReader:
         incremental = None
         if self.config.signal_table:
             chunks = PostgresChunks(self.config)
-            incremental = IncrementalSnapshots(self.config, chunks, self.publisher.change)
+            incremental = IncrementalSnapshots(
+                self.config, chunks, self.publisher.change, self.incremental_progress
+            )
+            self.publisher.carry(incremental.progress)
+            incremental.resume()
         decoder = Wal2JsonDecoder(
             self.config.name,
             self.config.url.database or "",
