@@ -164,7 +164,9 @@ def test_random_decimals_decode_as_the_library_does(my_db: MyDatabase, precision
 
 
 def test_a_partial_row_image_goes_to_the_library(my_db: MyDatabase) -> None:
-    my_db.execute("CREATE TABLE t (id int PRIMARY KEY, a int, b int)", "INSERT INTO t VALUES (1,1,1)")
+    my_db.execute(
+        "CREATE TABLE t (id int PRIMARY KEY, a int, b int)", "INSERT INTO t VALUES (1,1,1)"
+    )
     gtid = _binlog_gtid(my_db)
     my_db.execute("SET SESSION binlog_row_image = 'MINIMAL'", "UPDATE t SET a = 2 WHERE id = 1")
     (event,) = list(rows_events(my_db, gtid))
