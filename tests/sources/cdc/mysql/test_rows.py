@@ -27,8 +27,12 @@ from pymysqlreplication.row_event import (
 from headwater.sources.cdc.config import SourceUrl
 from headwater.sources.cdc.envelope import encode
 from headwater.sources.cdc.mysql import settings
-from headwater.sources.cdc.mysql.rows import RowsDecoders, Unsupported, compile_rows
-from headwater.sources.cdc.mysql.values import convert, converters
+from headwater.sources.cdc.mysql.rows import (
+    RowsDecoders,
+    Unsupported,
+    compile_rows,
+    library_images,
+)
 from tests.sources.cdc.conftest import MyDatabase
 
 # mysql-replication connects with pymysql's deprecated argument names.
@@ -100,16 +104,6 @@ def rows_events(db: MyDatabase, gtid: str) -> Iterator[Any]:
                 yield event
     finally:
         stream.close()
-
-
-def library_images(event: Any) -> list[dict[str, Any]]:
-    fixes = converters(event.columns)
-    images = []
-    for row in event.rows:
-        for part in ("values", "before_values", "after_values"):
-            if part in row:
-                images.append(convert(row[part], fixes))
-    return images
 
 
 def compare(db: MyDatabase, gtid: str) -> dict[str, int]:

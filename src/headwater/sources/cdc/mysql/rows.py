@@ -32,6 +32,7 @@ from pymysqlreplication.row_event import RowsEvent
 
 from headwater.sources.cdc.mysql import binvalues
 from headwater.sources.cdc.mysql.binvalues import Fixed
+from headwater.sources.cdc.mysql.values import convert, converters
 
 Decode = Callable[[bytes, int, int], list[dict[str, Any]]]
 
@@ -219,3 +220,21 @@ class RowsDecoders:
             except Unsupported:
                 per_images[images] = None
         return per_images[images]
+
+    def images(self, event: Any) -> list[dict[str, Any]]:
+        """`rows(event)`, or the library's decoding of what it cannot decode."""
+        images = self.rows(event)
+        return library_images(event) if images is None else images
+
+
+def library_images(event: Any) -> list[dict[str, Any]]:
+    """The row images as the library decodes them (`event.rows`), after our converters: the
+    fallback, in `RowsDecoders.rows`' order."""
+    fixes = converters(event.columns)
+    images = []
+    for row in event.rows:
+        if "values" in row:
+            images.append(convert(row["values"], fixes))
+        else:
+            images += (convert(row["before_values"], fixes), convert(row["after_values"], fixes))
+    return images
