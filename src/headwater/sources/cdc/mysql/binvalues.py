@@ -34,10 +34,12 @@ _SET_CACHE = 1024  # distinct member combinations remembered per SET column
 
 @dataclass(frozen=True, slots=True)
 class Fixed:
-    """A fixed-width value: `read(data, pos)` over `width` bytes."""
+    """A fixed-width value: `read(data, pos)` over `width` bytes (`read(data, pos)[0]` when
+    `unpack`: a `struct` unpacker, called without a wrapper)."""
 
     width: int
     read: Reader
+    unpack: bool = False
 
 
 def _fsp_width(fsp: int) -> int:
@@ -63,7 +65,8 @@ def new_decimal(precision: int, scale: int) -> Fixed:
     for size, count in zip(sizes, digits + frac_digits, strict=True):
         shift -= 8 * size
         groups.append((shift, (1 << (8 * size)) - 1, 10**count))
-    int_groups, frac_groups = groups[: len(digits)], groups[len(digits) :]
+    whole_of = _digits_value(groups[: len(digits)])
+    frac_of = _digits_value(groups[len(digits) :])
     sign = 1 << (8 * width - 1)
     mask = (1 << (8 * width)) - 1
     frac_format = f"0{scale}d"
@@ -73,18 +76,31 @@ def new_decimal(precision: int, scale: int) -> Fixed:
         negative = x & sign  # the sign bit is set for positive values
         if negative:
             x ^= mask
-        whole = 0
-        for shift, bits, base in int_groups:
-            whole = whole * base + ((x >> shift) & bits)
-        text = f"-{whole}" if negative else str(whole)
-        if not scale:
-            return text
-        frac = 0
-        for shift, bits, base in frac_groups:
-            frac = frac * base + ((x >> shift) & bits)
-        return f"{text}.{frac:{frac_format}}"
+        text = f"-{whole_of(x)}" if negative else str(whole_of(x))
+        return f"{text}.{frac_of(x):{frac_format}}" if scale else text
 
     return Fixed(width, read)
+
+
+def _digits_value(groups: list[tuple[int, int, int]]) -> Callable[[int], int]:
+    """The number written by `groups` (shift, bits, 10**digits) of a decimal's bits; one and
+    two groups (up to 18 digits), the usual sizes, without a loop."""
+    if not groups:
+        return lambda x: 0
+    if len(groups) == 1:
+        ((shift, bits, _),) = groups
+        return lambda x: (x >> shift) & bits
+    if len(groups) == 2:
+        (s0, b0, _), (s1, b1, base1) = groups
+        return lambda x: ((x >> s0) & b0) * base1 + ((x >> s1) & b1)
+
+    def value(x: int) -> int:
+        n = 0
+        for shift, bits, base in groups:
+            n = n * base + ((x >> shift) & bits)
+        return n
+
+    return value
 
 
 def datetime2(fsp: int) -> Fixed:

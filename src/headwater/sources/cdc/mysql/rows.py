@@ -64,8 +64,7 @@ def _field(column: Any) -> Fixed | tuple[int, str | None]:
     t = column.type
     if t in _INTS:
         fmt = "<" + _INTS[t][1 if column.unsigned else 0]
-        unpack = struct.Struct(fmt).unpack_from
-        return Fixed(struct.calcsize(fmt), lambda data, pos: unpack(data, pos)[0])
+        return Fixed(struct.calcsize(fmt), struct.Struct(fmt).unpack_from, unpack=True)
     if t == FIELD_TYPE.INT24:
         signed = not column.unsigned
         return Fixed(3, lambda d, p: int.from_bytes(d[p : p + 3], "little", signed=signed))
@@ -115,7 +114,8 @@ def _image(fields: Sequence[Fixed | tuple[int, str | None]], names: Sequence[str
     for i, field in enumerate(fields):
         lines += [f"if nb & {1 << i}:", f"    v{i} = None", "else:"]
         if isinstance(field, Fixed):
-            lines += [f"    v{i} = _r{i}(data, pos)", f"    pos += {field.width}"]
+            index = "[0]" if field.unpack else ""
+            lines += [f"    v{i} = _r{i}(data, pos){index}", f"    pos += {field.width}"]
             continue
         size, encoding = field
         if size == 1:
