@@ -40,10 +40,7 @@ from pymysqlreplication.row_event import DeleteRowsEvent, UpdateRowsEvent, Write
 from headwater.logs import log_event
 from headwater.sources.cdc.config import CdcConfig
 from headwater.sources.cdc.envelope import (
-    OP_CREATE,
-    OP_DELETE,
     OP_TRUNCATE,
-    OP_UPDATE,
     VERSION,
     encode,
     encode_key,
@@ -56,7 +53,8 @@ from headwater.sources.cdc.errors import SourceUnavailableError
 from headwater.sources.cdc.incremental import IncrementalSnapshots
 from headwater.sources.cdc.mysql import settings, snapshot
 from headwater.sources.cdc.mysql.chunks import MySqlChunks
-from headwater.sources.cdc.mysql.values import Converters, convert, converters
+from headwater.sources.cdc.mysql.envelopes import NULL, source_prefix, value
+from headwater.sources.cdc.mysql.rows import RowsDecoders
 from headwater.sources.cdc.positions import Position
 from headwater.sources.cdc.publisher import Publisher
 from headwater.sources.cdc.transactions import TransactionTracker
@@ -88,7 +86,7 @@ class MySqlReader:
         self.publisher = publisher
         self.position = position
         self._tables = frozenset(config.tables)
-        self._fixes: dict[int, tuple[Any, Converters]] = {}
+        self._decoders = RowsDecoders()
         self._topics: dict[tuple[str, str], str] = {}
         self._transactions = (
             TransactionTracker(transaction_topic(config.name), publisher.change)
@@ -248,44 +246,51 @@ class MySqlReader:
     def _rows(self, event: Any, stream: BinLogStreamReader) -> None:
         db, table = event.schema, event.table
         incremental = self._incremental
+        in_window = False
         if incremental is not None:
             if incremental.is_signal(db, table):
                 self._signal(event, stream)
                 return
-            if incremental.window_table == (db, table):
-                self._drop_from_window(event)
-        if not self._wanted(db, table):
+            in_window = incremental.window_table == (db, table)
+        wanted = self._wanted(db, table)
+        if not (wanted or in_window):
             return
-        pk_cols, fixes = self._layout(event)
+        images = self._decoders.images(event)
+        pk = event.primary_key
+        pk_cols = [pk] if isinstance(pk, str) and pk else list(pk or ())
+        if in_window:
+            self._drop_from_window(pk_cols, images)
+        if not wanted:
+            return
         topic = self._topic(db, table)
         change = self.publisher.change
+        prefix = source_prefix(self._source(event, db, table, stream, 0))
         now_ms = int(time.time() * 1000)
-        tag = self._tag
-        for i, row in enumerate(event.rows):
-            source = self._source(event, db, table, stream, i)
-            if isinstance(event, WriteRowsEvent):
-                after = convert(row["values"], fixes)
-                change(
-                    topic,
-                    encode_key(pk_cols, after),
-                    encode(envelope(OP_CREATE, None, after, source, now_ms, tag(db, table, event))),
-                )
-            elif isinstance(event, UpdateRowsEvent):
-                before = convert(row["before_values"], fixes)
-                after = convert(row["after_values"], fixes)
+        tag = self._encoded_tag
+        if isinstance(event, WriteRowsEvent):
+            for i, after in enumerate(images):
+                txn = tag(db, table, event)
+                key = encode_key(pk_cols, after)
+                change(topic, key, value(b"c", NULL, encode(after), prefix, i, now_ms, txn))
+        elif isinstance(event, UpdateRowsEvent):
+            for i in range(len(images) // 2):
+                before, after = images[2 * i], images[2 * i + 1]
                 key = encode_key(pk_cols, after)
                 old_key = encode_key(pk_cols, before)
                 if old_key != key:  # the primary key changed: delete + create, as Debezium
-                    self._key_change(topic, old_key, key, before, after, source, now_ms, event)
+                    self._key_change(topic, old_key, key, before, after, prefix, i, now_ms, event)
                     continue
                 txn = tag(db, table, event)
-                change(topic, key, encode(envelope(OP_UPDATE, before, after, source, now_ms, txn)))
-            else:
-                before = convert(row["values"], fixes)
+                change(
+                    topic, key, value(b"u", encode(before), encode(after), prefix, i, now_ms, txn)
+                )
+        else:
+            tombstones = self.config.tombstones
+            for i, before in enumerate(images):
                 key = encode_key(pk_cols, before)
                 txn = tag(db, table, event)
-                change(topic, key, encode(envelope(OP_DELETE, before, None, source, now_ms, txn)))
-                if self.config.tombstones and key is not None:
+                change(topic, key, value(b"d", encode(before), NULL, prefix, i, now_ms, txn))
+                if tombstones and key is not None:
                     change(topic, key, None)
 
     def _key_change(
@@ -295,19 +300,22 @@ class MySqlReader:
         key: bytes | None,
         before: dict[str, Any],
         after: dict[str, Any],
-        source: dict[str, Any],
+        prefix: bytes,
+        row: int,
         now_ms: int,
         event: Any,
     ) -> None:
         """An update of the primary key: a delete of the old key (and its tombstone), then a
         create of the new one, so that consumers keyed by the primary key see both rows."""
-        db, table = source["db"], source["table"]
-        delete = envelope(OP_DELETE, before, None, source, now_ms, self._tag(db, table, event))
-        self.publisher.change(topic, old_key, encode(delete))
+        db, table = event.schema, event.table
+        txn = self._encoded_tag(db, table, event)
+        delete = value(b"d", encode(before), NULL, prefix, row, now_ms, txn)
+        self.publisher.change(topic, old_key, delete)
         if self.config.tombstones and old_key is not None:
             self.publisher.change(topic, old_key, None)
-        create = envelope(OP_CREATE, None, after, source, now_ms, self._tag(db, table, event))
-        self.publisher.change(topic, key, encode(create))
+        txn = self._encoded_tag(db, table, event)
+        create = value(b"c", NULL, encode(after), prefix, row, now_ms, txn)
+        self.publisher.change(topic, key, create)
 
     def _signal(self, event: Any, stream: BinLogStreamReader) -> None:
         """Rows inserted into the signal table: snapshot requests and our watermarks."""
@@ -321,23 +329,17 @@ class MySqlReader:
 
             self._incremental.on_signal(row["values"], source)
 
-    def _layout(self, event: Any) -> tuple[list[str], Converters]:
-        """The rows event's primary-key columns and value converters (cached per table map)."""
-        cached = self._fixes.get(event.table_id)
-        if cached is None or cached[0] is not event.columns:
-            cached = self._fixes[event.table_id] = (event.columns, converters(event.columns))
-        pk = event.primary_key
-        return [pk] if isinstance(pk, str) and pk else list(pk or ()), cached[1]
-
-    def _drop_from_window(self, event: Any) -> None:
+    def _drop_from_window(self, pk_cols: list[str], images: list[dict[str, Any]]) -> None:
         """Keys changed in the open window: their chunk rows are older than the stream."""
         assert self._incremental is not None
-        pk_cols, fixes = self._layout(event)
-        for row in event.rows:
-            for part in ("values", "before_values", "after_values"):
-                if part in row:
-                    key = encode_key(pk_cols, convert(row[part], fixes))
-                    self._incremental.on_change(key)
+        for image in images:
+            self._incremental.on_change(encode_key(pk_cols, image))
+
+    def _encoded_tag(self, db: str, table: str, event: Any) -> bytes:
+        """The change's encoded `transaction` block: `null` unless `--transactions`."""
+        if self._transactions is None:
+            return NULL
+        return encode(self._tag(db, table, event))
 
     def _tag(self, db: str, table: str, event: Any) -> dict[str, Any] | None:
         """The change's `transaction` block (`--transactions`), else None."""
