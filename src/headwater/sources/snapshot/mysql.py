@@ -7,8 +7,9 @@ snapshot is the locked instant. Without the RELOAD privilege (no FTWRL) one conn
 everything, and the position comes from MariaDB's `binlog_snapshot_file/position` status, which
 InnoDB keeps consistent with that transaction.
 
-Reads go through mysqlclient's text protocol (values as bytes, parsed by Arrow casts, see
-mysql_types). Chunks: integer primary key ranges, else one unchunked read (logged).
+Chunks: integer primary key ranges, read as server-packed CSV (mysql_packed); else one unchunked
+read (logged) through mysqlclient's text protocol (values as bytes, parsed by Arrow casts, see
+mysql_types), which is also the fallback for tables and values the packed read cannot take.
 """
 
 from __future__ import annotations
@@ -30,8 +31,14 @@ from headwater.sources.snapshot.errors import (
     SourcePrivilegeError,
     TableNotFoundError,
 )
+from headwater.sources.snapshot.mysql_packed import (
+    MAX_PACKED_BYTES,
+    PackedReader,
+    packable,
+    packed_select,
+)
 from headwater.sources.snapshot.mysql_types import column_for, to_array
-from headwater.sources.snapshot.plan import Column, key_ranges
+from headwater.sources.snapshot.plan import Column, key_bounds, key_ranges
 from headwater.sources.snapshot.position import Position
 
 log = logging.getLogger("headwater.snapshot.mysql")
@@ -120,12 +127,30 @@ class MySqlSnapshot:
     select: str
     control: Any = field(repr=False)
     idle: list[Any] = field(default_factory=list, repr=False)
+    # The packed read (mysql_packed): chunk clause → [start, stop) of the integer key; empty
+    # when the table is read through the text protocol only.
+    bounds: dict[str, tuple[int, int]] = field(default_factory=dict)
+    quoted_key: str = ""
+    packed_limit: int = 0
 
     @contextmanager
-    def reader(self) -> Iterator[_TextReader]:
+    def reader(self) -> Iterator[_TextReader | PackedReader]:
         conn = self.idle.pop()  # opened inside the snapshot by open_snapshot
         try:
-            yield _TextReader(conn, self.select, self.columns, f"{self.db}.{self.table}")
+            text = _TextReader(conn, self.select, self.columns, f"{self.db}.{self.table}")
+            if not self.bounds:
+                yield text
+                return
+            qualified = f"`{self.db}`.`{self.table}`"
+            yield PackedReader(
+                conn,
+                text,
+                self.columns,
+                packed_select(self.columns, qualified),
+                self.quoted_key,
+                self.bounds,
+                self.packed_limit,
+            )
         except MySQLdb.Error as exc:
             raise translate_error(exc, self.args["user"], f"{self.db}.{self.table}") from None
         finally:
@@ -258,15 +283,23 @@ def open_snapshot(
             (db, name),
         )
         estimated_rows = int(cur.fetchone()[0])
+        bounds: dict[str, tuple[int, int]] = {}
+        quoted_key, packed_limit = "", 0
         if len(key) == 1 and key[0][1] in ("tinyint", "smallint", "mediumint", "int", "bigint"):
-            quoted_key = f"`{key[0][0]}`"
+            quoted_key = "`" + key[0][0].replace("`", "``") + "`"
             cur.execute(f"SELECT MIN({quoted_key}), MAX({quoted_key}) FROM {qualified}")
             low, high = cur.fetchone()
-            chunks = (
-                ["TRUE"]
-                if low is None
-                else key_ranges(quoted_key, int(low), int(high), estimated_rows, chunk_rows)
-            )
+            chunks = ["TRUE"]
+            if low is not None:
+                chunks = key_ranges(quoted_key, int(low), int(high), estimated_rows, chunk_rows)
+                spans = key_bounds(int(low), int(high), estimated_rows, chunk_rows)
+                bounds = dict(zip(chunks, spans, strict=True))
+            unpackable = [c.name for c in columns if not packable(c)]
+            if unpackable:
+                bounds = {}
+                log_event(log, "text_protocol_read", table=f"{db}.{name}", columns=unpackable)
+            cur.execute("SELECT @@max_allowed_packet")
+            packed_limit = min(int(cur.fetchone()[0]), MAX_PACKED_BYTES)
         else:
             chunks = ["TRUE"]
             log_event(
@@ -289,5 +322,18 @@ def open_snapshot(
         raise SnapshotError(f"no columns left to read in {db}.{name}", "check --exclude")
     select = f"SELECT {', '.join(c.select for c in columns)} FROM {qualified}"
     return MySqlSnapshot(
-        args, db, name, columns, chunks, estimated_rows, position, workers, select, control, idle
+        args,
+        db,
+        name,
+        columns,
+        chunks,
+        estimated_rows,
+        position,
+        workers,
+        select,
+        control,
+        idle,
+        bounds,
+        quoted_key,
+        packed_limit,
     )

@@ -26,8 +26,8 @@ def schema_of(columns: list[Column]) -> pa.Schema:
     return pa.schema([pa.field(c.name, c.arrow_type) for c in columns])
 
 
-def key_ranges(quoted_key: str, low: int, high: int, rows: int, chunk_rows: int) -> list[str]:
-    """Split [low, high] of an integer key into about rows/chunk_rows ranges of equal width.
+def key_bounds(low: int, high: int, rows: int, chunk_rows: int) -> list[tuple[int, int]]:
+    """Split [low, high] of an integer key into about rows/chunk_rows [start, stop) of equal width.
 
     `rows` is the table's estimated row count (0 when unknown: then the key is assumed dense).
     """
@@ -36,16 +36,23 @@ def key_ranges(quoted_key: str, low: int, high: int, rows: int, chunk_rows: int)
     count = max(1, min(span, math.ceil(estimate / max(1, chunk_rows))))
     width = math.ceil(span / count)
     starts = list(range(low, high + 1, width))
-    if len(starts) == 1:
+    return list(zip(starts, [*starts[1:], high + 1], strict=True))
+
+
+def key_ranges(quoted_key: str, low: int, high: int, rows: int, chunk_rows: int) -> list[str]:
+    """The WHERE clauses of `key_bounds`; the first and last are open-ended, so rows outside
+    [low, high] (none inside the snapshot that read them) still belong to a chunk."""
+    bounds = key_bounds(low, high, rows, chunk_rows)
+    if len(bounds) == 1:
         return ["TRUE"]
     clauses = []
-    for i, start in enumerate(starts):
-        if i == len(starts) - 1:
+    for i, (start, stop) in enumerate(bounds):
+        if i == len(bounds) - 1:
             clauses.append(f"{quoted_key} >= {start}")
         elif i == 0:
-            clauses.append(f"{quoted_key} < {starts[1]}")
+            clauses.append(f"{quoted_key} < {stop}")
         else:
-            clauses.append(f"{quoted_key} >= {start} AND {quoted_key} < {starts[i + 1]}")
+            clauses.append(f"{quoted_key} >= {start} AND {quoted_key} < {stop}")
     return clauses
 
 
