@@ -15,6 +15,7 @@ read again through the text protocol, which gives the same values or the same er
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterator
 from typing import Any
 
@@ -22,7 +23,10 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.csv as pcsv
 
+from headwater.logs import log_event
 from headwater.sources.snapshot.plan import Column
+
+log = logging.getLogger("headwater.snapshot.mysql")
 
 # Bytes of CSV asked for per query: big enough that a query's overhead does not count, small
 # enough that the server formats the next sub-range while the last one is parsed.
@@ -76,13 +80,14 @@ class PackedReader:
         self.conn, self.text, self.columns, self.select = conn, text, columns, select
         self.key, self.bounds, self.limit = quoted_key, bounds, limit
         self.width = _FIRST_WIDTH
+        self.received: tuple[bytes, bytes | None] | None = None
         names = [c.name for c in columns]
         self.schema = pa.schema([pa.field(c.name, c.arrow_type) for c in columns])
         self.read_options = pcsv.ReadOptions(column_names=names, block_size=1 << 20)
-        self.parse_options = pcsv.ParseOptions(
-            newlines_in_values=any(pa.types.is_string(c.arrow_type) for c in columns),
-            ignore_empty_lines=False,  # a one-column row holding NULL is an empty line
-        )
+        # A one-column row holding NULL is an empty line: keep empty lines. Parsing with
+        # newlines inside values costs twice as much, so only values that hold one pay for it.
+        self.parse_lines = pcsv.ParseOptions(ignore_empty_lines=False)
+        self.parse_values = pcsv.ParseOptions(ignore_empty_lines=False, newlines_in_values=True)
         self.convert_options = pcsv.ConvertOptions(
             column_types={c.name: _csv_type(c.arrow_type) for c in columns},
             null_values=[""],
@@ -96,42 +101,66 @@ class PackedReader:
             yield from self.text.read(where)
             return
         start, end = self.bounds[where]
+        stop = self._send(start, end)
         while start < end:
-            stop = min(end, start + self.width)
-            sub = f"{self.key} >= {start} AND {self.key} < {stop}"
-            self.conn.query(f"{self.select} WHERE {sub}")
-            count, packed = self.conn.store_result().fetch_row()[0]
+            count, packed = self._receive()
             size = len(packed or b"")
             if size >= self.limit and stop - start > 1:  # cut at the packet size: ask for less
                 self.width = max(1, (stop - start) // 4)
+                stop = self._send(start, end)
                 continue
-            if size >= self.limit:  # one row longer than a packet: the text protocol reads it
-                yield from self.text.read(sub)
-            elif packed is not None:
-                yield from self._parse(packed, int(count), sub)
             # Next width from this sub-range's bytes per key value (keys may be sparse).
-            grown = (stop - start) * TARGET_BYTES // size if size else self.width * 4
-            self.width = max(1, grown)
+            self.width = max(1, (stop - start) * TARGET_BYTES // size if size else self.width * 4)
+            sub = f"{self.key} >= {start} AND {self.key} < {stop}"
             start = stop
+            if start < end:  # the server packs the next sub-range while this one is parsed
+                stop = self._send(start, end)
+            if packed is None:
+                continue
+            batch = self._parse(packed, int(count)) if size < self.limit else None
+            if batch is not None:
+                yield batch
+                continue
+            # Unparsable, or one row longer than a packet: the text protocol reads it (or
+            # raises the error naming the value), once the query in flight is answered.
+            if start < end:
+                self.received = self._receive()
+            reason = "unparsable" if size < self.limit else "row longer than max_allowed_packet"
+            log_event(log, "text_protocol_fallback", table=self.text.table, at=sub, reason=reason)
+            yield from self.text.read(sub)
 
-    def _parse(self, packed: bytes, count: int, sub: str) -> Iterator[pa.RecordBatch]:
+    def _send(self, start: int, end: int) -> int:
+        stop = min(end, start + self.width)
+        self.conn.send_query(f"{self.select} WHERE {self.key} >= {start} AND {self.key} < {stop}")
+        return stop
+
+    def _receive(self) -> tuple[bytes, bytes | None]:
+        if self.received is not None:
+            received, self.received = self.received, None
+            return received
+        self.conn.read_query_result()
+        row: tuple[bytes, bytes | None] = self.conn.store_result().fetch_row()[0]
+        return row
+
+    def _parse(self, packed: bytes, count: int) -> pa.RecordBatch | None:
+        """The sub-range as one batch, or None when Arrow cannot parse it."""
+        lines_only = packed.count(b"\n") == count - 1 and b"\r" not in packed
         try:
             table = pcsv.read_csv(
                 pa.py_buffer(packed),
                 read_options=self.read_options,
-                parse_options=self.parse_options,
+                parse_options=self.parse_lines if lines_only else self.parse_values,
                 convert_options=self.convert_options,
             )
         except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
-            table = None
-        if table is None or table.num_rows != count:
-            yield from self.text.read(sub)
-            return
+            return None
+        if table.num_rows != count:
+            return None
         arrays = [
             _convert(table.column(i).combine_chunks(), column.arrow_type)
             for i, column in enumerate(self.columns)
         ]
-        yield pa.RecordBatch.from_arrays(arrays, schema=self.schema)
+        return pa.RecordBatch.from_arrays(arrays, schema=self.schema)
 
 
 def _convert(array: pa.Array, target: pa.DataType) -> pa.Array:
