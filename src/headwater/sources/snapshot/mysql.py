@@ -19,7 +19,6 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import unquote, urlsplit
 
 import MySQLdb
 import pyarrow as pa
@@ -27,9 +26,13 @@ import pyarrow as pa
 from headwater.logs import log_event
 from headwater.sources.snapshot.errors import (
     SnapshotError,
-    SourceConnectError,
-    SourcePrivilegeError,
     TableNotFoundError,
+)
+from headwater.sources.snapshot.mysql_connect import (
+    binlog_position,
+    connect_args,
+    open_connection,
+    translate_error,
 )
 from headwater.sources.snapshot.mysql_packed import (
     MAX_PACKED_BYTES,
@@ -46,54 +49,6 @@ log = logging.getLogger("headwater.snapshot.mysql")
 BATCH_ROWS = 65_536
 LOCK_WAIT_S = 30
 _START = "START TRANSACTION WITH CONSISTENT SNAPSHOT, READ ONLY"
-
-
-def _connect_args(url: str) -> dict[str, Any]:
-    parts = urlsplit(url)
-    args: dict[str, Any] = {
-        "host": parts.hostname or "127.0.0.1",
-        "port": parts.port or 3306,
-        "user": unquote(parts.username or "root"),
-        "password": unquote(parts.password or ""),
-        "charset": "utf8mb4",
-        "connect_timeout": 10,
-    }
-    database = parts.path.lstrip("/")
-    if database:
-        args["database"] = database
-    return args
-
-
-def translate_error(exc: BaseException, user: str, table: str) -> SnapshotError:
-    """mysqlclient errors → ours, by MySQL error number."""
-    code = exc.args[0] if exc.args and isinstance(exc.args[0], int) else 0
-    text = exc.args[1] if len(exc.args) > 1 else str(exc)
-    if code == 1045:
-        return SourceConnectError(
-            f"MySQL refused the login of user {user!r}: {text}",
-            "check the user and password in the URL (mysql://USER:PASSWORD@HOST:PORT/DB)",
-        )
-    if code in (1044, 1142, 1143):
-        return SourcePrivilegeError(
-            f"user {user!r} may not read {table}: {text}",
-            f"GRANT SELECT ON {table} TO '{user}'@'%';",
-        )
-    if code == 1049:
-        return SourceConnectError(f"MySQL: {text}", "check the database name in the URL")
-    if code == 1146:
-        return TableNotFoundError(f"no table {table}: {text}", "check --table")
-    if code in (2002, 2003, 2005, 2013):
-        return SourceConnectError(
-            f"cannot connect to MySQL: {text}", "check host, port and that the server runs"
-        )
-    return SnapshotError(f"MySQL error {code} while reading {table}: {text}", "see the message")
-
-
-def _open(args: dict[str, Any], raw: bool) -> Any:
-    conn = MySQLdb.connect(**args, **({"conv": {}, "use_unicode": False} if raw else {}))
-    conn.query("SET SESSION TRANSACTION ISOLATION LEVEL REPEATABLE READ")
-    conn.query("SET time_zone = '+00:00'")
-    return conn
 
 
 class _TextReader:
@@ -162,23 +117,6 @@ class MySqlSnapshot:
         self.idle.clear()
 
 
-def _binlog_position(cur: Any) -> tuple[str | None, int | None, str | None]:
-    file = pos = gtid = None
-    try:
-        cur.execute("SHOW MASTER STATUS")
-        row = cur.fetchone()
-        if row:
-            file, pos = row[0], int(row[1])
-        cur.execute("SELECT @@GLOBAL.gtid_binlog_pos")
-        gtid = cur.fetchone()[0] or None
-    except MySQLdb.OperationalError as exc:
-        if exc.args[0] != 1193:  # unknown variable: MySQL, not MariaDB
-            raise
-        cur.execute("SELECT @@GLOBAL.gtid_executed")
-        gtid = cur.fetchone()[0] or None
-    return file, pos, gtid
-
-
 def open_snapshot(
     url: str,
     table: str,
@@ -189,7 +127,7 @@ def open_snapshot(
     exclude: frozenset[str] = frozenset(),
 ) -> MySqlSnapshot:
     """Take the consistent snapshot, read the catalog and plan chunks."""
-    args = _connect_args(url)
+    args = connect_args(url)
     db, _, name = table.rpartition(".")
     db = db or args.get("database", "")
     if not db:
@@ -200,7 +138,7 @@ def open_snapshot(
     user = args["user"]
     opened: list[Any] = []
     try:
-        control = _open(args, raw=False)
+        control = open_connection(args, raw=False)
         opened.append(control)
         cur = control.cursor()
         locked = workers > 1
@@ -226,10 +164,10 @@ def open_snapshot(
                     fix=f"GRANT RELOAD ON *.* TO '{user}'@'%' to read with {workers} connections",
                 )
         if locked:
-            file, pos, gtid = _binlog_position(cur)
+            file, pos, gtid = binlog_position(cur)
             control.query(_START)
             for _ in range(workers):
-                conn = _open(args, raw=True)
+                conn = open_connection(args, raw=True)
                 opened.append(conn)
                 conn.query(_START)
             cur.execute("UNLOCK TABLES")
@@ -237,7 +175,7 @@ def open_snapshot(
             idle = opened[1:]
         else:
             workers = 1
-            conn = _open(args, raw=True)
+            conn = open_connection(args, raw=True)
             opened.append(conn)
             conn.query(_START)
             control.query(_START)
