@@ -14,7 +14,13 @@ import pyarrow as pa
 import pytest
 from deltalake import DeltaTable
 
-from headwater.sources.snapshot import SnapshotError, mysql_packed, open_snapshot, run_snapshot
+from headwater.sources.snapshot import (
+    SnapshotError,
+    csv_chunks,
+    mysql_packed,
+    open_snapshot,
+    run_snapshot,
+)
 from tests.sources.snapshot.conftest import MyDb
 
 TRICKY = (
@@ -102,7 +108,7 @@ def test_sub_ranges_over_the_packet_size_split_and_one_long_row_reads_as_text(
         "FROM seq_1_to_3000",
         "INSERT INTO wide VALUES (100000, REPEAT('long,\"row\"\\n', 2000))",
     )
-    monkeypatch.setattr(mysql_packed, "TARGET_BYTES", 20_000)
+    monkeypatch.setattr(csv_chunks, "TARGET_BYTES", 20_000)
     monkeypatch.setattr(mysql_packed, "MAX_PACKED_BYTES", 16_384)
     from headwater.sources.snapshot import mysql
 

@@ -19,20 +19,15 @@ import logging
 from collections.abc import Iterator
 from typing import Any
 
-import numpy as np
 import pyarrow as pa
-import pyarrow.csv as pcsv
 
 from headwater.logs import log_event
+from headwater.sources.snapshot.csv_chunks import CsvParser, Widths
 from headwater.sources.snapshot.plan import Column
 
 log = logging.getLogger("headwater.snapshot.mysql")
 
-# Bytes of CSV asked for per query: big enough that a query's overhead does not count, small
-# enough that the server formats the next sub-range while the last one is parsed.
-TARGET_BYTES = 4 << 20
 MAX_PACKED_BYTES = 64 << 20
-_FIRST_WIDTH = 4096
 
 
 def packable(column: Column) -> bool:
@@ -56,14 +51,6 @@ def packed_select(columns: list[Column], qualified: str) -> str:
     return f"SELECT COUNT(*), GROUP_CONCAT({row} SEPARATOR '\\n') FROM {qualified}"
 
 
-def _csv_type(target: pa.DataType) -> pa.DataType:
-    if pa.types.is_binary(target):
-        return pa.string()
-    if pa.types.is_timestamp(target) and target.tz is not None:
-        return pa.timestamp(target.unit)
-    return target
-
-
 class PackedReader:
     """Reads a chunk [low, high) of an integer key as packed sub-ranges; else the text reader."""
 
@@ -79,21 +66,9 @@ class PackedReader:
     ) -> None:
         self.conn, self.text, self.columns, self.select = conn, text, columns, select
         self.key, self.bounds, self.limit = quoted_key, bounds, limit
-        self.width = _FIRST_WIDTH
+        self.widths = Widths()
         self.received: tuple[bytes, bytes | None] | None = None
-        names = [c.name for c in columns]
-        self.schema = pa.schema([pa.field(c.name, c.arrow_type) for c in columns])
-        self.read_options = pcsv.ReadOptions(column_names=names, block_size=1 << 20)
-        # A one-column row holding NULL is an empty line: keep empty lines. Parsing with
-        # newlines inside values costs twice as much, so only values that hold one pay for it.
-        self.parse_lines = pcsv.ParseOptions(ignore_empty_lines=False)
-        self.parse_values = pcsv.ParseOptions(ignore_empty_lines=False, newlines_in_values=True)
-        self.convert_options = pcsv.ConvertOptions(
-            column_types={c.name: _csv_type(c.arrow_type) for c in columns},
-            null_values=[""],
-            strings_can_be_null=True,
-            quoted_strings_can_be_null=False,
-        )
+        self.parser = CsvParser(columns, naive_timestamps=True)
         conn.query(f"SET SESSION group_concat_max_len = {limit}")
 
     def read(self, where: str) -> Iterator[pa.RecordBatch]:
@@ -106,18 +81,19 @@ class PackedReader:
             count, packed = self._receive()
             size = len(packed or b"")
             if size >= self.limit and stop - start > 1:  # cut at the packet size: ask for less
-                self.width = max(1, (stop - start) // 4)
+                self.widths.shrink(stop - start)
                 stop = self._send(start, end)
                 continue
-            # Next width from this sub-range's bytes per key value (keys may be sparse).
-            self.width = max(1, (stop - start) * TARGET_BYTES // size if size else self.width * 4)
+            self.widths.seen(stop - start, size)
             sub = f"{self.key} >= {start} AND {self.key} < {stop}"
             start = stop
             if start < end:  # the server packs the next sub-range while this one is parsed
                 stop = self._send(start, end)
             if packed is None:
                 continue
-            batch = self._parse(packed, int(count)) if size < self.limit else None
+            # Every text value is quoted: a newline or CR inside one shows in the counts.
+            newlines = packed.count(b"\n") != int(count) - 1 or b"\r" in packed
+            batch = self.parser.parse(packed, int(count), newlines) if size < self.limit else None
             if batch is not None:
                 yield batch
                 continue
@@ -130,7 +106,7 @@ class PackedReader:
             yield from self.text.read(sub)
 
     def _send(self, start: int, end: int) -> int:
-        stop = min(end, start + self.width)
+        stop = self.widths.stop(start, end)
         self.conn.send_query(f"{self.select} WHERE {self.key} >= {start} AND {self.key} < {stop}")
         return stop
 
@@ -141,46 +117,3 @@ class PackedReader:
         self.conn.read_query_result()
         row: tuple[bytes, bytes | None] = self.conn.store_result().fetch_row()[0]
         return row
-
-    def _parse(self, packed: bytes, count: int) -> pa.RecordBatch | None:
-        """The sub-range as one batch, or None when Arrow cannot parse it."""
-        lines_only = packed.count(b"\n") == count - 1 and b"\r" not in packed
-        try:
-            table = pcsv.read_csv(
-                pa.py_buffer(packed),
-                read_options=self.read_options,
-                parse_options=self.parse_lines if lines_only else self.parse_values,
-                convert_options=self.convert_options,
-            )
-        except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
-            return None
-        if table.num_rows != count:
-            return None
-        arrays = [
-            _convert(table.column(i).combine_chunks(), column.arrow_type)
-            for i, column in enumerate(self.columns)
-        ]
-        return pa.RecordBatch.from_arrays(arrays, schema=self.schema)
-
-
-def _convert(array: pa.Array, target: pa.DataType) -> pa.Array:
-    if pa.types.is_binary(target):
-        return _unhex(array)
-    if array.type != target:
-        return array.cast(target)  # naive timestamp → the same instant labelled UTC
-    return array
-
-
-def _unhex(array: pa.Array) -> pa.Array:
-    """HEX() text → bytes: the whole values buffer decoded at once, offsets halved."""
-    if array.offset:
-        array = pa.concat_arrays([array])
-    validity, offsets_buffer, data = array.buffers()
-    offsets = np.frombuffer(offsets_buffer, dtype=np.int32)[: len(array) + 1]
-    first, last = int(offsets[0]), int(offsets[-1])
-    hexed = data[first:last].to_pybytes().decode("ascii") if data is not None else ""
-    raw = bytes.fromhex(hexed)
-    halved = pa.py_buffer(((offsets - first) // 2).astype(np.int32).tobytes())
-    return pa.Array.from_buffers(
-        pa.binary(), len(array), [validity, halved, pa.py_buffer(raw)], array.null_count
-    )
