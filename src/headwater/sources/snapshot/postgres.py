@@ -31,8 +31,9 @@ from headwater.sources.snapshot.errors import (
     TableNotFoundError,
     UnsupportedTypeError,
 )
-from headwater.sources.snapshot.plan import Column, key_ranges, page_ranges
+from headwater.sources.snapshot.plan import Column, key_bounds, key_ranges, page_ranges
 from headwater.sources.snapshot.position import Position
+from headwater.sources.snapshot.postgres_copy import CopyReader, copy_select, open_copy_connection
 
 log = logging.getLogger("headwater.snapshot.postgres")
 
@@ -113,14 +114,35 @@ def translate_error(exc: BaseException, user: str, table: str) -> SnapshotError:
 
 
 class _AdbcReader:
-    def __init__(self, conn: Any, select: str, decimals: dict[int, pa.DataType]) -> None:
-        self.conn, self.select, self.decimals = conn, select, decimals
+    """Reads chunks over ADBC; its connection joins the snapshot when first needed (behind the
+    COPY reader it only reads what CSV cannot carry exactly)."""
+
+    def __init__(
+        self, dsn: str, snapshot_id: str, select: str, decimals: dict[int, pa.DataType]
+    ) -> None:
+        self.dsn, self.snapshot_id, self.select, self.decimals = dsn, snapshot_id, select, decimals
+        self.conn: Any = None
+
+    def _connection(self) -> Any:
+        if self.conn is None:
+            self.conn = adbc.connect(self.dsn)
+            with self.conn.cursor() as cur:
+                cur.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+                cur.execute(f"SET TRANSACTION SNAPSHOT '{self.snapshot_id}'")
+        return self.conn
 
     def read(self, where: str) -> Iterator[pa.RecordBatch]:
-        with self.conn.cursor() as cur:
+        with self._connection().cursor() as cur:
             cur.execute(f"{self.select} WHERE {where}")
             for batch in cur.fetch_record_batch():
                 yield self._convert(batch)
+
+    def close(self) -> None:
+        if self.conn is not None:
+            try:
+                self.conn.rollback()
+            finally:
+                self.conn.close()
 
     def _convert(self, batch: pa.RecordBatch) -> pa.RecordBatch:
         if not self.decimals:
@@ -160,32 +182,44 @@ class PostgresSnapshot:
     workers: int
     control: Any = field(repr=False)
     select: str = ""
+    # The COPY CSV read (postgres_copy): chunk clause → [start, stop) of the integer key;
+    # empty when every chunk is read over ADBC (ctid chunks).
+    bounds: dict[str, tuple[int, int]] = field(default_factory=dict)
+    quoted_key: str = ""
+    copy_select: str = ""
 
     @contextmanager
-    def reader(self) -> Iterator[_AdbcReader]:
+    def reader(self) -> Iterator[_AdbcReader | CopyReader]:
+        assert self.position.pg_snapshot is not None
+        decimals = {
+            i: c.arrow_type for i, c in enumerate(self.columns) if pa.types.is_decimal(c.arrow_type)
+        }
+        fallback = _AdbcReader(self.dsn, self.position.pg_snapshot, self.select, decimals)
+        copy_conn = None
         try:
-            conn = adbc.connect(self.dsn)
-        except Exception as exc:
-            raise translate_error(exc, self.user, self.table) from None
-        try:
-            with conn.cursor() as cur:
-                cur.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
-                cur.execute(f"SET TRANSACTION SNAPSHOT '{self.position.pg_snapshot}'")
-            decimals = {
-                i: c.arrow_type
-                for i, c in enumerate(self.columns)
-                if pa.types.is_decimal(c.arrow_type)
-            }
-            yield _AdbcReader(conn, self.select, decimals)
+            if not self.bounds:
+                yield fallback
+                return
+            copy_conn = open_copy_connection(self.dsn, self.position.pg_snapshot)
+            yield CopyReader(
+                copy_conn,
+                fallback,
+                self.columns,
+                self.copy_select,
+                self.quoted_key,
+                self.bounds,
+                self.table,
+            )
         except SnapshotError:
             raise
         except Exception as exc:
             raise translate_error(exc, self.user, self.table) from None
         finally:
             try:
-                conn.rollback()
+                fallback.close()
             finally:
-                conn.close()
+                if copy_conn is not None:
+                    copy_conn.close()
 
     def close(self) -> None:
         try:
@@ -265,15 +299,17 @@ def open_snapshot(
                 (oid,),
             )
             estimated_rows, pages = cur.fetchone()
+            bounds: dict[str, tuple[int, int]] = {}
+            quoted_key = ""
             if len(key) == 1 and key[0][1] in ("int2", "int4", "int8"):
                 quoted_key = _quote(key[0][0])
                 cur.execute(f"SELECT min({quoted_key}), max({quoted_key}) FROM {qualified}")
                 low, high = cur.fetchone()
-                chunks = (
-                    ["TRUE"]
-                    if low is None
-                    else key_ranges(quoted_key, low, high, estimated_rows, chunk_rows)
-                )
+                chunks = ["TRUE"]
+                if low is not None:
+                    chunks = key_ranges(quoted_key, low, high, estimated_rows, chunk_rows)
+                    spans = key_bounds(low, high, estimated_rows, chunk_rows)
+                    bounds = dict(zip(chunks, spans, strict=True))
             else:
                 chunks = page_ranges(pages, estimated_rows, chunk_rows)
                 log_event(
@@ -307,4 +343,7 @@ def open_snapshot(
         workers,
         control,
         select,
+        bounds,
+        quoted_key,
+        copy_select(columns, qualified),
     )
