@@ -117,10 +117,15 @@ class _AdbcReader:
     """Reads chunks over ADBC; its connection joins the snapshot when first needed (behind the
     COPY reader it only reads what CSV cannot carry exactly)."""
 
-    def __init__(
-        self, dsn: str, snapshot_id: str, select: str, decimals: dict[int, pa.DataType]
-    ) -> None:
-        self.dsn, self.snapshot_id, self.select, self.decimals = dsn, snapshot_id, select, decimals
+    def __init__(self, dsn: str, snapshot_id: str, select: str, columns: list[Column]) -> None:
+        self.dsn, self.snapshot_id, self.select = dsn, snapshot_id, select
+        # The driver's forms that are not the column's Arrow type: numeric (see column_for) and
+        # oid, an unsigned 32-bit number the driver hands over as a signed int32.
+        self.fixes = {
+            i: c
+            for i, c in enumerate(columns)
+            if pa.types.is_decimal(c.arrow_type) or c.source_type == "oid"
+        }
         self.conn: Any = None
 
     def _connection(self) -> Any:
@@ -145,11 +150,14 @@ class _AdbcReader:
                 self.conn.close()
 
     def _convert(self, batch: pa.RecordBatch) -> pa.RecordBatch:
-        if not self.decimals:
+        if not self.fixes:
             return batch
         arrays = list(batch.columns)
-        for index, decimal in self.decimals.items():
-            arrays[index] = _to_decimal(arrays[index], decimal)
+        for index, column in self.fixes.items():
+            if column.source_type == "oid":
+                arrays[index] = pc.cast(arrays[index].view(pa.uint32()), pa.int64())
+            else:
+                arrays[index] = _to_decimal(arrays[index], column.arrow_type)
         return pa.RecordBatch.from_arrays(arrays, [f.name for f in batch.schema])
 
 
@@ -191,10 +199,7 @@ class PostgresSnapshot:
     @contextmanager
     def reader(self) -> Iterator[_AdbcReader | CopyReader]:
         assert self.position.pg_snapshot is not None
-        decimals = {
-            i: c.arrow_type for i, c in enumerate(self.columns) if pa.types.is_decimal(c.arrow_type)
-        }
-        fallback = _AdbcReader(self.dsn, self.position.pg_snapshot, self.select, decimals)
+        fallback = _AdbcReader(self.dsn, self.position.pg_snapshot, self.select, self.columns)
         copy_conn = None
         try:
             if not self.bounds:
