@@ -74,7 +74,9 @@ class CsvParser:
             quoted_strings_can_be_null=False,
         )
 
-    def parse(self, data: object, rows: int, newlines_in_values: bool) -> pa.RecordBatch | None:
+    def parse(self, data: object, rows: int, newlines_in_values: bool) -> pa.Table | None:
+        """The parsed rows as a table of the columns' types (its chunks are the parse blocks, not
+        concatenated: no copy), or None when Arrow cannot parse them exactly."""
         try:
             table = pcsv.read_csv(
                 pa.py_buffer(data),
@@ -86,11 +88,14 @@ class CsvParser:
             return None
         if table.num_rows != rows:
             return None
-        arrays = [
-            _convert(table.column(i).combine_chunks(), column.arrow_type)
+        columns = [
+            pa.chunked_array(
+                [_convert(chunk, column.arrow_type) for chunk in table.column(i).chunks],
+                column.arrow_type,
+            )
             for i, column in enumerate(self.columns)
         ]
-        return pa.RecordBatch.from_arrays(arrays, schema=self.schema)
+        return pa.Table.from_arrays(columns, schema=self.schema)
 
 
 def _convert(array: pa.Array, target: pa.DataType) -> pa.Array:

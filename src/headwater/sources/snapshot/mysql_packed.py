@@ -93,9 +93,9 @@ class PackedReader:
                 continue
             # Every text value is quoted: a newline or CR inside one shows in the counts.
             newlines = packed.count(b"\n") != int(count) - 1 or b"\r" in packed
-            batch = self.parser.parse(packed, int(count), newlines) if size < self.limit else None
-            if batch is not None:
-                yield batch
+            table = self.parser.parse(packed, int(count), newlines) if size < self.limit else None
+            if table is not None:
+                yield from table.to_batches()
                 continue
             # Unparsable, or one row longer than a packet: the text protocol reads it (or
             # raises the error naming the value), once the query in flight is answered.

@@ -105,9 +105,9 @@ class CopyReader:
                 if not cur.rowcount:
                     continue
                 # COPY quotes any value holding a newline: without a quote, lines are rows.
-                batch = self.parser.parse(data, cur.rowcount, b'"' in data)
-                if batch is not None:
-                    yield batch
+                table = self.parser.parse(data, cur.rowcount, b'"' in data)
+                if table is not None:
+                    yield from table.to_batches()
                     continue
                 log_event(log, "adbc_fallback", table=self.table, at=sub, reason="unparsable")
                 yield from self.fallback.read(sub)
