@@ -18,7 +18,6 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
-import adbc_driver_postgresql.dbapi as adbc
 import psycopg2
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -130,6 +129,10 @@ class _AdbcReader:
 
     def _connection(self) -> Any:
         if self.conn is None:
+            # Imported here: the driver imports pyarrow.dataset and with it pandas, ~1 s of a
+            # snapshot's start that the COPY reader alone never needs.
+            import adbc_driver_postgresql.dbapi as adbc
+
             self.conn = adbc.connect(self.dsn)
             with self.conn.cursor() as cur:
                 cur.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
