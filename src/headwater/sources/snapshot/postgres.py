@@ -240,7 +240,7 @@ def open_snapshot(
     dsn: str,
     table: str,
     *,
-    workers: int = 2,
+    workers: int = 4,
     chunk_rows: int = 250_000,
     as_text: frozenset[str] = frozenset(),
     exclude: frozenset[str] = frozenset(),
