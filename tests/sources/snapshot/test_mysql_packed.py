@@ -44,11 +44,15 @@ NUMBERS = [
 ]
 
 
+def _literal(text: str) -> str:
+    return "'" + text.replace("\\", "\\\\").replace("'", "''") + "'"
+
+
 def _insert_tricky(my: MyDb) -> None:
     my.execute("SET time_zone = '+00:00'", TRICKY)
     rows = []
     for i, text in enumerate(TEXTS):
-        literal = "'" + text.replace("\\", "\\\\").replace("'", "''") + "'"
+        literal = _literal(text)
         binary = BINARIES[i % len(BINARIES)]
         d, u, f, g = NUMBERS[i % len(NUMBERS)]
         rows.append(
@@ -83,6 +87,9 @@ def test_packed_read_equals_the_text_read_value_for_value(
     my: MyDb, lake: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
     _insert_tricky(my)
+    snapshot = open_snapshot(my.url(), "tricky")
+    snapshot.close()
+    assert "CONVERT" in snapshot.packed_sql  # latin1 and utf8mb4_unicode_ci beside the default
     with caplog.at_level(logging.INFO, logger="headwater"):
         packed = _read(my, lake, "tricky", packed=True, workers=2, chunk_rows=5)
     assert _fallbacks(caplog) == []
@@ -172,3 +179,24 @@ def test_bit_columns_keep_the_text_read(my: MyDb, lake: Path) -> None:
     result = run_snapshot(snapshot, lake)
     rows = DeltaTable(str(lake / result.lake_table)).to_pyarrow_table().to_pylist()
     assert rows == [{"id": 1, "f": b"\x02\x01"}]
+
+
+def test_one_collation_needs_no_conversion_and_reads_the_same(my: MyDb, lake: Path) -> None:
+    my.execute("CREATE TABLE notes (id int PRIMARY KEY, s varchar(40), t text, kind enum('a,b'))")
+    values = ", ".join(f"({i}, {_literal(t)}, {_literal(t)}, 'a,b')" for i, t in enumerate(TEXTS))
+    my.execute(f"INSERT INTO notes VALUES {values}, (100, NULL, NULL, NULL)")
+    snapshot = open_snapshot(my.url(), "notes")
+    snapshot.close()
+    assert "CONVERT" not in snapshot.packed_sql
+    packed = _read(my, lake, "notes", packed=True, workers=2, chunk_rows=5)
+    assert packed.equals(_read(my, lake, "notes", packed=False, workers=2, chunk_rows=5))
+    assert packed.column("s").to_pylist()[: len(TEXTS)] == TEXTS
+
+
+def test_binary_read_as_text_keeps_the_text_read(my: MyDb) -> None:
+    my.execute("CREATE TABLE raw (id int PRIMARY KEY, b blob)", "INSERT INTO raw VALUES (1, 'x')")
+    as_text = open_snapshot(my.url(), "raw", as_text=frozenset({"b"}))
+    as_text.close()
+    as_binary = open_snapshot(my.url(), "raw")
+    as_binary.close()
+    assert as_text.bounds == {} and as_binary.bounds != {}

@@ -87,6 +87,7 @@ class MySqlSnapshot:
     bounds: dict[str, tuple[int, int]] = field(default_factory=dict)
     quoted_key: str = ""
     packed_limit: int = 0
+    packed_sql: str = ""
 
     @contextmanager
     def reader(self) -> Iterator[_TextReader | PackedReader]:
@@ -96,12 +97,11 @@ class MySqlSnapshot:
             if not self.bounds:
                 yield text
                 return
-            qualified = f"`{self.db}`.`{self.table}`"
             yield PackedReader(
                 conn,
                 text,
                 self.columns,
-                packed_select(self.columns, qualified),
+                self.packed_sql,
                 self.quoted_key,
                 self.bounds,
                 self.packed_limit,
@@ -192,7 +192,7 @@ def open_snapshot(
             )
             idle = [conn]
         cur.execute(
-            "SELECT COLUMN_NAME, COLUMN_TYPE, COLUMN_KEY FROM information_schema.COLUMNS "
+            "SELECT COLUMN_NAME, COLUMN_TYPE, COLLATION_NAME FROM information_schema.COLUMNS "
             "WHERE TABLE_SCHEMA = %s AND TABLE_NAME = %s ORDER BY ORDINAL_POSITION",
             (db, name),
         )
@@ -207,6 +207,7 @@ def open_snapshot(
             for n, t, _ in described
             if n not in exclude
         ]
+        text_columns = {c.name for c in columns if pa.types.is_string(c.arrow_type)}
         cur.execute(
             "SELECT k.COLUMN_NAME, c.DATA_TYPE FROM information_schema.KEY_COLUMN_USAGE k "
             "JOIN information_schema.COLUMNS c ON c.TABLE_SCHEMA = k.TABLE_SCHEMA "
@@ -274,4 +275,9 @@ def open_snapshot(
         bounds,
         quoted_key,
         packed_limit,
+        packed_select(
+            columns,
+            qualified,
+            {c for n, _, c in described if c and n in text_columns},
+        ),
     )
