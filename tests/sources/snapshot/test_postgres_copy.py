@@ -12,7 +12,13 @@ from pathlib import Path
 import pyarrow as pa
 import pytest
 
-from headwater.sources.snapshot import SnapshotError, csv_chunks, open_snapshot, run_snapshot
+from headwater.sources.snapshot import (
+    SnapshotError,
+    csv_chunks,
+    open_snapshot,
+    postgres,
+    run_snapshot,
+)
 from tests.sources.snapshot.conftest import PgDb
 
 TRICKY = (
@@ -149,3 +155,18 @@ def test_nan_numeric_fails_as_it_did_over_adbc(pg: PgDb, lake: Path) -> None:
     )
     with pytest.raises(SnapshotError, match="NaN"):
         run_snapshot(open_snapshot(pg.url(), "prices"), lake)
+
+
+def test_key_ranges_where_tid_range_scans_are_missing_read_the_same(
+    pg: PgDb, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _insert_tricky(pg)
+    pg.execute("UPDATE tricky SET day = '2024-02-29'")
+    by_heap = _read(pg, "tricky", copy=True, chunk_rows=4)
+    monkeypatch.setattr(postgres, "TID_RANGE_SCANS", 10**9)  # as if the server were older
+    snapshot = open_snapshot(pg.url(), "tricky", chunk_rows=4)
+    snapshot.close()
+    assert snapshot.quoted_key == '"id"' and "ctid" not in " ".join(snapshot.chunks)
+    by_key = _read(pg, "tricky", copy=True, chunk_rows=4)
+    for name in by_heap.column_names:
+        assert _bits(by_key[name]).equals(_bits(by_heap[name])), name

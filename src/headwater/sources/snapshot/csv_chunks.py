@@ -24,10 +24,11 @@ _FIRST_WIDTH = 4096
 
 
 class Widths:
-    """Sub-range widths (in key values) aiming at TARGET_BYTES of CSV each (keys may be sparse)."""
+    """Sub-range widths (in key values or heap positions) aiming at TARGET_BYTES of CSV each
+    (keys may be sparse, pages full or empty)."""
 
-    def __init__(self) -> None:
-        self.width = _FIRST_WIDTH
+    def __init__(self, first: int = _FIRST_WIDTH) -> None:
+        self.width = first
 
     def stop(self, start: int, end: int) -> int:
         return min(end, start + self.width)

@@ -26,7 +26,7 @@ import pyarrow as pa
 
 from headwater.logs import log_event
 from headwater.sources.snapshot.csv_chunks import CsvParser, Widths
-from headwater.sources.snapshot.plan import Column
+from headwater.sources.snapshot.plan import Column, tid
 
 log = logging.getLogger("headwater.snapshot.postgres")
 
@@ -69,7 +69,12 @@ def open_copy_connection(dsn: str, snapshot_id: str) -> Any:
 
 
 class CopyReader:
-    """Reads a chunk [start, stop) of an integer key as CSV sub-ranges; else the ADBC reader."""
+    """Reads a chunk [start, stop) of heap positions (page << 16 | item) or, on servers before
+    14 (no TID range scans), of an integer key, as CSV sub-ranges; else the ADBC reader.
+
+    Heap chunks cover the pages the table had when the snapshot was taken; the last one also
+    reads what lies beyond (`ctid >= end`: nothing the snapshot can see, asked to be sure).
+    """
 
     def __init__(
         self,
@@ -80,11 +85,20 @@ class CopyReader:
         quoted_key: str,
         bounds: dict[str, tuple[int, int]],
         table: str,
+        last: str,
     ) -> None:
         self.conn, self.fallback, self.select = conn, fallback, select
         self.key, self.bounds, self.table = quoted_key, bounds, table
-        self.widths = Widths()
+        self.last = last if not quoted_key else None
+        self.widths = Widths(1 << 16 if not quoted_key else 4096)
         self.parser = CsvParser(columns)
+
+    def _range(self, start: int, stop: int | None) -> str:
+        if self.key:
+            return f"{self.key} >= {start} AND {self.key} < {stop}"
+        if stop is None:
+            return f"ctid >= {tid(start)}"
+        return f"ctid >= {tid(start)} AND ctid < {tid(stop)}"
 
     def read(self, where: str) -> Iterator[pa.RecordBatch]:
         if where not in self.bounds:
@@ -94,20 +108,23 @@ class CopyReader:
         with self.conn.cursor() as cur:
             while start < end:
                 stop = self.widths.stop(start, end)
-                sub = f"{self.key} >= {start} AND {self.key} < {stop}"
-                buffer = io.BytesIO()
-                cur.copy_expert(
-                    f"COPY ({self.select} WHERE {sub}) TO STDOUT (FORMAT csv)", buffer, 1 << 20
-                )
-                data = buffer.getvalue()
-                self.widths.seen(stop - start, len(data))
+                yield from self._copy(cur, self._range(start, stop), stop - start)
                 start = stop
-                if not cur.rowcount:
-                    continue
-                # COPY quotes any value holding a newline: without a quote, lines are rows.
-                table = self.parser.parse(data, cur.rowcount, b'"' in data)
-                if table is not None:
-                    yield from table.to_batches()
-                    continue
-                log_event(log, "adbc_fallback", table=self.table, at=sub, reason="unparsable")
-                yield from self.fallback.read(sub)
+            if where == self.last:
+                yield from self._copy(cur, self._range(end, None), 0)
+
+    def _copy(self, cur: Any, where: str, width: int) -> Iterator[pa.RecordBatch]:
+        buffer = io.BytesIO()
+        cur.copy_expert(f"COPY ({self.select} WHERE {where}) TO STDOUT (FORMAT csv)", buffer)
+        data = buffer.getvalue()
+        if width:
+            self.widths.seen(width, len(data))
+        if not cur.rowcount:
+            return
+        # COPY quotes any value holding a newline: without a quote, lines are rows.
+        table = self.parser.parse(data, cur.rowcount, b'"' in data)
+        if table is not None:
+            yield from table.to_batches()
+            return
+        log_event(log, "adbc_fallback", table=self.table, at=where, reason="unparsable")
+        yield from self.fallback.read(where)
