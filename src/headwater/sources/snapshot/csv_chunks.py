@@ -62,8 +62,7 @@ class CsvParser:
         self.read_options = pcsv.ReadOptions(
             column_names=[c.name for c in columns], block_size=1 << 20
         )
-        # Keep empty lines (a one-column row holding NULL is one). Quote-aware line splitting
-        # costs twice as much, so only text that may hold a newline inside a value pays for it.
+        # Keep empty lines (a one-column row holding NULL is one).
         self.lines = pcsv.ParseOptions(ignore_empty_lines=False)
         self.values = pcsv.ParseOptions(ignore_empty_lines=False, newlines_in_values=True)
         self.convert_options = pcsv.ConvertOptions(
@@ -75,20 +74,19 @@ class CsvParser:
             quoted_strings_can_be_null=False,
         )
 
-    def parse(self, data: object, rows: int, newlines_in_values: bool) -> pa.Table | None:
+    def parse(self, data: object, rows: int) -> pa.Table | None:
         """The parsed rows as a table of the columns' types (its chunks are the parse blocks, not
-        concatenated: no copy), or None when Arrow cannot parse them exactly."""
-        try:
-            table = pcsv.read_csv(
-                pa.py_buffer(data),
-                read_options=self.read_options,
-                parse_options=self.values if newlines_in_values else self.lines,
-                convert_options=self.convert_options,
-            )
-        except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
-            return None
-        if table.num_rows != rows:
-            return None
+        concatenated: no copy), or None when Arrow cannot parse them exactly.
+
+        Parsed first line by line: a newline or CR inside a quoted value can then only split a
+        row in two, never join two, so the row count differs (or the parse fails) and the text
+        is parsed again, quote-aware (twice the cost, paid only where such values are).
+        """
+        table = self._read(data, self.lines)
+        if table is None or table.num_rows != rows:
+            table = self._read(data, self.values)
+            if table is None or table.num_rows != rows:
+                return None
         columns = [
             pa.chunked_array(
                 [_convert(chunk, column.arrow_type) for chunk in table.column(i).chunks],
@@ -97,6 +95,17 @@ class CsvParser:
             for i, column in enumerate(self.columns)
         ]
         return pa.Table.from_arrays(columns, schema=self.schema)
+
+    def _read(self, data: object, parse_options: pcsv.ParseOptions) -> pa.Table | None:
+        try:
+            return pcsv.read_csv(
+                pa.py_buffer(data),
+                read_options=self.read_options,
+                parse_options=parse_options,
+                convert_options=self.convert_options,
+            )
+        except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+            return None
 
 
 def _convert(array: pa.Array, target: pa.DataType) -> pa.Array:

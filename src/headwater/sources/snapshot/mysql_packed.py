@@ -104,9 +104,7 @@ class PackedReader:
                 stop = self._send(start, end)
             if packed is None:
                 continue
-            # Every text value is quoted: a newline or CR inside one shows in the counts.
-            newlines = packed.count(b"\n") != int(count) - 1 or b"\r" in packed
-            table = self.parser.parse(packed, int(count), newlines) if size < self.limit else None
+            table = self.parser.parse(packed, int(count)) if size < self.limit else None
             if table is not None:
                 yield from table.to_batches()
                 continue

@@ -121,8 +121,7 @@ class CopyReader:
             self.widths.seen(width, len(data))
         if not cur.rowcount:
             return
-        # COPY quotes any value holding a newline: without a quote, lines are rows.
-        table = self.parser.parse(data, cur.rowcount, b'"' in data)
+        table = self.parser.parse(data, cur.rowcount)
         if table is not None:
             yield from table.to_batches()
             return
