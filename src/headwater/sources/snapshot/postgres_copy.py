@@ -27,21 +27,18 @@ import pyarrow as pa
 from headwater.logs import log_event
 from headwater.sources.snapshot.csv_chunks import CsvParser, Widths
 from headwater.sources.snapshot.plan import Column, tid
+from headwater.sources.snapshot.postgres_types import quote
 
 log = logging.getLogger("headwater.snapshot.postgres")
 
 _SESSION = "SET TimeZone = 'UTC'; SET DateStyle = 'ISO, YMD'; SET extra_float_digits = 1"
 
 
-def _quote(name: str) -> str:
-    return '"' + name.replace('"', '""') + '"'
-
-
 def copy_select(columns: list[Column], qualified: str) -> str:
     """The SELECT whose rows COPY writes as CSV (the ADBC reader's expressions, less its tricks)."""
     fields = []
     for column in columns:
-        quoted = _quote(column.name)
+        quoted = quote(column.name)
         if pa.types.is_binary(column.arrow_type):
             fields.append(f"encode({quoted}, 'hex') AS {quoted}")
         elif pa.types.is_decimal(column.arrow_type):
