@@ -9,7 +9,7 @@ Format, per column: NULL is an empty unquoted field; text is always quoted with 
 (so `""` is the empty string, `"NULL"` the string NULL, and separators, quotes, newlines and
 backslashes are data); binary is quoted `HEX()` decoded here; everything else is the server's text
 form, as the text protocol sends it. A packed value is cut at `max_allowed_packet`: a value that
-long is read again as two smaller sub-ranges. A sub-range Arrow cannot parse (a zero date, say) is
+long is read again in smaller sub-ranges. A sub-range Arrow cannot parse (a zero date, say) is
 read again through the text protocol, which gives the same values or the same error as before.
 """
 
