@@ -59,7 +59,7 @@ def snapshot(
         list[str], typer.Option("--table", "-t", help="Table to read (repeatable); SCHEMA.TABLE")
     ],
     lake: LakeOption = Path(".headwater/lake"),
-    workers: Annotated[int, typer.Option(help="Connections reading chunks in parallel.")] = 2,
+    workers: Annotated[int, typer.Option(help="Connections reading chunks in parallel.")] = 4,
     chunk_rows: Annotated[int, typer.Option(help="Rows per primary-key range chunk.")] = 250_000,
     as_text: Annotated[
         list[str] | None, typer.Option(help="Column to read as its text form (repeatable).")

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import itertools
 import re
 
 from hypothesis import given
 from hypothesis import strategies as st
 
-from headwater.sources.snapshot.plan import key_ranges, page_ranges
+from headwater.sources.snapshot.plan import key_ranges, page_ranges, tid_bounds
 
 
 def _matches(clause: str, key: int) -> bool:
@@ -41,3 +42,22 @@ def test_page_ranges_are_one_scan_for_small_tables() -> None:
     clauses = page_ranges(pages=100, rows=10_000, chunk_rows=2_500)
     assert clauses[0] == "ctid >= '(0,0)'::tid AND ctid < '(25,0)'::tid"
     assert clauses[-1] == "ctid >= '(75,0)'::tid"
+
+
+@given(
+    pages=st.integers(0, 2000),
+    rows=st.integers(0, 10**6),
+    chunk_rows=st.integers(50, 5000),
+)
+def test_tid_bounds_tile_the_heap_in_order(pages: int, rows: int, chunk_rows: int) -> None:
+    bounds = tid_bounds(pages, rows, chunk_rows)
+    assert bounds[0][0] == 0 and bounds[-1][1] == pages << 16
+    assert all(start < stop for start, stop in bounds) or pages == 0
+    assert all(a[1] == b[0] for a, b in itertools.pairwise(bounds))
+    assert all(start & 0xFFFF <= 291 for start, _ in bounds)  # item numbers a page can hold
+
+
+def test_tid_bounds_split_pages_when_chunks_are_smaller_than_a_page() -> None:
+    clauses = page_ranges(pages=9, rows=2_000, chunk_rows=100)
+    assert len(clauses) == 27
+    assert clauses[1] == "ctid >= '(0,75)'::tid AND ctid < '(0,150)'::tid"

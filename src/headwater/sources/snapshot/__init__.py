@@ -31,7 +31,7 @@ def open_snapshot(
     url: str,
     table: str,
     *,
-    workers: int = 2,
+    workers: int = 4,
     chunk_rows: int = 250_000,
     as_text: frozenset[str] = frozenset(),
     exclude: frozenset[str] = frozenset(),

@@ -7,8 +7,9 @@ snapshot is the locked instant. Without the RELOAD privilege (no FTWRL) one conn
 everything, and the position comes from MariaDB's `binlog_snapshot_file/position` status, which
 InnoDB keeps consistent with that transaction.
 
-Reads go through mysqlclient's text protocol (values as bytes, parsed by Arrow casts, see
-mysql_types). Chunks: integer primary key ranges, else one unchunked read (logged).
+Chunks: integer primary key ranges, read as server-packed CSV (mysql_packed); else one unchunked
+read (logged) through mysqlclient's text protocol (values as bytes, parsed by Arrow casts, see
+mysql_types), which is also the fallback for tables and values the packed read cannot take.
 """
 
 from __future__ import annotations
@@ -18,7 +19,6 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import unquote, urlsplit
 
 import MySQLdb
 import pyarrow as pa
@@ -26,12 +26,22 @@ import pyarrow as pa
 from headwater.logs import log_event
 from headwater.sources.snapshot.errors import (
     SnapshotError,
-    SourceConnectError,
-    SourcePrivilegeError,
     TableNotFoundError,
 )
+from headwater.sources.snapshot.mysql_connect import (
+    binlog_position,
+    connect_args,
+    open_connection,
+    translate_error,
+)
+from headwater.sources.snapshot.mysql_packed import (
+    MAX_PACKED_BYTES,
+    PackedReader,
+    packable,
+    packed_select,
+)
 from headwater.sources.snapshot.mysql_types import column_for, to_array
-from headwater.sources.snapshot.plan import Column, key_ranges
+from headwater.sources.snapshot.plan import Column, key_bounds, key_ranges
 from headwater.sources.snapshot.position import Position
 
 log = logging.getLogger("headwater.snapshot.mysql")
@@ -39,54 +49,6 @@ log = logging.getLogger("headwater.snapshot.mysql")
 BATCH_ROWS = 65_536
 LOCK_WAIT_S = 30
 _START = "START TRANSACTION WITH CONSISTENT SNAPSHOT, READ ONLY"
-
-
-def _connect_args(url: str) -> dict[str, Any]:
-    parts = urlsplit(url)
-    args: dict[str, Any] = {
-        "host": parts.hostname or "127.0.0.1",
-        "port": parts.port or 3306,
-        "user": unquote(parts.username or "root"),
-        "password": unquote(parts.password or ""),
-        "charset": "utf8mb4",
-        "connect_timeout": 10,
-    }
-    database = parts.path.lstrip("/")
-    if database:
-        args["database"] = database
-    return args
-
-
-def translate_error(exc: BaseException, user: str, table: str) -> SnapshotError:
-    """mysqlclient errors → ours, by MySQL error number."""
-    code = exc.args[0] if exc.args and isinstance(exc.args[0], int) else 0
-    text = exc.args[1] if len(exc.args) > 1 else str(exc)
-    if code == 1045:
-        return SourceConnectError(
-            f"MySQL refused the login of user {user!r}: {text}",
-            "check the user and password in the URL (mysql://USER:PASSWORD@HOST:PORT/DB)",
-        )
-    if code in (1044, 1142, 1143):
-        return SourcePrivilegeError(
-            f"user {user!r} may not read {table}: {text}",
-            f"GRANT SELECT ON {table} TO '{user}'@'%';",
-        )
-    if code == 1049:
-        return SourceConnectError(f"MySQL: {text}", "check the database name in the URL")
-    if code == 1146:
-        return TableNotFoundError(f"no table {table}: {text}", "check --table")
-    if code in (2002, 2003, 2005, 2013):
-        return SourceConnectError(
-            f"cannot connect to MySQL: {text}", "check host, port and that the server runs"
-        )
-    return SnapshotError(f"MySQL error {code} while reading {table}: {text}", "see the message")
-
-
-def _open(args: dict[str, Any], raw: bool) -> Any:
-    conn = MySQLdb.connect(**args, **({"conv": {}, "use_unicode": False} if raw else {}))
-    conn.query("SET SESSION TRANSACTION ISOLATION LEVEL REPEATABLE READ")
-    conn.query("SET time_zone = '+00:00'")
-    return conn
 
 
 class _TextReader:
@@ -120,12 +82,30 @@ class MySqlSnapshot:
     select: str
     control: Any = field(repr=False)
     idle: list[Any] = field(default_factory=list, repr=False)
+    # The packed read (mysql_packed): chunk clause → [start, stop) of the integer key; empty
+    # when the table is read through the text protocol only.
+    bounds: dict[str, tuple[int, int]] = field(default_factory=dict)
+    quoted_key: str = ""
+    packed_limit: int = 0
+    packed_sql: str = ""
 
     @contextmanager
-    def reader(self) -> Iterator[_TextReader]:
+    def reader(self) -> Iterator[_TextReader | PackedReader]:
         conn = self.idle.pop()  # opened inside the snapshot by open_snapshot
         try:
-            yield _TextReader(conn, self.select, self.columns, f"{self.db}.{self.table}")
+            text = _TextReader(conn, self.select, self.columns, f"{self.db}.{self.table}")
+            if not self.bounds:
+                yield text
+                return
+            yield PackedReader(
+                conn,
+                text,
+                self.columns,
+                self.packed_sql,
+                self.quoted_key,
+                self.bounds,
+                self.packed_limit,
+            )
         except MySQLdb.Error as exc:
             raise translate_error(exc, self.args["user"], f"{self.db}.{self.table}") from None
         finally:
@@ -137,34 +117,17 @@ class MySqlSnapshot:
         self.idle.clear()
 
 
-def _binlog_position(cur: Any) -> tuple[str | None, int | None, str | None]:
-    file = pos = gtid = None
-    try:
-        cur.execute("SHOW MASTER STATUS")
-        row = cur.fetchone()
-        if row:
-            file, pos = row[0], int(row[1])
-        cur.execute("SELECT @@GLOBAL.gtid_binlog_pos")
-        gtid = cur.fetchone()[0] or None
-    except MySQLdb.OperationalError as exc:
-        if exc.args[0] != 1193:  # unknown variable: MySQL, not MariaDB
-            raise
-        cur.execute("SELECT @@GLOBAL.gtid_executed")
-        gtid = cur.fetchone()[0] or None
-    return file, pos, gtid
-
-
 def open_snapshot(
     url: str,
     table: str,
     *,
-    workers: int = 2,
+    workers: int = 4,
     chunk_rows: int = 250_000,
     as_text: frozenset[str] = frozenset(),
     exclude: frozenset[str] = frozenset(),
 ) -> MySqlSnapshot:
     """Take the consistent snapshot, read the catalog and plan chunks."""
-    args = _connect_args(url)
+    args = connect_args(url)
     db, _, name = table.rpartition(".")
     db = db or args.get("database", "")
     if not db:
@@ -175,7 +138,7 @@ def open_snapshot(
     user = args["user"]
     opened: list[Any] = []
     try:
-        control = _open(args, raw=False)
+        control = open_connection(args, raw=False)
         opened.append(control)
         cur = control.cursor()
         locked = workers > 1
@@ -201,10 +164,10 @@ def open_snapshot(
                     fix=f"GRANT RELOAD ON *.* TO '{user}'@'%' to read with {workers} connections",
                 )
         if locked:
-            file, pos, gtid = _binlog_position(cur)
+            file, pos, gtid = binlog_position(cur)
             control.query(_START)
             for _ in range(workers):
-                conn = _open(args, raw=True)
+                conn = open_connection(args, raw=True)
                 opened.append(conn)
                 conn.query(_START)
             cur.execute("UNLOCK TABLES")
@@ -212,7 +175,7 @@ def open_snapshot(
             idle = opened[1:]
         else:
             workers = 1
-            conn = _open(args, raw=True)
+            conn = open_connection(args, raw=True)
             opened.append(conn)
             conn.query(_START)
             control.query(_START)
@@ -229,7 +192,7 @@ def open_snapshot(
             )
             idle = [conn]
         cur.execute(
-            "SELECT COLUMN_NAME, COLUMN_TYPE, COLUMN_KEY FROM information_schema.COLUMNS "
+            "SELECT COLUMN_NAME, COLUMN_TYPE, COLLATION_NAME FROM information_schema.COLUMNS "
             "WHERE TABLE_SCHEMA = %s AND TABLE_NAME = %s ORDER BY ORDINAL_POSITION",
             (db, name),
         )
@@ -244,6 +207,7 @@ def open_snapshot(
             for n, t, _ in described
             if n not in exclude
         ]
+        text_columns = {c.name for c in columns if pa.types.is_string(c.arrow_type)}
         cur.execute(
             "SELECT k.COLUMN_NAME, c.DATA_TYPE FROM information_schema.KEY_COLUMN_USAGE k "
             "JOIN information_schema.COLUMNS c ON c.TABLE_SCHEMA = k.TABLE_SCHEMA "
@@ -258,15 +222,23 @@ def open_snapshot(
             (db, name),
         )
         estimated_rows = int(cur.fetchone()[0])
+        bounds: dict[str, tuple[int, int]] = {}
+        quoted_key, packed_limit = "", 0
         if len(key) == 1 and key[0][1] in ("tinyint", "smallint", "mediumint", "int", "bigint"):
-            quoted_key = f"`{key[0][0]}`"
+            quoted_key = "`" + key[0][0].replace("`", "``") + "`"
             cur.execute(f"SELECT MIN({quoted_key}), MAX({quoted_key}) FROM {qualified}")
             low, high = cur.fetchone()
-            chunks = (
-                ["TRUE"]
-                if low is None
-                else key_ranges(quoted_key, int(low), int(high), estimated_rows, chunk_rows)
-            )
+            chunks = ["TRUE"]
+            if low is not None:
+                chunks = key_ranges(quoted_key, int(low), int(high), estimated_rows, chunk_rows)
+                spans = key_bounds(int(low), int(high), estimated_rows, chunk_rows)
+                bounds = dict(zip(chunks, spans, strict=True))
+            unpackable = [c.name for c in columns if not packable(c)]
+            if unpackable:
+                bounds = {}
+                log_event(log, "text_protocol_read", table=f"{db}.{name}", columns=unpackable)
+            cur.execute("SELECT @@max_allowed_packet")
+            packed_limit = min(int(cur.fetchone()[0]), MAX_PACKED_BYTES)
         else:
             chunks = ["TRUE"]
             log_event(
@@ -289,5 +261,23 @@ def open_snapshot(
         raise SnapshotError(f"no columns left to read in {db}.{name}", "check --exclude")
     select = f"SELECT {', '.join(c.select for c in columns)} FROM {qualified}"
     return MySqlSnapshot(
-        args, db, name, columns, chunks, estimated_rows, position, workers, select, control, idle
+        args,
+        db,
+        name,
+        columns,
+        chunks,
+        estimated_rows,
+        position,
+        workers,
+        select,
+        control,
+        idle,
+        bounds,
+        quoted_key,
+        packed_limit,
+        packed_select(
+            columns,
+            qualified,
+            {c for n, _, c in described if c and n in text_columns},
+        ),
     )

@@ -26,8 +26,8 @@ def schema_of(columns: list[Column]) -> pa.Schema:
     return pa.schema([pa.field(c.name, c.arrow_type) for c in columns])
 
 
-def key_ranges(quoted_key: str, low: int, high: int, rows: int, chunk_rows: int) -> list[str]:
-    """Split [low, high] of an integer key into about rows/chunk_rows ranges of equal width.
+def key_bounds(low: int, high: int, rows: int, chunk_rows: int) -> list[tuple[int, int]]:
+    """Split [low, high] of an integer key into about rows/chunk_rows [start, stop) of equal width.
 
     `rows` is the table's estimated row count (0 when unknown: then the key is assumed dense).
     """
@@ -36,30 +36,57 @@ def key_ranges(quoted_key: str, low: int, high: int, rows: int, chunk_rows: int)
     count = max(1, min(span, math.ceil(estimate / max(1, chunk_rows))))
     width = math.ceil(span / count)
     starts = list(range(low, high + 1, width))
-    if len(starts) == 1:
+    return list(zip(starts, [*starts[1:], high + 1], strict=True))
+
+
+def key_ranges(quoted_key: str, low: int, high: int, rows: int, chunk_rows: int) -> list[str]:
+    """The WHERE clauses of `key_bounds`; the first and last are open-ended, so rows outside
+    [low, high] (none inside the snapshot that read them) still belong to a chunk."""
+    bounds = key_bounds(low, high, rows, chunk_rows)
+    if len(bounds) == 1:
         return ["TRUE"]
     clauses = []
-    for i, start in enumerate(starts):
-        if i == len(starts) - 1:
+    for i, (start, stop) in enumerate(bounds):
+        if i == len(bounds) - 1:
             clauses.append(f"{quoted_key} >= {start}")
         elif i == 0:
-            clauses.append(f"{quoted_key} < {starts[1]}")
+            clauses.append(f"{quoted_key} < {stop}")
         else:
-            clauses.append(f"{quoted_key} >= {start} AND {quoted_key} < {starts[i + 1]}")
+            clauses.append(f"{quoted_key} >= {start} AND {quoted_key} < {stop}")
     return clauses
+
+
+_MAX_ITEMS = 291  # tuples an 8 KB heap page can hold (MaxHeapTuplesPerPage)
+
+
+def tid(position: int) -> str:
+    """A heap position (page << 16 | item) as a tid literal: PostgreSQL scans tid ranges (14+)."""
+    return f"'({position >> 16},{position & 0xFFFF})'::tid"
+
+
+def tid_bounds(pages: int, rows: int, chunk_rows: int) -> list[tuple[int, int]]:
+    """Split the heap's pages into about rows/chunk_rows [start, stop) positions (page << 16 |
+    item). Chunks smaller than a page split pages at item numbers; `rows` 0 (never analyzed)
+    counts 100 rows a page. The last stop is the end of the last page."""
+    end = max(pages, 0) << 16
+    rows = rows if rows > 0 else pages * 100
+    if pages <= 1 or rows <= chunk_rows:
+        return [(0, end)]
+    per_chunk = pages * chunk_rows / rows
+    if per_chunk >= 1:
+        starts = [page << 16 for page in range(0, pages, math.ceil(per_chunk))]
+    else:
+        per_page = min(math.ceil(rows / pages), _MAX_ITEMS)
+        width = math.ceil(per_page / math.ceil(per_page / max(1, chunk_rows)))
+        items = range(0, per_page, width)
+        starts = [(page << 16) | item for page in range(pages) for item in items]
+    return list(zip(starts, [*starts[1:], end], strict=True))
 
 
 def page_ranges(pages: int, rows: int, chunk_rows: int) -> list[str]:
-    """PostgreSQL ctid ranges over the table's pages (tables without an integer primary key)."""
-    if pages <= 1 or rows <= chunk_rows:
+    """The WHERE clauses of `tid_bounds`; the last is open-ended (pages added since are read)."""
+    bounds = tid_bounds(pages, rows, chunk_rows)
+    if len(bounds) == 1:
         return ["TRUE"]
-    per_chunk = max(1, math.ceil(pages * chunk_rows / max(1, rows)))
-    starts = list(range(0, pages, per_chunk))
-    clauses = []
-    for i, start in enumerate(starts):
-        low = f"ctid >= '({start},0)'::tid"
-        if i == len(starts) - 1:
-            clauses.append(low)
-        else:
-            clauses.append(f"{low} AND ctid < '({starts[i + 1]},0)'::tid")
-    return clauses
+    clauses = [f"ctid >= {tid(start)} AND ctid < {tid(stop)}" for start, stop in bounds[:-1]]
+    return [*clauses, f"ctid >= {tid(bounds[-1][0])}"]

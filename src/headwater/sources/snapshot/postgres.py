@@ -1,13 +1,14 @@
-"""PostgreSQL snapshots: one exported snapshot, chunks read over ADBC (COPY BINARY to Arrow).
+"""PostgreSQL snapshots: one exported snapshot, chunks read as COPY CSV (ADBC behind it).
 
 The control connection (psycopg2) opens a REPEATABLE READ, READ ONLY transaction, exports its
-snapshot with `pg_export_snapshot()` and reads the WAL LSN, the catalog and the key range in that
-same transaction. Each worker opens an ADBC connection and runs `SET TRANSACTION SNAPSHOT '<id>'`
-before its first chunk, so every chunk sees exactly the control transaction's data. The control
-transaction stays open until the snapshot is written (an exported snapshot dies with it).
+snapshot with `pg_export_snapshot()` and reads the WAL LSN, the catalog and the table's size in
+that same transaction. Each worker connection (psycopg2 for COPY CSV, see postgres_copy; ADBC when
+needed, see postgres_adbc) runs `SET TRANSACTION SNAPSHOT '<id>'` before its first chunk, so every
+chunk sees exactly the control transaction's data. The control transaction stays open until the
+snapshot is written (an exported snapshot dies with it).
 
-Chunks: integer primary key ranges; otherwise ctid (page) ranges, which PostgreSQL 14+ scans as
-TID ranges without an index.
+Chunks: heap position (ctid) ranges, which PostgreSQL 14+ scans as TID ranges without an index;
+older servers read integer primary key ranges, or ctid ranges without one.
 """
 
 from __future__ import annotations
@@ -18,10 +19,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
-import adbc_driver_postgresql.dbapi as adbc
 import psycopg2
-import pyarrow as pa
-import pyarrow.compute as pc
 
 from headwater.logs import log_event
 from headwater.sources.snapshot.errors import (
@@ -29,62 +27,22 @@ from headwater.sources.snapshot.errors import (
     SourceConnectError,
     SourcePrivilegeError,
     TableNotFoundError,
-    UnsupportedTypeError,
 )
-from headwater.sources.snapshot.plan import Column, key_ranges, page_ranges
+from headwater.sources.snapshot.plan import (
+    Column,
+    key_bounds,
+    key_ranges,
+    page_ranges,
+    tid_bounds,
+)
 from headwater.sources.snapshot.position import Position
+from headwater.sources.snapshot.postgres_adbc import AdbcReader
+from headwater.sources.snapshot.postgres_copy import CopyReader, copy_select, open_copy_connection
+from headwater.sources.snapshot.postgres_types import column_for, quote
 
 log = logging.getLogger("headwater.snapshot.postgres")
 
-_NATIVE: dict[str, pa.DataType] = {
-    "int2": pa.int16(),
-    "int4": pa.int32(),
-    "int8": pa.int64(),
-    "oid": pa.int64(),
-    "float4": pa.float32(),
-    "float8": pa.float64(),
-    "bool": pa.bool_(),
-    "text": pa.string(),
-    "varchar": pa.string(),
-    "bpchar": pa.string(),
-    "name": pa.string(),
-    "bytea": pa.binary(),
-    "date": pa.date32(),
-    "timestamp": pa.timestamp("us"),
-    "timestamptz": pa.timestamp("us", tz="UTC"),
-}
-# Read as their text form: no Arrow type of their own in Delta, text is their canonical form.
-_AS_TEXT = {"json", "jsonb", "uuid", "xml", "citext", "inet", "cidr", "macaddr"}
-
-
-def _quote(name: str) -> str:
-    return '"' + name.replace('"', '""') + '"'
-
-
-def column_for(
-    table: str, name: str, typname: str, typtype: str, typmod: int, as_text: bool
-) -> Column:
-    """Map one PostgreSQL column to an Arrow type and the expression that reads it."""
-    quoted = _quote(name)
-    if as_text or typname in _AS_TEXT or typtype == "e":
-        return Column(name, typname, pa.string(), f"{quoted}::text")
-    if typname in _NATIVE:
-        return Column(name, typname, _NATIVE[typname], quoted)
-    if typname == "numeric":
-        if typmod < 4:
-            raise UnsupportedTypeError(table, name, "numeric without precision and scale")
-        precision, scale = (typmod - 4) >> 16, (typmod - 4) & 0xFFFF
-        if precision > 38:
-            raise UnsupportedTypeError(table, name, f"numeric({precision},{scale})")
-        select = quoted
-        if precision <= 18:
-            # The driver turns numeric into text slowly; the unscaled value as int8 is exact
-            # (the column's scale is fixed) and becomes decimal128 without parsing.
-            select = f"({quoted} * 1{'0' * scale})::int8" if scale else f"{quoted}::int8"
-        return Column(
-            name, f"numeric({precision},{scale})", pa.decimal128(precision, scale), select
-        )
-    raise UnsupportedTypeError(table, name, typname)
+TID_RANGE_SCANS = 140000  # server_version_num from which `ctid >= x AND ctid < y` scans a range
 
 
 def translate_error(exc: BaseException, user: str, table: str) -> SnapshotError:
@@ -112,39 +70,6 @@ def translate_error(exc: BaseException, user: str, table: str) -> SnapshotError:
     return SnapshotError(f"PostgreSQL error while reading {table}: {text}", "see the message")
 
 
-class _AdbcReader:
-    def __init__(self, conn: Any, select: str, decimals: dict[int, pa.DataType]) -> None:
-        self.conn, self.select, self.decimals = conn, select, decimals
-
-    def read(self, where: str) -> Iterator[pa.RecordBatch]:
-        with self.conn.cursor() as cur:
-            cur.execute(f"{self.select} WHERE {where}")
-            for batch in cur.fetch_record_batch():
-                yield self._convert(batch)
-
-    def _convert(self, batch: pa.RecordBatch) -> pa.RecordBatch:
-        if not self.decimals:
-            return batch
-        arrays = list(batch.columns)
-        for index, decimal in self.decimals.items():
-            arrays[index] = _to_decimal(arrays[index], decimal)
-        return pa.RecordBatch.from_arrays(arrays, [f.name for f in batch.schema])
-
-
-def _to_decimal(array: pa.Array, decimal: pa.DataType) -> pa.Array:
-    """numeric as text (the driver's form) or as its unscaled int8 (see column_for)."""
-    if isinstance(array, pa.ExtensionArray):
-        array = array.storage
-    if pa.types.is_integer(array.type):
-        # decimal128(19, 0) holds the unscaled integers; the same buffers read as (p, s) are
-        # the values, without a multiplication.
-        unscaled = pc.cast(array, pa.decimal128(19, 0))
-        return pa.Array.from_buffers(
-            decimal, len(unscaled), unscaled.buffers(), unscaled.null_count, unscaled.offset
-        )
-    return pc.cast(array, decimal)
-
-
 @dataclass
 class PostgresSnapshot:
     """A table opened in an exported snapshot; implements run.OpenSnapshot."""
@@ -160,32 +85,42 @@ class PostgresSnapshot:
     workers: int
     control: Any = field(repr=False)
     select: str = ""
+    # The COPY CSV read (postgres_copy): chunk clause → [start, stop) of the integer key;
+    # empty when every chunk is read over ADBC (ctid chunks).
+    bounds: dict[str, tuple[int, int]] = field(default_factory=dict)
+    quoted_key: str = ""
+    copy_select: str = ""
 
     @contextmanager
-    def reader(self) -> Iterator[_AdbcReader]:
+    def reader(self) -> Iterator[AdbcReader | CopyReader]:
+        assert self.position.pg_snapshot is not None
+        fallback = AdbcReader(self.dsn, self.position.pg_snapshot, self.select, self.columns)
+        copy_conn = None
         try:
-            conn = adbc.connect(self.dsn)
-        except Exception as exc:
-            raise translate_error(exc, self.user, self.table) from None
-        try:
-            with conn.cursor() as cur:
-                cur.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
-                cur.execute(f"SET TRANSACTION SNAPSHOT '{self.position.pg_snapshot}'")
-            decimals = {
-                i: c.arrow_type
-                for i, c in enumerate(self.columns)
-                if pa.types.is_decimal(c.arrow_type)
-            }
-            yield _AdbcReader(conn, self.select, decimals)
+            if not self.bounds:
+                yield fallback
+                return
+            copy_conn = open_copy_connection(self.dsn, self.position.pg_snapshot)
+            yield CopyReader(
+                copy_conn,
+                fallback,
+                self.columns,
+                self.copy_select,
+                self.quoted_key,
+                self.bounds,
+                self.table,
+                self.chunks[-1],
+            )
         except SnapshotError:
             raise
         except Exception as exc:
             raise translate_error(exc, self.user, self.table) from None
         finally:
             try:
-                conn.rollback()
+                fallback.close()
             finally:
-                conn.close()
+                if copy_conn is not None:
+                    copy_conn.close()
 
     def close(self) -> None:
         try:
@@ -198,7 +133,7 @@ def open_snapshot(
     dsn: str,
     table: str,
     *,
-    workers: int = 2,
+    workers: int = 4,
     chunk_rows: int = 250_000,
     as_text: frozenset[str] = frozenset(),
     exclude: frozenset[str] = frozenset(),
@@ -208,7 +143,7 @@ def open_snapshot(
     user, db = params.get("user", ""), params.get("dbname", "")
     schema, _, name = table.rpartition(".")
     schema = schema or "public"
-    qualified = f"{_quote(schema)}.{_quote(name)}"
+    qualified = f"{quote(schema)}.{quote(name)}"
     try:
         control = psycopg2.connect(dsn, connect_timeout=10)
     except psycopg2.Error as exc:
@@ -239,7 +174,7 @@ def open_snapshot(
             if not cur.fetchone()[0]:
                 raise SourcePrivilegeError(
                     f"user {user!r} may not SELECT from {schema}.{name}",
-                    f"GRANT SELECT ON {qualified} TO {_quote(user)};",
+                    f"GRANT SELECT ON {qualified} TO {quote(user)};",
                 )
             cur.execute(
                 "SELECT a.attname, t.typname, t.typtype, a.atttypmod FROM pg_attribute a "
@@ -265,15 +200,24 @@ def open_snapshot(
                 (oid,),
             )
             estimated_rows, pages = cur.fetchone()
-            if len(key) == 1 and key[0][1] in ("int2", "int4", "int8"):
-                quoted_key = _quote(key[0][0])
+            bounds: dict[str, tuple[int, int]] = {}
+            quoted_key = ""
+            cur.execute("SELECT current_setting('server_version_num')::int")
+            if cur.fetchone()[0] >= TID_RANGE_SCANS:
+                # Heap ranges: TID range scans read pages in order without an index (at 10M
+                # rows 12-20% faster than key ranges through the primary key's index).
+                chunks = page_ranges(pages, estimated_rows, chunk_rows)
+                heap = tid_bounds(pages, estimated_rows, chunk_rows)
+                bounds = dict(zip(chunks, heap, strict=True))
+            elif len(key) == 1 and key[0][1] in ("int2", "int4", "int8"):
+                quoted_key = quote(key[0][0])
                 cur.execute(f"SELECT min({quoted_key}), max({quoted_key}) FROM {qualified}")
                 low, high = cur.fetchone()
-                chunks = (
-                    ["TRUE"]
-                    if low is None
-                    else key_ranges(quoted_key, low, high, estimated_rows, chunk_rows)
-                )
+                chunks = ["TRUE"]
+                if low is not None:
+                    chunks = key_ranges(quoted_key, low, high, estimated_rows, chunk_rows)
+                    spans = key_bounds(low, high, estimated_rows, chunk_rows)
+                    bounds = dict(zip(chunks, spans, strict=True))
             else:
                 chunks = page_ranges(pages, estimated_rows, chunk_rows)
                 log_event(
@@ -292,7 +236,7 @@ def open_snapshot(
     if not columns:
         control.close()
         raise SnapshotError(f"no columns left to read in {schema}.{name}", "check --exclude")
-    select_list = ", ".join(f"{c.select} AS {_quote(c.name)}" for c in columns)
+    select_list = ", ".join(f"{c.select} AS {quote(c.name)}" for c in columns)
     select = f"SELECT {select_list} FROM {qualified}"
     lake_db = db if schema == "public" else f"{db}_{schema}"
     return PostgresSnapshot(
@@ -307,4 +251,7 @@ def open_snapshot(
         workers,
         control,
         select,
+        bounds,
+        quoted_key,
+        copy_select(columns, qualified),
     )

@@ -9,14 +9,28 @@ removes such orphans.
 from __future__ import annotations
 
 import contextlib
+import itertools
 import re
 from collections.abc import Iterable
 from pathlib import Path
 
 import pyarrow as pa
-from deltalake import CommitProperties, DeltaTable, write_deltalake
+import pyarrow.compute as pc
+from deltalake import (
+    ColumnProperties,
+    CommitProperties,
+    DeltaTable,
+    WriterProperties,
+    write_deltalake,
+)
 
 from headwater.sources.snapshot.position import Position
+
+# A column whose first batch is more than half distinct values is written without a dictionary:
+# Parquet's writer would build one, find it too big and fall back to plain encoding, and the
+# hashing on the way cost a third of the write (1M rows: 0.14 s of CPU, 0.09 s without it for
+# the key column alone, 0.06 s for all). Low-cardinality columns keep theirs (smaller files).
+DISTINCT_RATIO = 0.5
 
 
 def lake_table_name(db: str, table: str) -> str:
@@ -34,7 +48,10 @@ def write_snapshot(
 ) -> int:
     """Write the batches as the next version of `<lake>/<name>`; returns that version."""
     path = str(Path(lake) / name)
-    reader = pa.RecordBatchReader.from_batches(schema, batches)
+    stream = iter(batches)
+    first = next(stream, None)  # the sample that chooses the encodings
+    sample = [] if first is None else [first]
+    reader = pa.RecordBatchReader.from_batches(schema, itertools.chain(sample, stream))
     metadata = {**position.to_metadata(), **(extra_metadata or {})}
     existed = Path(path).exists()
     try:
@@ -43,6 +60,7 @@ def write_snapshot(
             reader,
             mode="overwrite",
             schema_mode="overwrite",
+            writer_properties=_writer_properties(first),
             commit_properties=CommitProperties(custom_metadata=metadata),
         )
     except BaseException:
@@ -51,6 +69,23 @@ def write_snapshot(
                 Path(path).rmdir()
         raise
     return DeltaTable(path).version()
+
+
+def _writer_properties(sample: pa.RecordBatch | None) -> WriterProperties | None:
+    """Dictionary encoding off for the sample's mostly distinct columns (see DISTINCT_RATIO)."""
+    if sample is None or sample.num_rows == 0:
+        return None
+    plain = [
+        field.name
+        for field, column in zip(sample.schema, sample.columns, strict=True)
+        if pc.count_distinct(column).as_py() > DISTINCT_RATIO * sample.num_rows
+    ]
+    if not plain:
+        return None
+    off = ColumnProperties(dictionary_enabled=False)
+    # Snappy named again: WriterProperties alone would mean no compression (delta-rs' own
+    # default, used without them, is snappy).
+    return WriterProperties(compression="SNAPPY", column_properties=dict.fromkeys(plain, off))
 
 
 def read_position(lake: Path | str, name: str) -> Position | None:
