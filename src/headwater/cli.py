@@ -473,8 +473,8 @@ def cdc(
     signal_table: Annotated[
         str | None,
         typer.Option(
-            help="MariaDB db.table (id, type, data) where rows ask for incremental snapshots "
-            "and the reader writes its watermarks."
+            help="db.table (PostgreSQL: schema.table) with columns (id, type, data) where rows "
+            "ask for incremental snapshots and the reader writes its watermarks."
         ),
     ] = None,
     chunk_rows: Annotated[

@@ -75,7 +75,8 @@ def test_progress_reads_back_as_the_same_snapshot(my_db: MyDatabase) -> None:
     }
     snapshots.close()
 
-    again = IncrementalSnapshots(config, MySqlChunks(config), lambda *r: None, progress)
+    stored = progress["incremental"]  # what a reader finds in the stored position
+    again = IncrementalSnapshots(config, MySqlChunks(config), lambda *r: None, stored)
     assert again.progress() == {
         "incremental": {
             "table": None,

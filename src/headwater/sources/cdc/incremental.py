@@ -133,12 +133,11 @@ class IncrementalSnapshots:
             self._next(None)
 
     def _restore(self, progress: dict[str, Any]) -> None:
-        block = progress.get("incremental", progress)
-        tables = [block["table"]] if block.get("table") else []
-        for name in [*tables, *(block.get("pending") or [])]:
+        tables = [progress["table"]] if progress.get("table") else []
+        for name in [*tables, *(progress.get("pending") or [])]:
             db, table = str(name).split(".", 1)
             self._pending.append((db, table))
-        after = block.get("after")
+        after = progress.get("after")
         self._resume_after = tuple(after) if tables and after else None
 
     def is_signal(self, db: str, table: str) -> bool:

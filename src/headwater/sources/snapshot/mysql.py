@@ -40,7 +40,7 @@ from headwater.sources.snapshot.mysql_packed import (
     packable,
     packed_select,
 )
-from headwater.sources.snapshot.mysql_types import column_for, to_array
+from headwater.sources.snapshot.mysql_types import column_for, quote, to_array
 from headwater.sources.snapshot.plan import Column, key_bounds, key_ranges
 from headwater.sources.snapshot.position import Position
 
@@ -134,7 +134,7 @@ def open_snapshot(
         raise SnapshotError(
             f"no database given for table {table!r}", "use --table DB.TABLE or put /DB in the URL"
         )
-    qualified = f"`{db}`.`{name}`"
+    qualified = f"{quote(db)}.{quote(name)}"
     user = args["user"]
     opened: list[Any] = []
     try:
@@ -225,7 +225,7 @@ def open_snapshot(
         bounds: dict[str, tuple[int, int]] = {}
         quoted_key, packed_limit = "", 0
         if len(key) == 1 and key[0][1] in ("tinyint", "smallint", "mediumint", "int", "bigint"):
-            quoted_key = "`" + key[0][0].replace("`", "``") + "`"
+            quoted_key = quote(key[0][0])
             cur.execute(f"SELECT MIN({quoted_key}), MAX({quoted_key}) FROM {qualified}")
             low, high = cur.fetchone()
             chunks = ["TRUE"]

@@ -30,9 +30,14 @@ _BINARIES = {"binary", "varbinary", "tinyblob", "blob", "mediumblob", "longblob"
 _TYPE = re.compile(r"^\s*([a-z]+)\s*(?:\(([^)]*)\))?\s*(.*)$", re.IGNORECASE | re.DOTALL)
 
 
+def quote(name: str) -> str:
+    """A MySQL identifier, backquoted (a backquote inside doubled)."""
+    return "`" + name.replace("`", "``") + "`"
+
+
 def column_for(table: str, name: str, column_type: str, as_text: bool = False) -> Column:
     """Map one column, given its COLUMN_TYPE, to an Arrow type and the expression that reads it."""
-    quoted = "`" + name.replace("`", "``") + "`"
+    quoted = quote(name)
     match = _TYPE.match(column_type)
     if match is None:
         raise UnsupportedTypeError(table, name, column_type)

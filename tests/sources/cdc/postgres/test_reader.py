@@ -8,6 +8,7 @@ import time
 
 import psycopg2
 
+from headwater.sources.cdc.postgres.decode import str_to_lsn
 from tests.sources.cdc.conftest import PgDatabase
 from tests.sources.cdc.databases import PostgresServer
 from tests.sources.cdc.support import (
@@ -104,8 +105,7 @@ def test_restart_resumes_after_the_stored_position(pg_db: PgDatabase, broker, tm
     # The slot holds at least what the broker acknowledged. It may be further on: when everything
     # received is confirmed, keepalives move it to the WAL's end, and the other tests' databases on
     # this server write WAL. That it never passes an unacknowledged change: the kill -9 tests.
-    high, low = (int(x, 16) for x in confirmed.split("/"))
-    assert (high << 32) + low >= position["lsn_int"]
+    assert str_to_lsn(confirmed) >= position["lsn_int"]
 
     pg_db.execute("INSERT INTO t SELECT generate_series(11, 15)")  # while the reader is down
     cdc = start_cdc(tmp_path, pg_db.dsn, broker.bootstrap, "--name", "s", ready=READY)

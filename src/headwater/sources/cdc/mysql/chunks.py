@@ -9,11 +9,7 @@ import pymysql
 
 from headwater.sources.cdc.config import CdcConfig
 from headwater.sources.cdc.mysql import settings
-from headwater.sources.cdc.mysql.snapshot import primary_keys, read_rows
-
-
-def _quote(name: str) -> str:
-    return "`" + name.replace("`", "``") + "`"
+from headwater.sources.cdc.mysql.snapshot import primary_keys, quote, read_rows
 
 
 class MySqlChunks:
@@ -34,14 +30,14 @@ class MySqlChunks:
     def read_chunk(
         self, db: str, table: str, pk: list[str], after: tuple[Any, ...] | None, limit: int
     ) -> list[dict[str, Any]]:
-        cols = ", ".join(map(_quote, pk))
+        cols = ", ".join(map(quote, pk))
         where, args = "", ()
         if after is not None:
             where = f"WHERE ({cols}) > ({', '.join(['%s'] * len(pk))})"
             args = after
         with self._connection().cursor() as cur:
             cur.execute(
-                f"SELECT * FROM {_quote(db)}.{_quote(table)} {where} "
+                f"SELECT * FROM {quote(db)}.{quote(table)} {where} "
                 f"ORDER BY {cols} LIMIT {int(limit)}",
                 args,
             )
@@ -50,7 +46,7 @@ class MySqlChunks:
     def insert_signal(self, signal_id: str, kind: str, collection: str) -> None:
         with self._connection().cursor() as cur:
             cur.execute(
-                f"INSERT INTO {_quote(self.signal_db)}.{_quote(self.signal_table)} "
+                f"INSERT INTO {quote(self.signal_db)}.{quote(self.signal_table)} "
                 "(id, type, data) VALUES (%s, %s, %s)",
                 (signal_id, kind, orjson.dumps({"data-collection": collection}).decode()),
             )

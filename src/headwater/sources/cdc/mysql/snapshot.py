@@ -42,6 +42,11 @@ _SYSTEM = ("mysql", "sys", "performance_schema", "information_schema")
 _FETCH = 5000
 
 
+def quote(name: str) -> str:
+    """A MySQL identifier, backquoted (a backquote inside doubled)."""
+    return "`" + name.replace("`", "``") + "`"
+
+
 def _utc(value: Any) -> Any:
     return value.isoformat() + "Z" if hasattr(value, "isoformat") else value
 
@@ -146,7 +151,7 @@ def _table(
     position: Position,
     publisher: Publisher,
 ) -> int:
-    cur.execute(f"SELECT * FROM `{db.replace('`', '``')}`.`{table.replace('`', '``')}`")
+    cur.execute(f"SELECT * FROM {quote(db)}.{quote(table)}")
     topic = table_topic(config.name, db, table)
     count = 0
     for row in read_rows(cur):
