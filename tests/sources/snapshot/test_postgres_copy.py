@@ -17,6 +17,7 @@ from headwater.sources.snapshot import (
     csv_chunks,
     open_snapshot,
     postgres,
+    postgres_copy,
     run_snapshot,
 )
 from tests.sources.snapshot.conftest import PgDb
@@ -92,11 +93,11 @@ def _bits(column: pa.ChunkedArray) -> pa.Array:
     return array
 
 
-def _fallbacks(caplog: pytest.LogCaptureFixture) -> list[str]:
+def _fallbacks(caplog: pytest.LogCaptureFixture, event: str = "adbc_fallback") -> list[str]:
     return [
         r.fields["at"]  # type: ignore[attr-defined]
         for r in caplog.records
-        if getattr(r, "event", "") == "adbc_fallback"
+        if getattr(r, "event", "") == event
     ]
 
 
@@ -113,6 +114,8 @@ def test_copy_read_equals_the_adbc_read_value_for_value(
     for name in text.column_names:  # (dates BC and past 9999 have no Python form)
         assert _bits(copied.column(name)).equals(_bits(text.column(name))), name
     assert 0 < len(_fallbacks(caplog)) < len(TEXTS)
+    # The first sub-range holding an escape (a backslash, tab or newline) moved it to CSV.
+    assert len(_fallbacks(caplog, "copy_csv_from_now_on")) == 1
     by_id = {row["id"]: row for row in copied.drop_columns(["day"]).to_pylist()}
     assert by_id[1]["s"] == "NULL" and by_id[1000]["s"] is None
     assert by_id[2]["s"] == "" and by_id[2]["b"] == b"\x00"
@@ -130,6 +133,34 @@ def test_copy_read_takes_no_fallback_for_ordinary_values(
     text = _read(pg, "tricky", copy=False, chunk_rows=4)
     for name in text.column_names:
         assert _bits(copied[name]).equals(_bits(text[name])), (name, copied[name], text[name])
+
+
+def test_values_without_escapes_are_read_as_text_to_the_end(
+    pg: PgDb, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    pg.execute(
+        "CREATE TABLE plain (id bigint PRIMARY KEY, s text, d numeric(10,2), b bytea,"
+        " at timestamptz)",
+        "INSERT INTO plain SELECT g, (ARRAY['', 'NULL', 'a \"q\", b', 'é', NULL])[g % 5 + 1],"
+        " g / 7.0, CASE WHEN g % 3 = 0 THEN NULL ELSE int8send(g) END,"
+        " timestamptz '2024-03-31 01:30:00+02' + g * interval '1 minute'"
+        " FROM generate_series(1, 500) g",
+        "ANALYZE plain",
+    )
+    checked: list[bool] = []  # each sub-range's text, checked for escapes
+
+    def plain_text(data: bytes) -> bool:
+        checked.append(csv_chunks.plain_text(data))
+        return checked[-1]
+
+    monkeypatch.setattr(postgres_copy, "plain_text", plain_text)
+    with caplog.at_level(logging.INFO, logger="headwater"):
+        copied = _read(pg, "plain", copy=True, chunk_rows=50)
+    assert len(checked) >= 10 and all(checked)
+    assert _fallbacks(caplog, "copy_csv_from_now_on") == [] and _fallbacks(caplog) == []
+    assert copied.num_rows == 500
+    assert copied.equals(_read(pg, "plain", copy=False, chunk_rows=50))
+    assert copied.column("s").to_pylist()[:5] == ["NULL", 'a "q", b', "é", None, ""]
 
 
 def test_sub_ranges_follow_the_bytes_and_cover_sparse_keys(
