@@ -11,7 +11,10 @@ name text, created timestamp, flag smallint)` — and times, in the same run, in
 
 headwater's time is the whole command's work: consistent snapshot, catalog, chunked reads, one
 Delta version written (Parquet, snappy). Each row keeps its best of --repeat runs. The ratio is
-dump time / headwater time (above 1: headwater is faster). Default 1,000,000 rows (10,000,000 takes
+dump time / headwater time (above 1: headwater is faster). A second table splits each best run's
+CPU seconds between the database server (PostgreSQL: the postmaster's reaped children; MariaDB:
+mariadbd) and the client (the dump tool, or this process), against the machine's cores: a run
+cannot take less than total CPU / cores. Default 1,000,000 rows (10,000,000 takes
 minutes to generate on 2 cores; pass --rows 10000000 for the issue's size).
 """
 
@@ -20,6 +23,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import resource
 import shutil
 import subprocess
 import sys
@@ -71,10 +75,30 @@ def fill_mariadb(server: MariaDbServer, rows: int) -> None:
     )
 
 
-def timed(action: Any) -> float:
+def process_cpu(pid: int) -> float:
+    """CPU seconds of a process and of its children it has reaped (a server's backends)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return sum(int(x) for x in fields[11:15]) / os.sysconf("SC_CLK_TCK")
+
+
+def own_cpu() -> float:
+    """CPU seconds of this process (every thread) and of its reaped children (the dump tools)."""
+    own, children = (
+        resource.getrusage(resource.RUSAGE_SELF),
+        resource.getrusage(resource.RUSAGE_CHILDREN),
+    )
+    return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
+
+
+def timed(action: Any, server_pid: int, cpu: list[tuple[float, float]]) -> float:
+    """Wall seconds of `action`; appends its (server, client) CPU seconds to `cpu`."""
+    server, client = process_cpu(server_pid), own_cpu()
     started = time.perf_counter()
     action()
-    return time.perf_counter() - started
+    seconds = time.perf_counter() - started
+    time.sleep(0.2)  # the server reaps the backends that just closed
+    cpu.append((process_cpu(server_pid) - server, own_cpu() - client))
+    return seconds
 
 
 def pg_dump(server: PostgresServer, out: Path) -> None:
@@ -127,17 +151,31 @@ def main() -> None:
             fill_mariadb(my, args.rows)
         pg_url = pg.dsn(db="bench")
         my_url = f"mysql://root@127.0.0.1:{my.port}/bench"
-        runs: dict[str, list[float]] = {k: [] for k in ("pg_dump", "hw_pg", "mysqldump", "hw_my")}
+        keys = ("pg_dump", "hw_pg", "mysqldump", "hw_my")
+        runs: dict[str, list[float]] = {k: [] for k in keys}
+        cpu: dict[str, list[tuple[float, float]]] = {k: [] for k in keys}
+        assert pg.proc is not None and my.proc is not None
+        pg_pid, my_pid = pg.proc.pid, my.proc.pid
+        lake = work / "lake"
         for _ in range(args.repeat):
-            runs["pg_dump"].append(timed(lambda: pg_dump(pg, work / "pg.sql")))
-            runs["hw_pg"].append(
-                timed(lambda: headwater(pg_url, work / "lake", args.workers, args.rows))
+            runs["pg_dump"].append(
+                timed(lambda: pg_dump(pg, work / "pg.sql"), pg_pid, cpu["pg_dump"])
             )
-            runs["mysqldump"].append(timed(lambda: mysqldump(my, work / "my.sql")))
+            runs["hw_pg"].append(
+                timed(
+                    lambda: headwater(pg_url, lake, args.workers, args.rows), pg_pid, cpu["hw_pg"]
+                )
+            )
+            runs["mysqldump"].append(
+                timed(lambda: mysqldump(my, work / "my.sql"), my_pid, cpu["mysqldump"])
+            )
             runs["hw_my"].append(
-                timed(lambda: headwater(my_url, work / "lake", args.workers, args.rows))
+                timed(
+                    lambda: headwater(my_url, lake, args.workers, args.rows), my_pid, cpu["hw_my"]
+                )
             )
         best = {k: min(v) for k, v in runs.items()}
+        best_cpu = {k: cpu[k][runs[k].index(best[k])] for k in keys}
         report = {
             "rows": args.rows,
             "workers": args.workers,
@@ -147,6 +185,9 @@ def main() -> None:
             "rows_per_s": {k: args.rows / v for k, v in best.items()},
             "ratio_pg": best["pg_dump"] / best["hw_pg"],
             "ratio_mysql": best["mysqldump"] / best["hw_my"],
+            "cpu": cpu,
+            "best_cpu": best_cpu,
+            "cores": os.cpu_count(),
             "load_average": os.getloadavg(),
         }
         render(console, report)
@@ -181,6 +222,20 @@ def render(console: Console, report: dict[str, Any]) -> None:
             f"{mark}{report[ratio]:.2f}x[/]",
         )  # fmt: skip
     console.print(table)
+    cores = report["cores"]
+    split = Table(title=f"CPU seconds of each best run ({cores} cores)")
+    for column in ("tool", "server", "client", "total", f"total / {cores}", "seconds"):
+        split.add_column(column, justify="right" if column != "tool" else "left")
+    for key, label in (
+        ("pg_dump", "pg_dump"), ("hw_pg", "headwater from PostgreSQL"),
+        ("mysqldump", "mysqldump"), ("hw_my", "headwater from MariaDB"),
+    ):  # fmt: skip
+        server, client = report["best_cpu"][key]
+        split.add_row(
+            label, f"{server:.2f}", f"{client:.2f}", f"{server + client:.2f}",
+            f"{(server + client) / cores:.2f}", f"{best[key]:.2f}",
+        )  # fmt: skip
+    console.print(split)
     target = rate["hw_pg"] >= PG_TARGET_ROWS_S
     console.print(
         f"PostgreSQL target {PG_TARGET_ROWS_S:,} rows/s: "
