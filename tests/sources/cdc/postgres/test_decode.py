@@ -138,6 +138,24 @@ def test_table_without_key_gives_keyless_records_and_one_warning(caplog):
     assert [r.message for r in caplog.records].count("table_without_primary_key") == 1
 
 
+def test_a_change_without_pk_takes_the_catalogs_key_in_the_same_bytes():
+    asked: list[tuple[str, str]] = []
+
+    def primary_key(schema: str, table: str) -> list[str]:
+        asked.append((schema, table))
+        return ["b", "a"]
+
+    columns = '{"name":"a","type":"integer","value":1},{"name":"b","type":"text","value":"x"}'
+    with_pk = insert(columns, pk='[{"name":"b","type":"text"},{"name":"a","type":"integer"}]')
+    sink = Collect()
+    decoder = Wal2JsonDecoder("src", "app", sink, primary_key=primary_key)
+    for payload in (BEGIN, insert(columns, pk="[]"), with_pk, insert(columns, pk="[]")):
+        decoder.decode(payload, 0x1929C38)
+    keys = [key for _, key, _ in sink.changes]
+    assert keys == [{"b": "x", "a": 1}] * 3
+    assert asked == [("public", "t"), ("public", "t")]  # the caller caches (keys.CatalogKeys)
+
+
 def test_numerics_in_the_old_row_and_nulls_stay_exact_and_in_place():
     cols = (
         '[{"name":"id","type":"integer","value":1},'

@@ -183,8 +183,11 @@ class Wal2JsonDecoder:
         transactions: bool = False,
         incremental: IncrementalSnapshots | None = None,
         capture_ddl: bool = False,
+        primary_key: Callable[[str, str], list[str]] | None = None,
     ) -> None:
         self.source = source
+        #: The catalog's key columns, asked when wal2json leaves `pk` out (postgres/keys.py).
+        self.primary_key = primary_key
         self.db = db
         self.sink = sink
         self.tombstones = tombstones
@@ -266,10 +269,13 @@ class Wal2JsonDecoder:
 
     def _key(self, msg: dict[str, Any], row: dict[str, Any]) -> bytes | None:
         pk = msg.get("pk")
-        if not pk:
-            self._warn_no_key(msg["schema"], msg["table"])
-            return None
-        return encode({c["name"]: row.get(c["name"]) for c in pk})
+        if pk:
+            return encode({c["name"]: row.get(c["name"]) for c in pk})
+        names = self.primary_key(msg["schema"], msg["table"]) if self.primary_key else []
+        if names:
+            return encode({name: row.get(name) for name in names})
+        self._warn_no_key(msg["schema"], msg["table"])
+        return None
 
     def _insert(self, msg: dict[str, Any]) -> None:
         if self._special and self._special_row(msg):

@@ -35,6 +35,7 @@ from headwater.sources.cdc.postgres.decode import (
     lsn_to_str,
     str_to_lsn,
 )
+from headwater.sources.cdc.postgres.keys import CatalogKeys
 from headwater.sources.cdc.postgres.setup import PLUGIN, dsn, translate
 from headwater.sources.cdc.publisher import Publisher
 
@@ -127,6 +128,7 @@ class PostgresReader:
             )
             self.publisher.carry(incremental.progress)
             incremental.resume()
+        keys = CatalogKeys(self.config.url)
         decoder = Wal2JsonDecoder(
             self.config.name,
             self.config.url.database or "",
@@ -135,7 +137,19 @@ class PostgresReader:
             self.config.transactions,
             incremental,
             self.config.capture_ddl,
+            primary_key=keys,
         )
+        try:
+            self._follow(cur, stop, decoder)
+        finally:
+            keys.close()
+
+    def _follow(
+        self,
+        cur: psycopg2.extras.ReplicationCursor,
+        stop: threading.Event,
+        decoder: Wal2JsonDecoder,
+    ) -> None:
         decode = decoder.decode
         read = cur.read_message
         poll = self.publisher.poll
