@@ -153,7 +153,7 @@ def test_a_change_without_pk_takes_the_catalogs_key_in_the_same_bytes():
         decoder.decode(payload, 0x1929C38)
     keys = [key for _, key, _ in sink.changes]
     assert keys == [{"b": "x", "a": 1}] * 3
-    assert asked == [("public", "t"), ("public", "t")]  # the caller caches (keys.CatalogKeys)
+    assert asked == [("public", "t"), ("public", "t")]  # the caller caches (chunks.PostgresChunks)
 
 
 def test_numerics_in_the_old_row_and_nulls_stay_exact_and_in_place():

@@ -2,6 +2,9 @@
 
 Columns are read as text and typed with the stream's converters (as the initial snapshot does), so
 a chunk row reads the same as the row wal2json would write; keys in wal2json's order (attnum).
+The reader also asks it for the key of a change wal2json sent without `pk`: wal2json 2.5
+documents `include-pk` for REPLICA IDENTITY DEFAULT (eulerto/wal2json#273) and was seen leaving
+it out of the first insert into a FULL-identity table.
 """
 
 from __future__ import annotations
@@ -18,14 +21,15 @@ from headwater.sources.cdc.postgres.snapshot import as_text, columns_of, typed, 
 
 
 class PostgresChunks:
-    """Reads chunks and writes watermarks on its own autocommit connection."""
+    """Reads keys and chunks and writes watermarks (with a signal table) on its own autocommit
+    connection, opened when first needed."""
 
     errors = (psycopg2.Error,)
 
     def __init__(self, config: CdcConfig) -> None:
-        assert config.signal_table is not None
         self.config = config
-        self.signal = sql.Identifier(*config.signal_table.split(".", 1))
+        table = config.signal_table
+        self.signal = sql.Identifier(*table.split(".", 1)) if table else None
         self._conn: Any = None
         self._columns: dict[tuple[str, str], tuple[list[tuple[str, str]], list[str]]] = {}
 
@@ -55,6 +59,7 @@ class PostgresChunks:
             return [typed_row(convert, values) for values in cur.fetchall()]
 
     def insert_signal(self, signal_id: str, kind: str, collection: str) -> None:
+        assert self.signal is not None
         with self._connection().cursor() as cur:
             cur.execute(
                 sql.SQL("INSERT INTO {} (id, type, data) VALUES (%s, %s, %s)").format(self.signal),

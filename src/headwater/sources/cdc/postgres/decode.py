@@ -186,7 +186,7 @@ class Wal2JsonDecoder:
         primary_key: Callable[[str, str], list[str]] | None = None,
     ) -> None:
         self.source = source
-        #: The catalog's key columns, asked when wal2json leaves `pk` out (postgres/keys.py).
+        #: The catalog's key columns, asked when wal2json leaves `pk` out (postgres/chunks.py).
         self.primary_key = primary_key
         self.db = db
         self.sink = sink

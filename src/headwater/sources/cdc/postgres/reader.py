@@ -35,7 +35,6 @@ from headwater.sources.cdc.postgres.decode import (
     lsn_to_str,
     str_to_lsn,
 )
-from headwater.sources.cdc.postgres.keys import CatalogKeys
 from headwater.sources.cdc.postgres.setup import PLUGIN, dsn, translate
 from headwater.sources.cdc.publisher import Publisher
 
@@ -121,14 +120,13 @@ class PostgresReader:
 
     def _stream(self, cur: psycopg2.extras.ReplicationCursor, stop: threading.Event) -> None:
         incremental = None
+        catalog = PostgresChunks(self.config)
         if self.config.signal_table:
-            chunks = PostgresChunks(self.config)
             incremental = IncrementalSnapshots(
-                self.config, chunks, self.publisher.change, self.incremental_progress
+                self.config, catalog, self.publisher.change, self.incremental_progress
             )
             self.publisher.carry(incremental.progress)
             incremental.resume()
-        keys = CatalogKeys(self.config.url)
         decoder = Wal2JsonDecoder(
             self.config.name,
             self.config.url.database or "",
@@ -137,12 +135,12 @@ class PostgresReader:
             self.config.transactions,
             incremental,
             self.config.capture_ddl,
-            primary_key=keys,
+            primary_key=catalog.primary_key,
         )
         try:
             self._follow(cur, stop, decoder)
         finally:
-            keys.close()
+            catalog.close()
 
     def _follow(
         self,
