@@ -116,3 +116,22 @@ def test_a_table_with_transaction_retention_is_refused(tmp_path: Path) -> None:
     )
     with pytest.raises(ValueError, match="setTransactionRetentionDuration"):
         lake_table(tmp_path / "t").stored([0])
+
+
+def test_a_racing_sink_that_moved_past_our_commit_is_not_set_back(tmp_path: Path) -> None:
+    """Our commit lands (offsets 0-4), then another sink of the same partition commits 5-9
+    before we read the table back: its txn version (9) must stay, or the next batch is rewritten."""
+    path = tmp_path / "t"
+    ours, theirs = lake_table(path), lake_table(path)
+    ours.append_once(lambda _: rows(0, 0, 0), {0: 0})  # create it
+
+    def write_then_lose_the_race(table, stored, props) -> int:  # type: ignore[no-untyped-def]
+        write_deltalake(table, txn.unwritten(rows(0, 1, 4), stored), mode="append",
+                        partition_by=["event_date"], commit_properties=props)  # fmt: skip
+        theirs.append_once(lambda _: rows(0, 5, 9), {0: 9})
+        return 4
+
+    ours.commit_once(write_then_lose_the_race, {0: 4})
+    assert theirs.stored([0]) == {0: 9}
+    theirs.append_once(lambda _: rows(0, 5, 12), {0: 12})
+    assert read(path) == [(0, o) for o in range(13)]

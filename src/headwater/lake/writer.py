@@ -125,11 +125,16 @@ class LakeTable:
                 rows = write(table, stored, props)
                 written = self.load()
                 assert written is not None
-                if written.transaction_version(txns[0].app_id) != txns[0].version:
+                # Only txns no commit has recorded yet (a no-op MERGE): one a racing sink has
+                # already moved past must not be written again, or its version would go back.
+                missing = [
+                    t for t in txns if (written.transaction_version(t.app_id) or -1) < t.version
+                ]
+                if missing:
                     empty = pa.schema(written.schema().to_arrow()).empty_table()
                     write_deltalake(
                         written, empty, mode="append", partition_by=[self.partition_by],
-                        commit_properties=props,
+                        commit_properties=CommitProperties(app_transactions=missing),
                     )  # fmt: skip
             except CommitFailedError:
                 self._backoff(attempt)  # a concurrent commit of one of our partitions
