@@ -46,4 +46,4 @@ if [ -z "$uv_bin" ]; then
 fi
 groups=()
 [ "${1:-}" = "--bench" ] && groups=(--group debezium)
-UV_PYTHON_DOWNLOADS=never "$uv_bin" sync --frozen --quiet "${groups[@]}"
+UV_PYTHON_DOWNLOADS=never "$uv_bin" sync --frozen --quiet --all-extras "${groups[@]}"
