@@ -90,7 +90,7 @@ def _check_broker_address(broker: str) -> None:
             exc
         )
         raise CollectorStartupError(
-            f"--broker {broker}: {exc.message}",
+            f"--broker: {exc.message}",
             hint="pass --broker embedded, HOST:PORT or kafka://h1:9092,h2:9092",
             exit_code=EX_UNAVAILABLE if unsupported else EX_USAGE,
         ) from None
