@@ -56,6 +56,7 @@ class KafkaProducer(ClosesOnExit):
         self.options = options or ProducerOptions()
         self.bootstrap = settings.bootstrap_servers
         self.failed = 0  # deliveries that failed with no on_delivery to tell
+        self._held = 0  # records queued and not yet reported (len() also counts client events)
         self._fatal: TransportError | None = None
         self._unreachable: KafkaError | None = None  # last "no broker" event, cleared by a success
         self._closed = False
@@ -94,6 +95,7 @@ class KafkaProducer(ClosesOnExit):
                 self._produce(
                     topic, value, key, part, on_delivery=report, timestamp=ts, headers=hdrs or None
                 )
+                self._held += 1
                 return
             except BufferError:
                 deadline = self._wait_for_room(topic, deadline)
@@ -124,11 +126,11 @@ class KafkaProducer(ClosesOnExit):
         raised before anything is queued when the local queue has no room for every record."""
         self._check_usable()
         if self.options.enqueue_timeout_s == 0 and (
-            len(self._producer) + len(records) > self.options.queue_max_messages
+            self._held + len(records) > self.options.queue_max_messages
         ):
             raise QueueFullError(
                 f"produce {len(records)} records: local queue full "
-                f"({len(self._producer)} of {self.options.queue_max_messages} records in flight "
+                f"({self._held} of {self.options.queue_max_messages} records in flight "
                 f"to {self.bootstrap})"
             )
         report = _GroupReport(self, len(records), on_complete)
@@ -140,6 +142,7 @@ class KafkaProducer(ClosesOnExit):
                 try:
                     # positional: topic, value, key, partition, callback, on_delivery, ts, headers
                     produce(topic, value, key, -1, report, None, 0, headers)  # type: ignore[arg-type]
+                    self._held += 1
                     break
                 except BufferError:
                     try:
@@ -238,6 +241,7 @@ class KafkaProducer(ClosesOnExit):
         return deadline
 
     def _report(self, on_delivery: OnDelivery | None, err: KafkaError | None, msg: Any) -> None:
+        self._held -= 1
         if err is None:
             self._unreachable = None
             if on_delivery is not None:
@@ -295,6 +299,7 @@ class _GroupReport:
             self._finish()
 
     def __call__(self, err: KafkaError | None, msg: Any) -> None:
+        self._owner._held -= 1
         if err is None:
             self._owner._unreachable = None
             self._stored += 1
