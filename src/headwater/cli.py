@@ -130,6 +130,12 @@ def collect(
     dedup_window_s: Annotated[
         int, typer.Option(help="Seconds an event id is remembered to drop retried duplicates.")
     ] = 600,
+    ack_timeout_s: Annotated[
+        float, typer.Option(help="Wait this long for the broker, then answer 202 (pending).")
+    ] = 5.0,
+    queue_max_events: Annotated[
+        int, typer.Option(help="Events held for the broker; past it, requests get 503 at once.")
+    ] = 100_000,
     workers: Annotated[int, typer.Option(help="HTTP worker processes.")] = 1,
     log_level: Annotated[str, typer.Option(help="debug, info, warning, error.")] = "info",
 ) -> None:
@@ -139,6 +145,7 @@ def collect(
     from headwater.logs import setup_logging
     from headwater.sources.clickstream.config import CollectorConfig
     from headwater.sources.clickstream.enrich import EnrichConfig
+    from headwater.sources.clickstream.errors import CollectorStartupError
     from headwater.sources.clickstream.serve import serve
 
     setup_logging(log_level)
@@ -150,6 +157,8 @@ def collect(
     base = CollectorConfig()
     config = dataclasses.replace(
         base,
+        ack_timeout_s=ack_timeout_s,
+        queue_max_events=queue_max_events,
         broker=broker,
         write_keys=keys,
         cors_origins=tuple(cors_origin) if cors_origin else base.cors_origins,
@@ -168,7 +177,11 @@ def collect(
         )
     except (ValueError, TypeError) as exc:
         raise typer.BadParameter(str(exc)) from None
-    serve(dataclasses.replace(config, enrich=enrich), host, port, workers)
+    try:
+        serve(dataclasses.replace(config, enrich=enrich), host, port, workers)
+    except CollectorStartupError as exc:  # until the CLI's one error boundary maps it
+        typer.echo(f"headwater collect: {exc}\n  fix: {exc.hint}", err=True)
+        raise typer.Exit(exc.exit_code) from None
 
 
 @app.command()

@@ -30,8 +30,9 @@ class AsyncGroupProducer:
         return self._in_flight
 
     def send_group(self, records: Sequence[GroupRecord]) -> asyncio.Future[None]:
-        """Queue `records`; the future completes when the broker stored them all, or fails with
-        the first `DeliveryError`. A group that cannot be queued raises `TransportError` here.
+        """Queue `records`; the future completes when every record has an outcome: stored, or
+        failed with a `GroupDeliveryError` naming each failed record. A group that cannot be
+        queued raises `TransportError` here, and then nothing of it was queued.
 
         A failed future counts as retrieved, so callers that do not await it (answer-on-enqueue)
         leave no "exception never retrieved" noise; they learn of failures from their own logs."""
@@ -57,6 +58,18 @@ class AsyncGroupProducer:
         if self._polling is None:
             self._polling = loop.call_later(self._poll_interval_s, self._poll, loop)
         return future
+
+    def unreachable(self) -> str | None:
+        """Why no broker is reachable (see `Producer.unreachable`), serving the client's pending
+        reports first when no poll timer is running (an idle producer is not polled)."""
+        if self._polling is None:
+            self._producer.poll(0)
+        return self._producer.unreachable
+
+    async def probe(self, timeout_s: float = 1.0) -> bool:
+        """`Producer.probe` in a worker thread: the loop goes on serving meanwhile."""
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(None, self._producer.probe, timeout_s)
 
     def _poll(self, loop: asyncio.AbstractEventLoop) -> None:
         self._polling = None

@@ -153,7 +153,8 @@ OnDelivery = Callable[[Delivery], None]
 #: One record of `produce_group`: (topic, value, key, headers). Headers as a list of (name, value)
 #: pairs, which the Kafka client takes as is (share one list between the records of a group).
 GroupRecord = tuple[str, bytes | None, bytes | None, list[tuple[str, bytes]] | None]
-#: Called once per `produce_group`: None when every record was stored, else the first error.
+#: Called once per `produce_group`, after every record has an outcome: None when every record
+#: was stored, else a `GroupDeliveryError` (a `DeliveryError`) listing each failed record.
 OnGroupComplete = Callable[[DeliveryError | None], None]
 #: Called with the newly assigned partitions; may return them with start offsets to override
 #: the committed ones (the exactly-once sink returns its own stored offsets here).
@@ -198,11 +199,25 @@ class Producer(_Closing, Protocol):
 
     def produce_group(self, records: Sequence[GroupRecord], on_complete: OnGroupComplete) -> None:
         """Queue records acknowledged as one unit: `on_complete` runs once, when every record has
-        an outcome, with None if all were stored, else the first error.
+        an outcome, with None if all were stored, else a `GroupDeliveryError` naming each failed
+        record (records the client refused outright count there too, they do not raise).
 
         For hot paths that answer upstream per group (an HTTP request, a CDC transaction): records
         are plain tuples (no object per record) and one callback serves the group instead of one
-        `Delivery` per record."""
+        `Delivery` per record. Raises (`QueueFullError`, a closed or failed producer) only when
+        nothing of the group was queued; with `enqueue_timeout_s=0` a group that does not fit
+        the local queue whole is refused whole, at once."""
+        ...
+
+    @property
+    def unreachable(self) -> str | None:
+        """Why no broker is reachable, if the client reported it and nothing was acknowledged
+        since (served by `poll`); None otherwise."""
+        ...
+
+    def probe(self, timeout_s: float = 1.0) -> bool:
+        """Ask the broker for metadata (blocking: not on an event loop); True if it answered,
+        which also clears `unreachable`."""
         ...
 
     def poll(self, timeout_s: float = 0.0) -> int:

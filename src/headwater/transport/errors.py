@@ -11,6 +11,8 @@ TransportError(retriable)     anything the transport raises; `retriable` says if
 ├── DeliveryError             one record was not stored: carries the Kafka error name and code,
 │                             and the topic/partition when known. Retriable per Kafka's verdict
 │                             (a timed-out record may be produced again; a too-large one not).
+│   └── GroupDeliveryError    some records of a `produce_group` were not stored: every failed
+│                             record with its own error, and how many were stored.
 ├── CommitError               offsets were not committed (e.g. the group rebalanced meanwhile).
 │                             Not retriable as is: re-read from the committed offsets.
 └── QueueFullError            the producer's local queue stayed full for the whole
@@ -96,6 +98,31 @@ class DeliveryError(TransportError):
         super().__init__(message, retriable=retriable, name=name, code=code)
         self.topic = topic
         self.partition = partition
+
+
+#: A record of `produce_group` as it failed: (topic, value, key, headers) and its error.
+FailedRecord = tuple[str, bytes | None, bytes | None, list[tuple[str, bytes]] | None]
+
+
+class GroupDeliveryError(DeliveryError):
+    """Some records of a group were not stored; reported once, after every record's outcome.
+
+    Message, name, code and retriability are the first failure's; `failures` lists each failed
+    record (as produced, so a caller can dead-letter it) with its own error; `stored` counts the
+    records the broker acknowledged. Retriable only if every failure is."""
+
+    def __init__(self, failures: list[tuple[FailedRecord, DeliveryError]], stored: int) -> None:
+        first = failures[0][1]
+        super().__init__(
+            first.message,
+            name=first.name or "_FAIL",
+            code=first.code if first.code is not None else -1,
+            retriable=all(error.retriable for _, error in failures),
+            topic=first.topic,
+            partition=first.partition,
+        )
+        self.failures = failures
+        self.stored = stored
 
 
 class CommitError(TransportError):

@@ -220,3 +220,35 @@ def test_check_reports_an_unreachable_broker(dead_bootstrap: str) -> None:
         hwt.connect(dead_bootstrap).check(timeout_s=1.0)
     assert time.monotonic() - started < 5
     assert caught.value.retriable
+
+
+def test_produce_group_names_every_failed_record_once_all_have_an_outcome(
+    dead_bootstrap: str,
+) -> None:
+    outcomes: list[hwt.DeliveryError | None] = []
+    group = [("events", b"%d" % i, b"k", [("h", b"v")]) for i in range(5)]
+    with hwt.connect(dead_bootstrap).producer(hwt.ProducerOptions(message_timeout_ms=500)) as p:
+        p.produce_group(group, outcomes.append)
+        assert p.flush(15) == 0
+    (error,) = outcomes
+    assert isinstance(error, hwt.GroupDeliveryError) and error.retriable
+    assert error.stored == 0
+    assert sorted(record[1] for record, _ in error.failures) == [r[1] for r in group]
+    assert {e.name for _, e in error.failures} == {"_MSG_TIMED_OUT"}
+
+
+def test_a_group_that_does_not_fit_the_queue_is_refused_whole_at_once(
+    dead_bootstrap: str,
+) -> None:
+    options = hwt.ProducerOptions(queue_max_messages=3, enqueue_timeout_s=0)
+    producer = hwt.connect(dead_bootstrap).producer(options)
+    outcomes: list[hwt.DeliveryError | None] = []
+    producer.produce_group([("events", b"a", None, None)] * 2, outcomes.append)
+    with pytest.raises(hwt.QueueFullError) as caught:
+        producer.produce_group([("events", b"b", None, None)] * 2, outcomes.append)
+    assert caught.value.retriable
+    assert producer.close(timeout_s=0.1) == 2  # only the first group was ever queued
+    reported = [
+        r[1] for o in outcomes if isinstance(o, hwt.GroupDeliveryError) for r, _ in o.failures
+    ]
+    assert b"b" not in reported  # the refused group is never reported as well

@@ -4,8 +4,11 @@ Per request: read the body (refusing oversize ones early), parse it into events 
 fill session and anonymous ids from first-party cookies, drop event ids already seen, enrich,
 hand valid events to `clickstream.events` (keyed by session so a session stays in one partition,
 in order) and rejected ones, raw and with their reason, to `clickstream.invalid`; then answer:
-200 when every event was accepted, 400 listing each rejected event's reason, 401 for a missing or
-unknown write key, 503 with Retry-After when the broker did not acknowledge. A body over the
+200 when every event was stored, 202 when they are still being stored (exactly once; the client
+must not retry), 400 listing each rejected event's reason, 401 for a missing or unknown write key,
+413/400/500 when the broker refused events for good (dead-lettered with the reason), 500 when a
+delivery's outcome is unknown, and 503 with Retry-After only when nothing was stored and nothing
+will be (broker unreachable, producer queue full): `delivery.py` states why each. A body over the
 500 KB limit is a 400 on the Segment endpoints (as that spec says) and a 413 on /collect (the
 tracker splits its batch on 413); up to `READ_CAP_BYTES` it is still read and dead-lettered whole,
 beyond that it is refused unread. Nothing received is silently lost: whatever could be read is
@@ -29,7 +32,15 @@ import orjson
 
 from headwater.logs import log_event
 from headwater.sources.clickstream.config import CollectorConfig
-from headwater.sources.clickstream.delivery import BrokerUnavailable, EventSink, OutgoingRecord
+from headwater.sources.clickstream.delivery import (
+    INVALID_EVENT,
+    STORED,
+    TOO_LARGE,
+    BrokerUnavailable,
+    EventSink,
+    Outcome,
+    OutgoingRecord,
+)
 from headwater.sources.clickstream.enrich import Enricher
 from headwater.sources.clickstream.model import ClickEvent, IncomingEvent, Rejection, RequestContext
 from headwater.sources.clickstream.parse import (
@@ -78,7 +89,16 @@ class Collector:
         self.enricher = Enricher(config.enrich)
         self.dedup = EventIdDeduplicator(config.dedup_window_s, 1_000_000)
         self.tracker = _tracker_script()
-        self.stats = {"accepted": 0, "rejected": 0, "duplicates": 0, "unavailable": 0}
+        self.stats = {
+            "accepted": 0,
+            "rejected": 0,
+            "duplicates": 0,
+            "unavailable": 0,
+            "pending": 0,
+            "refused": 0,
+            "uncertain": 0,
+            "waiting": 0,  # requests awaiting the broker's acknowledgement now
+        }
 
     # -- ASGI ---------------------------------------------------------------------------------
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -103,16 +123,31 @@ class Collector:
             message = await receive()
             if message["type"] == "lifespan.startup":
                 if self.sink is None:
-                    self.sink = EventSink(self.config.broker)
+                    try:
+                        self.sink = self._open_sink()
+                    except Exception as exc:  # the server exits with this message, never serves
+                        log_event(logger, "collector_start_failed", logging.ERROR, reason=str(exc))
+                        await send({"type": "lifespan.startup.failed", "message": str(exc)})
+                        return
                 _tune_gc()
                 log_event(logger, "collector_started", broker=self.config.broker)
                 await send({"type": "lifespan.startup.complete"})
             elif message["type"] == "lifespan.shutdown":
                 if self.sink is not None:
                     left = self.sink.close()
-                    log_event(logger, "collector_stopped", undelivered=left, **self.stats)
+                    fields: dict[str, Any] = {"undelivered": left, **self.stats}
+                    log_event(logger, "collector_stopped", **fields)
                 await send({"type": "lifespan.shutdown.complete"})
                 return
+
+    def _open_sink(self) -> EventSink:
+        cfg = self.config
+        return EventSink(
+            cfg.broker,
+            invalid_topic=cfg.invalid_topic,
+            delivery_timeout_s=cfg.delivery_timeout_s,
+            queue_max_messages=cfg.queue_max_events,
+        )
 
     # -- routing ------------------------------------------------------------------------------
     async def _route(
@@ -207,8 +242,11 @@ class Collector:
         if result.body_error is not None:
             rejections.append(Rejection(result.body_error.reason, body, None))
         set_cookies = self._identify(scope, result.events)
-        accepted = await self._deliver(source, endpoint, result.events, rejections, ctx)
+        accepted, outcome = await self._deliver(source, endpoint, result.events, rejections, ctx)
         headers = [(b"content-type", b"application/json"), *set_cookies]
+        if not outcome.stored and not outcome.pending:
+            status, answer = _failed_delivery(outcome, accepted)
+            return status, headers, answer
         if result.body_error is not None:
             status = result.body_error.status
             return (
@@ -228,6 +266,12 @@ class Collector:
                     }
                 ),
             )
+        if outcome.pending:
+            return (
+                202,
+                headers,
+                orjson.dumps({"success": True, "accepted": accepted, "pending": True}),
+            )
         return 200, headers, orjson.dumps({"success": True, "accepted": accepted})
 
     async def _ingest_pixel(
@@ -237,9 +281,11 @@ class Collector:
         query = dict(parse_qsl(scope.get("query_string", b"").decode("utf-8", "replace")))
         events, rejections = parse_pixel(query, ctx.received_ts)
         set_cookies = self._identify(scope, events)
-        await self._deliver(source, "pixel", events, list(rejections), ctx)
+        accepted, outcome = await self._deliver(source, "pixel", events, list(rejections), ctx)
         headers = [(b"content-type", b"image/gif"), (b"cache-control", b"no-store"), *set_cookies]
-        return (400 if rejections else 200), headers, PIXEL_GIF
+        if not outcome.stored and not outcome.pending:
+            return _failed_delivery(outcome, accepted)[0], headers, PIXEL_GIF
+        return (400 if rejections else 202 if outcome.pending else 200), headers, PIXEL_GIF
 
     async def _deliver(
         self,
@@ -248,7 +294,9 @@ class Collector:
         events: list[IncomingEvent],
         rejections: list[Rejection],
         ctx: RequestContext,
-    ) -> int:
+    ) -> tuple[int, Outcome]:
+        """Hand the request's events and dead letters to the broker: how many events were
+        accepted, and what became of them by the answer (see `delivery.py`)."""
         fresh = [e for e in events if not self.dedup.seen_or_add(e["event_id"], ctx.received_ts)]
         self.stats["duplicates"] += len(events) - len(fresh)
         enriched = self.enricher.enrich_batch(fresh, ctx)
@@ -264,27 +312,39 @@ class Collector:
         ]
         records += [self._dead_letter(r, source, endpoint, ctx) for r in rejections]
         if not records:
-            return 0
-        assert self.sink is not None, "the collector was not started (ASGI lifespan)"
+            return 0, STORED
+        if self.sink is None:  # the lifespan failed, yet the server runs: never pretend
+            raise HttpError(503, "the collector is not started (its broker connection failed)")
+        outcome = STORED
         try:
             ack = self.sink.send(records)
             if self.config.ack_before_response:
-                await ack.wait(self.config.ack_timeout_s)
+                self.stats["waiting"] += 1
+                try:
+                    outcome = await ack.wait(self.config.ack_timeout_s)
+                finally:
+                    self.stats["waiting"] -= 1
         except BrokerUnavailable as exc:
             self.stats["unavailable"] += 1
-            for e in fresh:  # the client will retry them: they must not count as seen
+            for e in fresh:  # nothing was queued, the client will retry: not seen
                 self.dedup.forget(e["event_id"])
             log_event(
                 logger, "broker_unavailable", logging.WARNING, reason=str(exc), events=len(records)
             )
             raise HttpError(
                 503,
-                f"broker unavailable: {exc}",
+                f"broker unavailable, nothing stored: {exc}",
                 [(b"retry-after", str(self.config.retry_after_s).encode())],
             ) from None
-        self.stats["accepted"] += len(enriched)
-        self.stats["rejected"] += len(rejections)
-        return len(enriched)
+        stats = self.stats
+        if outcome.pending:
+            stats["pending"] += 1
+        refused = sum(1 for record, _ in outcome.refused if record[0] == topic)
+        stats["refused"] += refused
+        stats["uncertain"] += len(outcome.uncertain)
+        stats["accepted"] += len(enriched) - refused
+        stats["rejected"] += len(rejections)
+        return len(enriched) - refused, outcome
 
     def _dead_letter(
         self, rejection: Rejection, source: str, endpoint: str, ctx: RequestContext
@@ -356,6 +416,19 @@ class Collector:
             (b"access-control-expose-headers", b"retry-after"),
             (b"vary", b"origin"),
         ]
+
+
+def _failed_delivery(outcome: Outcome, accepted: int) -> tuple[int, bytes]:
+    """The answer when the broker refused events for good, or their fate is unknown: never 503,
+    which would invite a retry of events that are, or may be, stored."""
+    if outcome.uncertain:
+        reason = str(outcome.uncertain[0][1])
+        body = {"success": False, "accepted": accepted, "error": f"delivery unknown: {reason}"}
+        return 500, orjson.dumps(body)
+    names = {error.name for _, error in outcome.refused}
+    status = 413 if names & TOO_LARGE else 400 if names & INVALID_EVENT else 500
+    reasons = [f"refused by the broker (dead-lettered): {error}" for _, error in outcome.refused]
+    return status, orjson.dumps({"success": False, "accepted": accepted, "refused": reasons})
 
 
 @functools.lru_cache(maxsize=1024)

@@ -20,7 +20,13 @@ class CollectorConfig:
     cors_origins: tuple[str, ...] = ("*",)
     #: Answer after the broker acknowledged (True) or as soon as events are queued (False).
     ack_before_response: bool = True
+    #: How long a request waits for the broker's acknowledgement before answering 202 (pending).
     ack_timeout_s: float = 5.0
+    #: How long the producer keeps retrying a record (idempotently) before giving it up; must
+    #: exceed `ack_timeout_s`, so that no record is given up while its request still waits.
+    delivery_timeout_s: float = 120.0
+    #: Records the producer may hold; a request that does not fit whole is answered 503 at once.
+    queue_max_events: int = 100_000
     retry_after_s: int = 5
     dedup_window_s: int = 600
     #: Paths, configurable so a site can serve them from its own domain past ad-blockers.
@@ -35,3 +41,12 @@ class CollectorConfig:
     invalid_topic: str = INVALID_TOPIC
     limits: ParseLimits = field(default_factory=ParseLimits)
     enrich: EnrichConfig = field(default_factory=EnrichConfig)
+
+    def __post_init__(self) -> None:
+        if not 0 < self.ack_timeout_s < self.delivery_timeout_s:
+            raise ValueError(
+                f"delivery timeout ({self.delivery_timeout_s:g}s) must exceed the acknowledgement "
+                f"wait ({self.ack_timeout_s:g}s), which must be > 0"
+            )
+        if self.queue_max_events < 1:
+            raise ValueError(f"queue_max_events must be >= 1: {self.queue_max_events}")

@@ -15,7 +15,13 @@ from concurrent.futures import TimeoutError as FutureTimeout
 from typing import Any
 
 from confluent_kafka import KafkaError, KafkaException
-from confluent_kafka.admin import AdminClient, ConfigResource, NewTopic, ResourceType
+from confluent_kafka.admin import AdminClient
+
+# Where confluent-kafka defines them: `confluent_kafka.admin` re-exports these implicitly only,
+# which mypy --strict (no_implicit_reexport) refuses.
+from confluent_kafka.admin._config import ConfigResource
+from confluent_kafka.admin._resource import ResourceType
+from confluent_kafka.cimpl import NewTopic
 
 from headwater.transport.base import TopicDescription, TopicSpec
 from headwater.transport.closing import ClosesOnExit

@@ -34,6 +34,8 @@ from headwater.transport.base import (
 from headwater.transport.closing import ClosesOnExit
 from headwater.transport.errors import (
     DeliveryError,
+    FailedRecord,
+    GroupDeliveryError,
     QueueFullError,
     TransportConfigError,
     TransportError,
@@ -54,6 +56,7 @@ class KafkaProducer(ClosesOnExit):
         self.options = options or ProducerOptions()
         self.bootstrap = settings.bootstrap_servers
         self.failed = 0  # deliveries that failed with no on_delivery to tell
+        self._held = 0  # records queued and not yet reported (len() also counts client events)
         self._fatal: TransportError | None = None
         self._unreachable: KafkaError | None = None  # last "no broker" event, cleared by a success
         self._closed = False
@@ -92,6 +95,7 @@ class KafkaProducer(ClosesOnExit):
                 self._produce(
                     topic, value, key, part, on_delivery=report, timestamp=ts, headers=hdrs or None
                 )
+                self._held += 1
                 return
             except BufferError:
                 deadline = self._wait_for_room(topic, deadline)
@@ -115,30 +119,54 @@ class KafkaProducer(ClosesOnExit):
     def produce_group(self, records: Sequence[GroupRecord], on_complete: OnGroupComplete) -> None:
         """Queue records that are acknowledged together; one report object counts them all.
 
-        librdkafka calls `_GroupReport` directly for each record (no per-record `Delivery`)."""
+        librdkafka calls `_GroupReport` directly for each record (no per-record `Delivery`). A
+        record the client refuses outright (too large, not bytes) counts as that record's failure
+        in the one report: the caller hears of every record once, after all have an outcome.
+        With `enqueue_timeout_s=0` the group is queued whole or not at all: `QueueFullError` is
+        raised before anything is queued when the local queue has no room for every record."""
         self._check_usable()
+        if self.options.enqueue_timeout_s == 0 and (
+            self._held + len(records) > self.options.queue_max_messages
+        ):
+            raise QueueFullError(
+                f"produce {len(records)} records: local queue full "
+                f"({self._held} of {self.options.queue_max_messages} records in flight "
+                f"to {self.bootstrap})"
+            )
         report = _GroupReport(self, len(records), on_complete)
         produce = self._produce
-        try:
-            for queued, (topic, value, key, headers) in enumerate(records):
-                deadline: float | None = None
-                while True:
+        for queued, record in enumerate(records):
+            topic, value, key, headers = record
+            deadline: float | None = None
+            while True:
+                try:
+                    # positional: topic, value, key, partition, callback, on_delivery, ts, headers
+                    produce(topic, value, key, -1, report, None, 0, headers)  # type: ignore[arg-type]
+                    self._held += 1
+                    break
+                except BufferError:
                     try:
-                        # positional: topic, value, key, partition, callback, on_delivery, ts,
-                        # headers
-                        produce(topic, value, key, -1, report, None, 0, headers)
-                        break
-                    except BufferError:
                         deadline = self._wait_for_room(topic, deadline)
-                    except KafkaException as exc:
-                        raise delivery_error(kafka_error(exc), topic, None) from None
-                    except TypeError as exc:
-                        raise TransportConfigError(
-                            f"produce to {topic!r} (record {queued} of a group): {exc}"
-                        ) from None
-        except TransportError:
-            report.abandon()  # the caller hears of it from the exception, never twice
-            raise
+                    except TransportError as exc:
+                        if queued == 0 or not isinstance(exc, QueueFullError):
+                            report.abandon()  # the caller hears of it from the exception only
+                            raise
+                        for rest in records[queued:]:  # the queued part goes on; the rest fails
+                            report.refused(rest, _queue_full(exc, rest[0]))
+                        return
+                except KafkaException as exc:
+                    report.refused(record, delivery_error(kafka_error(exc), topic, None))
+                    break
+                except TypeError as exc:
+                    error = DeliveryError(
+                        f"record {queued} of a group to {topic!r} not produced: {exc}",
+                        name="_INVALID_TYPE",
+                        code=KafkaError._INVALID_TYPE,
+                        retriable=False,
+                        topic=topic,
+                    )
+                    report.refused(record, error)
+                    break
 
     def poll(self, timeout_s: float = 0.0) -> int:
         self._check_usable()
@@ -152,6 +180,25 @@ class KafkaProducer(ClosesOnExit):
         remaining = self._producer.flush() if timeout_s is None else self._producer.flush(timeout_s)
         self._raise_fatal()
         return int(remaining)
+
+    @property
+    def unreachable(self) -> str | None:
+        """Why no broker is reachable, if the client said so (a failed connection, every broker
+        down, a request timed out) and nothing was acknowledged since; else None. Reports arrive
+        from `poll`; `probe` clears a stale one."""
+        err = self._unreachable
+        return None if err is None else f"no broker reachable at {self.bootstrap}: {err.str()}"
+
+    def probe(self, timeout_s: float = 1.0) -> bool:
+        """Ask the cluster for its metadata; True (and `unreachable` cleared) if it answered.
+
+        Blocks up to `timeout_s`: call it from a worker thread, never from an event loop."""
+        try:
+            self._producer.list_topics(timeout=timeout_s)
+        except KafkaException:
+            return False
+        self._unreachable = None
+        return True
 
     @property
     def in_flight(self) -> int:
@@ -194,6 +241,7 @@ class KafkaProducer(ClosesOnExit):
         return deadline
 
     def _report(self, on_delivery: OnDelivery | None, err: KafkaError | None, msg: Any) -> None:
+        self._held -= 1
         if err is None:
             self._unreachable = None
             if on_delivery is not None:
@@ -230,37 +278,57 @@ class KafkaProducer(ClosesOnExit):
         self._raise_fatal()
 
 
-class _GroupReport:
-    """librdkafka's delivery callback for one `produce_group`: counts outcomes, reports once."""
+def _queue_full(exc: QueueFullError, topic: str) -> DeliveryError:
+    return DeliveryError(exc.message, name="_QUEUE_FULL", code=KafkaError._QUEUE_FULL,
+                         retriable=True, topic=topic)  # fmt: skip
 
-    __slots__ = ("_on_complete", "_owner", "_remaining")
+
+class _GroupReport:
+    """librdkafka's delivery callback for one `produce_group`: counts outcomes, reports once,
+    when every record has one (never at the first error: the others may still be stored)."""
+
+    __slots__ = ("_failures", "_on_complete", "_owner", "_remaining", "_stored")
 
     def __init__(self, owner: KafkaProducer, count: int, on_complete: OnGroupComplete) -> None:
         self._owner = owner
         self._remaining = count
+        self._stored = 0
+        self._failures: list[tuple[FailedRecord, DeliveryError]] = []
         self._on_complete: OnGroupComplete | None = on_complete
         if count == 0:
-            self._finish(None)
+            self._finish()
 
     def __call__(self, err: KafkaError | None, msg: Any) -> None:
-        if err is not None:
+        self._owner._held -= 1
+        if err is None:
+            self._owner._unreachable = None
+            self._stored += 1
+        else:
             hint = None
             if self._owner._unreachable is not None:
                 hint = f"no broker reachable at {self._owner.bootstrap} since: " + (
                     self._owner._unreachable.str()
                 )
-            self._finish(delivery_error(err, msg.topic(), msg.partition(), hint))
-            return
-        self._owner._unreachable = None
-        self._remaining -= 1
-        if self._remaining == 0:
-            self._finish(None)
+            record = (msg.topic(), msg.value(), msg.key(), msg.headers())
+            self._failures.append((record, delivery_error(err, msg.topic(), msg.partition(), hint)))
+        self._count_one()
+
+    def refused(self, record: FailedRecord, error: DeliveryError) -> None:
+        """A record the client refused before queueing it: its outcome, at once."""
+        self._failures.append((record, error))
+        self._count_one()
 
     def abandon(self) -> None:
         """The group could not be queued whole (the caller gets the exception): no report."""
         self._on_complete = None
 
-    def _finish(self, error: DeliveryError | None) -> None:
+    def _count_one(self) -> None:
+        self._remaining -= 1
+        if self._remaining == 0:
+            self._finish()
+
+    def _finish(self) -> None:
         on_complete, self._on_complete = self._on_complete, None
         if on_complete is not None:
-            on_complete(error)
+            failures = self._failures
+            on_complete(GroupDeliveryError(failures, self._stored) if failures else None)
