@@ -8,10 +8,12 @@ from typing import Annotated
 import typer
 
 from headwater import __version__, cdc_cli, dataset_cli, lake_cli, snapshot_cli
+from headwater.errors import EXIT_CODES, UsageError, boundary
 
 app = typer.Typer(
     name="headwater",
     help="Data ingestion for machine learning: capture -> broker -> lake -> training sets.",
+    epilog="Exit codes:\n\n" + "\n\n".join(f"{code:>3}  {meaning}" for code, meaning in EXIT_CODES),
     no_args_is_help=True,
     add_completion=False,
 )
@@ -80,8 +82,8 @@ def broker(
         auto_create_topics=auto_create_topics,
         default_partitions=default_partitions,
         log=LogConfig(
-            flush_policy=flush,
-            flush_interval_ms=flush_interval_ms,  # type: ignore[arg-type]
+            flush_policy=flush,  # type: ignore[arg-type]  # checked above
+            flush_interval_ms=flush_interval_ms,
             retention_ms=retention_ms,
             retention_bytes=retention_bytes,
             segment_bytes=segment_bytes,
@@ -250,9 +252,8 @@ def sql(
         raise typer.BadParameter("--format must be table, csv, json or parquet")
     try:
         result = query(lake, statement, as_of)
-    except (duckdb.Error, OSError, ValueError) as exc:
-        typer.echo(f"error: {exc}", err=True)
-        raise typer.Exit(1) from None
+    except duckdb.Error as exc:
+        raise UsageError(str(exc), "check the statement; `SHOW TABLES` lists the lake") from None
     write(result, output_format, sys.stdout.buffer)
 
 
@@ -382,4 +383,6 @@ def version() -> None:
 
 
 def main() -> None:
-    app()
+    """The `headwater` command: every failure leaves through the one error boundary."""
+    with boundary():
+        app()
