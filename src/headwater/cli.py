@@ -66,8 +66,9 @@ def broker(
     """Run the embedded Kafka-compatible broker in the foreground (Ctrl-C stops it cleanly)."""
     from headwater.broker.config import BrokerConfig
     from headwater.broker.log import LogConfig
-    from headwater.broker.server import run
+    from headwater.broker.server import serve
     from headwater.logs import setup_logging
+    from headwater.stopping import run_until_stopped
 
     if flush not in ("always", "interval", "never"):
         raise typer.BadParameter("--flush must be always, interval or never")
@@ -91,7 +92,7 @@ def broker(
         metrics_host=metrics_host,
         metrics_port=metrics_port,
     )
-    run(config)
+    run_until_stopped("broker", lambda stop: serve(config, stop), use_uvloop=True)
 
 
 @app.command()
@@ -142,6 +143,7 @@ def collect(
     from headwater.sources.clickstream.config import CollectorConfig
     from headwater.sources.clickstream.enrich import EnrichConfig
     from headwater.sources.clickstream.serve import serve
+    from headwater.stopping import stopped
 
     setup_logging(log_level)
     host, port = _split_listen(listen)
@@ -170,7 +172,8 @@ def collect(
         )
     except (ValueError, TypeError) as exc:
         raise typer.BadParameter(str(exc)) from None
-    serve(dataclasses.replace(config, enrich=enrich), host, port, workers)
+    serve(dataclasses.replace(config, enrich=enrich), host, port, workers)  # granian: signals
+    stopped("collect")
 
 
 @app.command()
@@ -206,9 +209,12 @@ def sink(
     log_level: Annotated[str, typer.Option(help="debug, info, warning, error.")] = "info",
 ) -> None:
     """Land topics in Delta tables exactly once until Ctrl-C/SIGTERM (commits what it holds)."""
+    import threading
+
     import headwater.transport as hwt
     from headwater.logs import setup_logging
     from headwater.sink.runner import SinkConfig, run_sink
+    from headwater.stopping import stop_on_signals
 
     setup_logging(log_level)
     chosen: list[str] = []
@@ -224,7 +230,9 @@ def sink(
         consumer=hwt.ConsumerOptions(session_timeout_ms=session_timeout_ms),
         metrics_listen=_split_listen(metrics_listen) if metrics_listen else None,
     )
-    run_sink(broker, config)
+    stop = threading.Event()
+    with stop_on_signals("sink", stop.set):
+        run_sink(broker, config, stop)
 
 
 @app.command()
@@ -293,14 +301,13 @@ def video(
     log_level: Annotated[str, typer.Option(help="debug, info, warning, error.")] = "info",
 ) -> None:
     """Follow live HLS streams: store every segment, record gaps, sample frames (Ctrl-C stops)."""
-    import asyncio
     import os
-    import signal
 
     from headwater.logs import setup_logging
     from headwater.sources.video.fetch import FetchPolicy
     from headwater.sources.video.frames import FrameSampling
     from headwater.sources.video.runner import StreamSpec, VideoConfig, run_video
+    from headwater.stopping import run_until_stopped
 
     setup_logging(log_level)
     try:
@@ -323,15 +330,7 @@ def video(
         )
     except ValueError as exc:
         raise typer.BadParameter(str(exc)) from None
-
-    async def main() -> None:
-        stop = asyncio.Event()
-        loop = asyncio.get_running_loop()
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            loop.add_signal_handler(sig, stop.set)
-        await run_video(config, stop)
-
-    asyncio.run(main())
+    run_until_stopped("video", lambda stop: run_video(config, stop))
 
 
 @app.command()

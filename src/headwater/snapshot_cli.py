@@ -106,15 +106,15 @@ def snapshot(
     if interval is None:
         once()
         return
-    stop = threading.Event()
-    try:
+    from headwater.stopping import stop_on_signals
+
+    stop = threading.Event()  # a signal lets the snapshot in hand finish, then ends the schedule
+    with stop_on_signals("snapshot", stop.set):
         while True:
             started = time.monotonic()
             once()
             if stop.wait(max(0.0, interval - (time.monotonic() - started))):
                 return
-    except KeyboardInterrupt:
-        typer.echo("stopped", err=True)
 
 
 def _stem(file: Path) -> str:
