@@ -13,6 +13,9 @@ import orjson
 import pytest
 
 from tests.conftest import BrokerProcess, free_port, wait_for_port
+from tests.sources.cdc.conftest import PgDatabase, pg_db, postgres
+
+__all__ = ["pg_db", "postgres"]  # PostgreSQL fixtures of the CDC tests, for cdc and snapshot
 
 
 def events(log: Path) -> list[dict[str, object]]:
@@ -93,3 +96,22 @@ def test_collect_stops_on_sigterm(tmp_path: Path, broker: BrokerProcess) -> None
     )  # fmt: skip
     wait_for_port("127.0.0.1", port, 60)
     assert_stops_on_sigterm(proc, log, "collect")
+
+
+def test_cdc_stops_on_sigterm(tmp_path: Path, broker: BrokerProcess, pg_db: PgDatabase) -> None:
+    pg_db.execute("CREATE TABLE items (id int PRIMARY KEY)")
+    proc, log = start(
+        tmp_path, "cdc", "cdc", pg_db.dsn, "--name", "stop", "--broker", broker.bootstrap
+    )
+    wait_for_event(proc, log, "replication_started")
+    assert_stops_on_sigterm(proc, log, "cdc")
+
+
+def test_a_scheduled_snapshot_stops_on_sigterm(tmp_path: Path, pg_db: PgDatabase) -> None:
+    pg_db.execute("CREATE TABLE items (id int PRIMARY KEY)", "INSERT INTO items VALUES (1)")
+    proc, log = start(
+        tmp_path, "snapshot", "snapshot", pg_db.dsn, "--table", "items", "--every", "1h",
+        "--lake", str(tmp_path / "lake"), "--no-progress",
+    )  # fmt: skip
+    wait_for_event(proc, log, "snapshot_written")  # then it waits an hour for the next one
+    assert_stops_on_sigterm(proc, log, "snapshot")
