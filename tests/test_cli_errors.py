@@ -15,6 +15,7 @@ import pytest
 
 from headwater import transport
 from headwater.errors import (
+    EX_DATAERR,
     EX_IOERR,
     EX_SOFTWARE,
     EX_UNAVAILABLE,
@@ -104,6 +105,14 @@ def test_an_error_with_exit_code_and_hint_attributes_is_taken_as_is(
         (UsageError("bad", "fix it"), EX_USAGE),
         (transport.TransportConfigError("bad url"), EX_USAGE),
         (transport.BrokerUnavailableError("down"), EX_UNAVAILABLE),
+        (transport.TopicError("bad name", topic="a b"), EX_USAGE),
+        (
+            transport.DeliveryError(
+                "too large", name="MSG_SIZE_TOO_LARGE", code=10, retriable=False
+            ),
+            EX_DATAERR,
+        ),
+        (transport.QueueFullError("queue full"), EX_UNAVAILABLE),
         (OSError(errno.EADDRINUSE, "address already in use"), EX_UNAVAILABLE),
         (PermissionError(errno.EACCES, "Permission denied", "/etc/x"), EX_IOERR),
         (OSError(errno.ENOSPC, "No space left on device", "/d/f"), EX_IOERR),

@@ -1,22 +1,23 @@
 """The errors a `headwater` command ends with, typed by who is at fault and whether a retry helps.
 
 ```
-HeadwaterError(exit_code, hint, retriable)   a cause for the user and the fix (`hint`)
-├── UsageError            exit 2   the command line or config is wrong: bad option value, a
-│                                  --lake that is not there, bad SQL. A retry never helps.
-├── ServiceUnavailableError exit 69 (EX_UNAVAILABLE) something we need is not there or taken:
-│                                  no broker answers, the port is in use. Retry once it is back.
-├── StorageError          exit 74 (EX_IOERR) a file or directory could not be read or written
-│                                  (permissions, disk full). Retry after fixing the disk.
-└── DataError             exit 65 (EX_DATAERR) input data we cannot accept (a dump line, a
-                                   record). Retry with corrected data.
-anything else             exit 70 (EX_SOFTWARE) a bug of ours: the traceback is printed.
+HeadwaterError(exit_code, hint, retriable)  a cause for the user, and the fix (`hint`)
+├── UsageError               2  the command line or config is wrong: a bad option value, a --lake
+│                               that is not there, bad SQL, a refused topic. Retrying never helps.
+├── ServiceUnavailableError 69  (EX_UNAVAILABLE) what we need is not there or is taken: no broker
+│                               answers, the port is in use. Retry once it is back.
+├── StorageError            74  (EX_IOERR) a file or directory could not be read or written
+│                               (permissions, a full disk). Retry after fixing the disk.
+└── DataError               65  (EX_DATAERR) input we cannot accept (a record the broker
+                                refuses). Retry with corrected data.
+anything else               70  (EX_SOFTWARE) a bug of ours: its traceback is printed.
 ```
 
 Library code raises these (or its own errors) and never exits; `boundary` in the CLI catches,
 prints `error: <cause>` and `fix: <hint>` on stderr and exits with the code. Errors of other
 libraries are translated here (`translate`, as httpx maps httpcore's), not where they are raised:
-OSError by errno, `headwater.transport` errors by class, and any exception that carries
+OSError by errno, `headwater.transport` errors by class and `retriable` (a refused topic is a
+usage error, a refused record a data error, the rest unavailable), and any exception that carries
 `exit_code` and `hint` (or `cause` and `fix`, as CdcError and SnapshotError do) is taken as is.
 Click's usage errors never get here: click prints them and exits 2 itself.
 """
@@ -101,6 +102,10 @@ def translate(exc: BaseException) -> HeadwaterError | None:
             f"no broker: {exc}",
             "start one (`headwater broker`) or point --broker at a running one",
         )
+    if isinstance(exc, transport.TopicError) and not exc.retriable:
+        return UsageError(f"broker refused: {exc}", "check the topic names and their settings")
+    if isinstance(exc, transport.DeliveryError) and not exc.retriable:
+        return DataError(f"broker refused a record: {exc}", "see the broker's limits and log")
     if isinstance(exc, transport.TransportError):
         return ServiceUnavailableError(f"broker: {exc}", "see the broker's log; then run again")
     if isinstance(exc, OSError):
