@@ -11,9 +11,10 @@ asyncio ones). Two shapes, one behaviour:
     run_until_stopped("video", lambda stop: run_video(config, stop))   # asyncio work
 
 Each logs `{"event": "stopping", "command": …, "signal": "SIGTERM"}` on the first signal and
-`{"event": "stopped", "command": …}` when the work has returned. A second signal while stopping
-raises KeyboardInterrupt in the main thread: the way out when a clean stop hangs (exit 130,
-nothing more is flushed). The previous handlers are restored on the way out.
+`{"event": "stopped", "command": …}` when the work has returned (exit 0). A second signal while
+stopping logs `stop_forced` and raises KeyboardInterrupt in the main thread: the way out when a
+clean stop hangs (click prints "Aborted!", exit 1; nothing more is flushed). The previous
+handlers are restored on the way out.
 """
 
 from __future__ import annotations
