@@ -1,4 +1,5 @@
-"""`headwater cdc`: its options, and the one place that prints its errors."""
+"""`headwater cdc`: its options. Its errors (CdcError: cause and fix) leave through the CLI's one
+boundary (`headwater.errors`): `error:`/`fix:` on stderr, exit 2."""
 
 from __future__ import annotations
 
@@ -72,34 +73,27 @@ def cdc(
     log_level: Annotated[str, typer.Option(help="debug, info, warning, error.")] = "info",
 ) -> None:
     """Stream every insert, update and delete of a database to the broker (Ctrl-C stops)."""
-    import signal
     import threading
 
     from headwater.logs import setup_logging
-    from headwater.sources.cdc import CdcConfig, CdcError, SourceUrl, run
+    from headwater.sources.cdc import CdcConfig, SourceUrl, run
+    from headwater.stopping import stop_on_signals
 
     setup_logging(log_level)
     stop = threading.Event()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(sig, lambda *_: stop.set())
-    try:
-        config = CdcConfig(
-            name=name,
-            url=SourceUrl.parse(source_url),
-            broker=broker,
-            tables=tuple(table or ()),
-            tombstones=tombstones,
-            transactions=transactions,
-            capture_ddl=capture_ddl,
-            signal_table=signal_table,
-            chunk_rows=chunk_rows,
-            snapshot=snapshot,
-            slot=slot,
-            server_id=server_id,
-        )
+    config = CdcConfig(
+        name=name,
+        url=SourceUrl.parse(source_url),
+        broker=broker,
+        tables=tuple(table or ()),
+        tombstones=tombstones,
+        transactions=transactions,
+        capture_ddl=capture_ddl,
+        signal_table=signal_table,
+        chunk_rows=chunk_rows,
+        snapshot=snapshot,
+        slot=slot,
+        server_id=server_id,
+    )
+    with stop_on_signals("cdc", stop.set):
         run(config, stop, reset_position=reset_position)
-    except CdcError as exc:
-        typer.echo(f"headwater cdc: {exc.cause}", err=True)
-        if exc.fix:
-            typer.echo(f"  fix: {exc.fix}", err=True)
-        raise typer.Exit(2) from None

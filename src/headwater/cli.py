@@ -8,10 +8,12 @@ from typing import Annotated
 import typer
 
 from headwater import __version__, cdc_cli, dataset_cli, lake_cli, snapshot_cli
+from headwater.errors import EXIT_CODES, UsageError, boundary
 
 app = typer.Typer(
     name="headwater",
     help="Data ingestion for machine learning: capture -> broker -> lake -> training sets.",
+    epilog="Exit codes:\n\n" + "\n\n".join(f"{code:>3}  {meaning}" for code, meaning in EXIT_CODES),
     no_args_is_help=True,
     add_completion=False,
 )
@@ -64,8 +66,9 @@ def broker(
     """Run the embedded Kafka-compatible broker in the foreground (Ctrl-C stops it cleanly)."""
     from headwater.broker.config import BrokerConfig
     from headwater.broker.log import LogConfig
-    from headwater.broker.server import run
+    from headwater.broker.server import serve
     from headwater.logs import setup_logging
+    from headwater.stopping import run_until_stopped
 
     if flush not in ("always", "interval", "never"):
         raise typer.BadParameter("--flush must be always, interval or never")
@@ -80,8 +83,8 @@ def broker(
         auto_create_topics=auto_create_topics,
         default_partitions=default_partitions,
         log=LogConfig(
-            flush_policy=flush,
-            flush_interval_ms=flush_interval_ms,  # type: ignore[arg-type]
+            flush_policy=flush,  # type: ignore[arg-type]  # checked above
+            flush_interval_ms=flush_interval_ms,
             retention_ms=retention_ms,
             retention_bytes=retention_bytes,
             segment_bytes=segment_bytes,
@@ -89,7 +92,7 @@ def broker(
         metrics_host=metrics_host,
         metrics_port=metrics_port,
     )
-    run(config)
+    run_until_stopped("broker", lambda stop: serve(config, stop), use_uvloop=True)
 
 
 @app.command()
@@ -145,8 +148,8 @@ def collect(
     from headwater.logs import setup_logging
     from headwater.sources.clickstream.config import CollectorConfig
     from headwater.sources.clickstream.enrich import EnrichConfig
-    from headwater.sources.clickstream.errors import CollectorStartupError
     from headwater.sources.clickstream.serve import serve
+    from headwater.stopping import stopped
 
     setup_logging(log_level)
     host, port = _split_listen(listen)
@@ -155,20 +158,23 @@ def collect(
         key, _, source = item.partition("=")
         keys[key] = source or key
     base = CollectorConfig()
-    config = dataclasses.replace(
-        base,
-        ack_timeout_s=ack_timeout_s,
-        queue_max_events=queue_max_events,
-        broker=broker,
-        write_keys=keys,
-        cors_origins=tuple(cors_origin) if cors_origin else base.cors_origins,
-        ack_before_response=not answer_on_enqueue,
-        tracker_path=tracker_path,
-        collect_path=collect_path,
-        pixel_path=pixel_path,
-        dedup_window_s=dedup_window_s,
-        trust_forwarded_for=trust_forwarded_for,
-    )
+    try:
+        config = dataclasses.replace(
+            base,
+            ack_timeout_s=ack_timeout_s,
+            queue_max_events=queue_max_events,
+            broker=broker,
+            write_keys=keys,
+            cors_origins=tuple(cors_origin) if cors_origin else base.cors_origins,
+            ack_before_response=not answer_on_enqueue,
+            tracker_path=tracker_path,
+            collect_path=collect_path,
+            pixel_path=pixel_path,
+            dedup_window_s=dedup_window_s,
+            trust_forwarded_for=trust_forwarded_for,
+        )
+    except ValueError as exc:  # e.g. an ack wait past the delivery timeout
+        raise typer.BadParameter(str(exc)) from None
     try:
         enrich = EnrichConfig(
             ip_policy=ip_policy,  # type: ignore[arg-type]  # checked by EnrichConfig
@@ -177,11 +183,8 @@ def collect(
         )
     except (ValueError, TypeError) as exc:
         raise typer.BadParameter(str(exc)) from None
-    try:
-        serve(dataclasses.replace(config, enrich=enrich), host, port, workers)
-    except CollectorStartupError as exc:  # until the CLI's one error boundary maps it
-        typer.echo(f"headwater collect: {exc}\n  fix: {exc.hint}", err=True)
-        raise typer.Exit(exc.exit_code) from None
+    serve(dataclasses.replace(config, enrich=enrich), host, port, workers)  # granian: signals
+    stopped("collect")
 
 
 @app.command()
@@ -217,9 +220,12 @@ def sink(
     log_level: Annotated[str, typer.Option(help="debug, info, warning, error.")] = "info",
 ) -> None:
     """Land topics in Delta tables exactly once until Ctrl-C/SIGTERM (commits what it holds)."""
+    import threading
+
     import headwater.transport as hwt
     from headwater.logs import setup_logging
     from headwater.sink.runner import SinkConfig, run_sink
+    from headwater.stopping import stop_on_signals
 
     setup_logging(log_level)
     chosen: list[str] = []
@@ -235,7 +241,9 @@ def sink(
         consumer=hwt.ConsumerOptions(session_timeout_ms=session_timeout_ms),
         metrics_listen=_split_listen(metrics_listen) if metrics_listen else None,
     )
-    run_sink(broker, config)
+    stop = threading.Event()
+    with stop_on_signals("sink", stop.set):
+        run_sink(broker, config, stop)
 
 
 @app.command()
@@ -263,9 +271,8 @@ def sql(
         raise typer.BadParameter("--format must be table, csv, json or parquet")
     try:
         result = query(lake, statement, as_of)
-    except (duckdb.Error, OSError, ValueError) as exc:
-        typer.echo(f"error: {exc}", err=True)
-        raise typer.Exit(1) from None
+    except duckdb.Error as exc:
+        raise UsageError(str(exc), "check the statement; `SHOW TABLES` lists the lake") from None
     write(result, output_format, sys.stdout.buffer)
 
 
@@ -305,14 +312,13 @@ def video(
     log_level: Annotated[str, typer.Option(help="debug, info, warning, error.")] = "info",
 ) -> None:
     """Follow live HLS streams: store every segment, record gaps, sample frames (Ctrl-C stops)."""
-    import asyncio
     import os
-    import signal
 
     from headwater.logs import setup_logging
     from headwater.sources.video.fetch import FetchPolicy
     from headwater.sources.video.frames import FrameSampling
     from headwater.sources.video.runner import StreamSpec, VideoConfig, run_video
+    from headwater.stopping import run_until_stopped
 
     setup_logging(log_level)
     try:
@@ -335,15 +341,7 @@ def video(
         )
     except ValueError as exc:
         raise typer.BadParameter(str(exc)) from None
-
-    async def main() -> None:
-        stop = asyncio.Event()
-        loop = asyncio.get_running_loop()
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            loop.add_signal_handler(sig, stop.set)
-        await run_video(config, stop)
-
-    asyncio.run(main())
+    run_until_stopped("video", lambda stop: run_video(config, stop))
 
 
 @app.command()
@@ -395,4 +393,6 @@ def version() -> None:
 
 
 def main() -> None:
-    app()
+    """The `headwater` command: every failure leaves through the one error boundary."""
+    with boundary():
+        app()

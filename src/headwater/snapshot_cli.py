@@ -1,7 +1,7 @@
-"""`headwater snapshot` and `headwater import …`: argument handling and the one place that prints.
+"""`headwater snapshot` and `headwater import …`: argument handling and the results they print.
 
-Every SnapshotError becomes `error: <cause>` and `fix: <fix>` on stderr with exit status 2; no
-traceback reaches the user for a cause we know.
+Every SnapshotError leaves through the CLI's one boundary (`headwater.errors`): `error: <cause>`
+and `fix: <fix>` on stderr with exit status 2; no traceback reaches the user for a cause we know.
 """
 
 from __future__ import annotations
@@ -10,15 +10,10 @@ import re
 import sys
 import threading
 import time
-from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated, TypeVar
+from typing import Annotated
 
 import typer
-
-from headwater.sources.snapshot.errors import SnapshotError
-
-T = TypeVar("T")
 
 import_app = typer.Typer(
     help="Import dump files (mongoexport JSON, cqlsh COPY CSV, mysqldump) into the lake.",
@@ -39,15 +34,6 @@ def parse_duration(text: str) -> float:
     if not match:
         raise typer.BadParameter(f"expected a duration like 30s, 15m, 1h or 1d, got {text!r}")
     return int(match.group(1)) * {"s": 1, "m": 60, "h": 3600, "d": 86400}[match.group(2)]
-
-
-def _guarded(action: Callable[[], T]) -> T:
-    try:
-        return action()
-    except SnapshotError as exc:
-        typer.echo(f"error: {exc.cause}", err=True)
-        typer.echo(f"fix: {exc.fix}", err=True)
-        raise typer.Exit(2) from None
 
 
 def snapshot(
@@ -83,20 +69,16 @@ def snapshot(
 
     def once() -> None:
         for name in table:
-            opened = _guarded(
-                lambda name=name: open_snapshot(
-                    source,
-                    name,
-                    workers=workers,
-                    chunk_rows=chunk_rows,
-                    as_text=frozenset(as_text or ()),
-                    exclude=frozenset(exclude or ()),
-                )
+            opened = open_snapshot(
+                source,
+                name,
+                workers=workers,
+                chunk_rows=chunk_rows,
+                as_text=frozenset(as_text or ()),
+                exclude=frozenset(exclude or ()),
             )
             with row_progress(name, opened.estimated_rows, progress) as advance:
-                result = _guarded(
-                    lambda opened=opened, advance=advance: run_snapshot(opened, lake, advance)
-                )
+                result = run_snapshot(opened, lake, advance)
             typer.echo(
                 f"{result.lake_table} version {result.version}: {result.rows:,} rows in "
                 f"{result.seconds:.2f} s ({result.rows_per_second:,.0f} rows/s); "
@@ -106,15 +88,15 @@ def snapshot(
     if interval is None:
         once()
         return
-    stop = threading.Event()
-    try:
+    from headwater.stopping import stop_on_signals
+
+    stop = threading.Event()  # a signal lets the snapshot in hand finish, then ends the schedule
+    with stop_on_signals("snapshot", stop.set):
         while True:
             started = time.monotonic()
             once()
             if stop.wait(max(0.0, interval - (time.monotonic() - started))):
                 return
-    except KeyboardInterrupt:
-        typer.echo("stopped", err=True)
 
 
 def _stem(file: Path) -> str:
@@ -145,7 +127,7 @@ def import_mongoexport(
     from headwater.sources.snapshot.progress import row_progress
 
     with row_progress(file.name, None, progress) as advance:
-        result = _guarded(lambda: run(file, lake, db, collection or _stem(file), advance))
+        result = run(file, lake, db, collection or _stem(file), advance)
     _report(result)
 
 
@@ -174,7 +156,7 @@ def import_cql_csv(
             raise typer.BadParameter(f"expected COLUMN=CQLTYPE, got {item!r}")
         types[name] = kind.strip().lower()
     with row_progress(file.name, None, progress) as advance:
-        result = _guarded(lambda: run(file, lake, keyspace, table or _stem(file), types, advance))
+        result = run(file, lake, keyspace, table or _stem(file), types, advance)
     _report(result)
 
 
@@ -195,7 +177,7 @@ def import_mysqldump(
     from headwater.sources.snapshot.progress import row_progress
 
     with row_progress(file.name, None, progress) as advance:
-        results = _guarded(lambda: run(file, lake, db, advance, frozenset(as_text or ())))
+        results = run(file, lake, db, advance, frozenset(as_text or ()))
     for result in results:
         _report(result)
     if not results:

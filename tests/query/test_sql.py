@@ -56,8 +56,14 @@ def test_the_command_prints_errors_and_fails(lake: Path) -> None:
                         capture_output=True, check=True)  # fmt: skip
     assert ok.stdout.decode().splitlines() == ['"m"', "3"]
     bad = subprocess.run([*cmd, "SELECT * FROM missing"], capture_output=True)
-    assert bad.returncode == 1
-    assert b"missing" in bad.stderr
+    assert bad.returncode == 2  # a usage error, through the CLI's one boundary
+    assert b"missing" in bad.stderr and b"Traceback" not in bad.stderr
+
+
+def test_show_tables_lists_every_lake_table(lake: Path) -> None:
+    assert query(lake, "SHOW TABLES").column("name").to_pylist() == ["events", "other"]
+    names = "SELECT table_name FROM information_schema.tables ORDER BY 1"
+    assert query(lake, names).column("table_name").to_pylist() == ["events", "other"]
 
 
 @pytest.fixture

@@ -15,7 +15,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import signal
 from collections import deque
 from typing import Any
 
@@ -320,28 +319,16 @@ class BrokerServer:
         log_event(logger, "broker_stopped")
 
 
-async def serve(config: BrokerConfig, ready: asyncio.Event | None = None) -> None:
-    """Run until SIGINT/SIGTERM, then stop cleanly (flush and close every log)."""
+async def serve(
+    config: BrokerConfig, stop: asyncio.Event, ready: asyncio.Event | None = None
+) -> None:
+    """Run until `stop` is set, then stop cleanly (flush and close every log). The caller owns
+    the signals: `headwater broker` sets `stop` on SIGINT/SIGTERM (`headwater.stopping`)."""
     server = BrokerServer(config)
     await server.start()
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        with contextlib.suppress(NotImplementedError, RuntimeError):
-            loop.add_signal_handler(sig, stop.set)
     if ready is not None:
         ready.set()
     try:
         await stop.wait()
     finally:
         await server.stop()
-
-
-def run(config: BrokerConfig) -> None:
-    """Blocking entry point used by `headwater broker`."""
-    try:
-        import uvloop
-    except ImportError:  # pragma: no cover - uvloop is a dependency; keep working without it
-        asyncio.run(serve(config))
-    else:
-        uvloop.run(serve(config))

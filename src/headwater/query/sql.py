@@ -1,8 +1,10 @@
 """`headwater sql`: one DuckDB query over the lake's Delta tables, each registered by its name.
 
-Tables are read through `deltalake`'s Arrow datasets (DuckDB's own Delta extension would be
-downloaded at run time). Only the tables the query names are opened; `as_of` reads them at that
-Delta version (time travel).
+Tables are read through `lake.read.register` (DuckDB's own Delta extension would be downloaded at
+run time). Only the tables the query names are opened; a query that names none (`SHOW TABLES`,
+`information_schema`, `SELECT 1`) gets every table, so listing the lake shows all of it. `as_of`
+reads the tables at that Delta version (time travel). A `lake` that is not a directory is a
+`UsageError` naming it, before DuckDB could blame a table.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ import duckdb
 import pyarrow as pa
 from deltalake import DeltaTable
 
+from headwater.errors import UsageError
 from headwater.lake.read import register as register_table
 
 
@@ -25,18 +28,20 @@ def lake_tables(lake: Path) -> dict[str, Path]:
 
 def query(lake: Path, sql: str, as_of: int | None = None) -> pa.Table:
     """The query's result; raises `duckdb.Error` for bad SQL or an unknown table."""
+    if not lake.is_dir():
+        raise UsageError(
+            f"no lake at {lake}: not a directory",
+            "pass --lake with the directory `headwater sink` writes to (default .headwater/lake)",
+        )
     tables = lake_tables(lake)
     con = duckdb.connect()
     try:
         try:
-            named = duckdb.get_table_names(sql)
+            named = duckdb.get_table_names(sql) & set(tables)
         except duckdb.Error:
-            named = set(tables)  # a query it cannot bind without the tables: open them all
-        for name in named:
-            path = tables.get(name)
-            if path is None:
-                continue  # DuckDB names what it cannot find in its own error
-            table = DeltaTable(str(path), version=as_of)
+            named = set()  # a query it cannot bind without the tables
+        for name in named or tables:  # naming no lake table: SHOW TABLES and the like see all
+            table = DeltaTable(str(tables[name]), version=as_of)
             register_table(con, name, table)
         return con.sql(sql).to_arrow_table()
     finally:

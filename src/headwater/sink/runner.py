@@ -11,9 +11,9 @@ batch is in flight, and the next flush waits for it, so a partition's commits st
 order; an assignment, a revocation and the end of `run` wait for it too, so the table's txn
 versions are final whenever partitions move.
 
-Stopping: `stop()` (SIGINT/SIGTERM in the CLI) ends the loop; what is buffered is committed, then
-the consumer leaves the group. A kill -9 loses only the buffer and the batch in flight, which the
-next owner re-reads.
+Stopping: `stop()`, or the stop event passed in (the CLI sets it on SIGINT/SIGTERM), ends the
+loop; what is buffered is committed, then the consumer leaves the group. A kill -9 loses only
+the buffer and the batch in flight, which the next owner re-reads.
 """
 
 from __future__ import annotations
@@ -58,13 +58,17 @@ class Sink:
     """Consumes `config.topics` in group `config.group` into `<lake>/<table>` until stopped."""
 
     def __init__(
-        self, transport: hwt.Transport, config: SinkConfig, metrics: SinkMetrics | None = None
+        self,
+        transport: hwt.Transport,
+        config: SinkConfig,
+        metrics: SinkMetrics | None = None,
+        stop: threading.Event | None = None,
     ) -> None:
         self.config = config
         self.metrics = metrics
         #: Next offset each assigned partition needs in its table (for lag); None: from the start.
         self._next: dict[tuple[str, int], int | None] = {}
-        self._stop = threading.Event()
+        self._stop = stop or threading.Event()  # set: commit what is held and return
         self._tables = {t: table_sink(config.lake, t, config.group) for t in config.topics}
         self._buffers = {t: TopicBuffer(t) for t in config.topics}
         self._consumer = transport.consumer(config.group, config.consumer)
@@ -258,23 +262,15 @@ def table_sink(lake: Path, topic: str, group: str) -> TopicSink | CdcTableSink:
     return TopicSink(lake, spec_for(topic), group)
 
 
-def run_sink(broker: str, config: SinkConfig) -> None:
-    """`headwater sink`: run until SIGINT/SIGTERM, then commit what is buffered and leave."""
-    import signal
-
+def run_sink(broker: str, config: SinkConfig, stop: threading.Event | None = None) -> None:
+    """`headwater sink`: run until `stop` is set (the CLI sets it on SIGINT/SIGTERM), then commit
+    what is buffered and leave."""
     with hwt.connect(broker, client_id=f"{config.group}-sink") as transport:
         metrics = None
         if config.metrics_listen is not None:
             metrics = SinkMetrics()
             metrics.serve(*config.metrics_listen)
-        sink = Sink(transport, config, metrics)
-
-        def on_signal(signum: int, frame: object) -> None:
-            log_event(log, "sink_stopping", signal=signal.Signals(signum).name)
-            sink.stop()
-
-        signal.signal(signal.SIGINT, on_signal)
-        signal.signal(signal.SIGTERM, on_signal)
+        sink = Sink(transport, config, metrics, stop)
         started = time.monotonic()
         sink.run()
         log_event(log, "sink_exit", seconds=round(time.monotonic() - started, 1))

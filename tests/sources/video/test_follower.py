@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from headwater.sources.video.follower import Follower, Gap
+from datetime import UTC, datetime, timedelta
+
+from headwater.sources.video.follower import Follower, Gap, Restart
 from headwater.sources.video.playlist import MediaPlaylist, MediaSegment
 
 
@@ -14,6 +16,7 @@ def window(first: int, count: int, target: float = 2.0, **kw: object) -> MediaPl
 def sequences(items: tuple[object, ...]) -> list[int]:
     out: list[int] = []
     for item in items:
+        assert not isinstance(item, Restart)
         out.extend(item.sequences if isinstance(item, Gap) else [item.sequence])  # type: ignore[attr-defined]
     return out
 
@@ -89,8 +92,62 @@ def test_errors_back_off_exponentially_to_the_cap_and_reset_on_success() -> None
     assert f.on_error() == 0.5
 
 
-def test_playlist_behind_our_position_changes_nothing_and_is_reported() -> None:
-    f = Follower(next_sequence=100)
+def test_an_older_copy_of_the_playlist_changes_nothing_and_is_reported() -> None:
+    f = Follower()
+    f.on_playlist(window(5, 5), now=0.0)  # 5..9
+    step = f.on_playlist(window(3, 5), now=2.0)  # 3..7: a lagging cache, same URIs
+    assert step.items == () and "before our position 10" in (step.problem or "")
+    assert "older copy" in (step.problem or "") and f.next_sequence == 10 and f.epoch == 0
+    assert sequences(f.on_playlist(window(7, 5), now=4.0).items) == [10, 11]
+
+
+def test_a_numbering_restart_starts_a_new_epoch_and_keeps_following() -> None:
+    f = Follower()
+    f.on_playlist(window(30, 8), now=0.0)  # 30..37, position 38
+    step = f.on_playlist(window(0, 2), now=2.0)  # the encoder restarted with -start_number 0
+    restart = step.items[0]
+    assert isinstance(restart, Restart) and step.problem is None
+    assert (restart.epoch, restart.first, restart.previous_next) == (1, 0, 38)
+    assert "more than a window" in restart.reason
+    assert sequences(step.items[1:]) == [0, 1] and f.epoch == 1 and f.next_sequence == 2
+    assert sequences(f.on_playlist(window(0, 3), now=4.0).items) == [2]
+
+
+def test_a_resumed_follower_whose_origin_restarted_meanwhile_starts_a_new_epoch() -> None:
+    f = Follower(next_sequence=100, epoch=2)  # the stored position
     step = f.on_playlist(window(0, 3), now=0.0)
-    assert step.items == () and "before our position 100" in (step.problem or "")
-    assert f.next_sequence == 100
+    assert isinstance(step.items[0], Restart) and step.items[0].epoch == 3
+    assert sequences(step.items[1:]) == [0, 1, 2] and f.epoch == 3
+
+
+def test_a_small_drop_is_a_restart_when_a_known_sequence_has_another_uri() -> None:
+    f = Follower()
+    f.on_playlist(window(5, 3), now=0.0)  # 5..7 as 5.ts, 6.ts, 7.ts
+    fresh = tuple(MediaSegment(s, f"run2-{s}.ts", 2.0) for s in (5, 6))
+    step = f.on_playlist(MediaPlaylist(2.0, 5, fresh), now=2.0)
+    assert isinstance(step.items[0], Restart) and "'run2-5.ts', was '5.ts'" in step.items[0].reason
+    assert sequences(step.items[1:]) == [5, 6] and f.epoch == 1
+
+
+def test_a_small_drop_is_a_restart_when_the_discontinuity_sequence_went_up() -> None:
+    f = Follower()
+    f.on_playlist(window(5, 3, discontinuity_sequence=4), now=0.0)
+    step = f.on_playlist(window(5, 2, discontinuity_sequence=5), now=2.0)
+    assert isinstance(step.items[0], Restart) and "discontinuity sequence 5" in step.items[0].reason
+
+
+def test_a_small_drop_is_a_restart_when_its_program_date_times_are_newer() -> None:
+    def timed(first: int, count: int, start: datetime) -> MediaPlaylist:
+        segments = tuple(
+            MediaSegment(s, f"{s}.ts", 2.0, program_date_time=start + timedelta(seconds=2 * i))
+            for i, s in enumerate(range(first, first + count))
+        )
+        return MediaPlaylist(2.0, first, segments)
+
+    t0 = datetime(2026, 1, 1, tzinfo=UTC)
+    f = Follower()
+    f.on_playlist(timed(5, 3, t0), now=0.0)  # up to t0 + 4 s
+    older = f.on_playlist(timed(4, 3, t0 - timedelta(seconds=2)), now=1.0)  # a cache's copy
+    assert older.items == () and older.problem
+    step = f.on_playlist(timed(5, 2, t0 + timedelta(seconds=60)), now=2.0)
+    assert isinstance(step.items[0], Restart) and "program date-times" in step.items[0].reason

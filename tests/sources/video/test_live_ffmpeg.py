@@ -32,6 +32,19 @@ class FfmpegOrigin:
         self.directory = directory
         self.blocked = False
         self.archive: dict[int, bytes] = {}
+        self.encoder: subprocess.Popen[bytes] | None = None
+
+    def restart_encoder(self) -> dict[int, bytes]:
+        """Stop ffmpeg, clear its output, start it again numbering from 0 (`-start_number 0`);
+        returns the archive of the run that ended (a new one starts)."""
+        assert self.encoder is not None
+        self.encoder.terminate()
+        self.encoder.wait(10)
+        for leftover in self.directory.iterdir():
+            leftover.unlink()
+        ended, self.archive = self.archive, {}
+        self.encoder = start_encoder(self.directory, "-start_number", "0")
+        return ended
 
     async def handle(self, request: web.Request) -> web.StreamResponse:
         name = request.match_info["file"]
@@ -68,17 +81,22 @@ class FfmpegOrigin:
         return max(self.archive, default=-1)
 
 
-@pytest.fixture
-async def live(tmp_path: Path) -> AsyncIterator[tuple[FfmpegOrigin, str]]:
-    directory = tmp_path / "hls"
-    directory.mkdir()
-    ffmpeg = subprocess.Popen(
+def start_encoder(directory: Path, *options: str) -> subprocess.Popen[bytes]:
+    """ffmpeg writing live HLS into `directory`: 1 s segments, a WINDOW-segment playlist."""
+    return subprocess.Popen(
         ["ffmpeg", "-loglevel", "error", "-re", *FFMPEG_SOURCE, *H264,
-         "-f", "hls", "-hls_time", "1", "-hls_list_size", str(WINDOW),
+         "-f", "hls", "-hls_time", "1", "-hls_list_size", str(WINDOW), *options,
          "-hls_flags", "delete_segments+temp_file+program_date_time",
          "-hls_segment_filename", str(directory / "seg%d.ts"), str(directory / "live.m3u8")],
         stdin=subprocess.DEVNULL,
     )  # fmt: skip
+
+
+@pytest.fixture
+async def live(tmp_path: Path) -> AsyncIterator[tuple[FfmpegOrigin, str]]:
+    directory = tmp_path / "hls"
+    directory.mkdir()
+    ffmpeg = start_encoder(directory)
     origin = FfmpegOrigin(directory)
     app = web.Application()
     app.router.add_get("/live/{file}", origin.handle)
@@ -87,12 +105,13 @@ async def live(tmp_path: Path) -> AsyncIterator[tuple[FfmpegOrigin, str]]:
     port = free_port()
     await web.TCPSite(runner, "127.0.0.1", port).start()
     archiver = asyncio.create_task(origin.archive_forever())
+    origin.encoder = ffmpeg
     try:
         yield origin, f"http://127.0.0.1:{port}/live/live.m3u8"
     finally:
         archiver.cancel()
-        ffmpeg.terminate()
-        ffmpeg.wait(10)
+        origin.encoder.terminate()
+        origin.encoder.wait(10)
         await runner.cleanup()
 
 
@@ -147,3 +166,45 @@ async def test_live_ffmpeg_stream_outage_gap_and_restart_without_duplicates(
             assert Path(v["path"]).read_bytes() == body, f"segment {v['sequence']} differs"
             assert v["checksum"] == "sha256:" + hashlib.sha256(body).hexdigest()
             assert v["program_date_time"] is not None
+
+
+async def test_live_ffmpeg_encoder_restarting_its_numbering_is_a_recorded_new_epoch(
+    broker: BrokerProcess, tmp_path: Path, live: tuple[FfmpegOrigin, str]
+) -> None:
+    origin, url = live
+    lake = tmp_path / "lake"
+    cfg = config(broker, lake, StreamSpec("cam", url))
+
+    def stored_in(epoch: int) -> set[int]:
+        prefix = f"e{epoch}-" if epoch else ""
+        names = (p.stem.removeprefix(prefix) for p in lake.glob(f"cam/*/{prefix}*.ts"))
+        return {int(n) for n in names if n.isdigit()}
+
+    stop = asyncio.Event()
+    task = asyncio.create_task(run_video(cfg, stop))
+    # Far enough that the restarted numbering is more than a window behind our position.
+    await wait_until(lambda: max(stored_in(0), default=-1) >= WINDOW + 4, "first run", 90)
+    first_run = origin.restart_encoder()
+    await wait_until(lambda: len(stored_in(1)) >= 4, "4 segments of the new numbering", 90)
+    stop.set()
+    await asyncio.wait_for(task, 30)
+
+    values = read_values(broker.bootstrap, "video.segments")
+    restarts = [v for v in values if v["status"] == "restart"]
+    assert len(restarts) == 1, restarts
+    restart = restarts[0]
+    assert restart["epoch"] == 1 and restart["previous_epoch"] == 0
+    before = [v for v in values if v["epoch"] == 0]
+    after = [v for v in values if v["epoch"] == 1 and v["status"] != "restart"]
+    # Epoch 0 ends right before the restart's previous_next_sequence; epoch 1 goes on from the
+    # restart's sequence; nothing silent in between.
+    assert [v["sequence"] for v in before] == list(
+        range(before[0]["sequence"], restart["previous_next_sequence"])
+    )
+    assert [v["sequence"] for v in after] == list(
+        range(restart["sequence"], restart["sequence"] + len(after))
+    )
+    assert restart["sequence"] < WINDOW  # followed from the new window's oldest segment
+    for v, archive in [*((v, first_run) for v in before), *((v, origin.archive) for v in after)]:
+        if v["status"] == "stored":
+            assert Path(v["path"]).read_bytes() == archive[v["sequence"]], v

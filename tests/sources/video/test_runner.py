@@ -17,7 +17,7 @@ import pytest
 from headwater import transport
 from headwater.sources.video.fetch import FetchPolicy
 from headwater.sources.video.frames import FrameSampling
-from headwater.sources.video.positions import read_positions
+from headwater.sources.video.positions import VideoPosition, read_positions
 from headwater.sources.video.runner import StreamSpec, VideoConfig, run_video
 from tests.conftest import BrokerProcess
 from tests.sources.video.conftest import read_values
@@ -72,7 +72,9 @@ async def test_every_segment_stored_byte_exact_in_order_and_restart_repeats_none
         await asyncio.wait_for(task, 30)
 
     await follow_until(6)
-    assert read_positions(transport.connect(broker.bootstrap)) == {"cam1": 7}
+    assert read_positions(transport.connect(broker.bootstrap)) == {
+        "cam1": VideoPosition(7, epoch=0)
+    }
     await follow_until(10)  # a second process resumes from the stored position
 
     values = read_values(broker.bootstrap, "video.segments")
@@ -84,7 +86,9 @@ async def test_every_segment_stored_byte_exact_in_order_and_restart_repeats_none
         assert Path(v["path"]).read_bytes() == body
         assert v["path"].endswith(f"cam1/2026-01-01/{v['sequence']}.ts")
         assert v["program_date_time"].startswith("2026-01-01T00:00:")
-    assert read_positions(transport.connect(broker.bootstrap)) == {"cam1": 11}
+    assert read_positions(transport.connect(broker.bootstrap)) == {
+        "cam1": VideoPosition(11, epoch=0)
+    }
 
 
 async def test_an_outage_longer_than_the_window_is_recorded_as_a_gap_with_its_numbers(
@@ -248,3 +252,47 @@ async def test_a_playlist_that_stops_updating_is_reported_stalled_then_recovered
 def test_stream_specs_refuse_unsafe_names(name: str) -> None:
     with pytest.raises(ValueError, match="stream name"):
         StreamSpec(name, "http://x/i.m3u8")
+
+
+async def test_an_origin_that_restarts_its_numbering_starts_a_recorded_epoch(
+    broker: BrokerProcess, tmp_path: Path, start_origin, ts_segments: list[bytes]
+) -> None:
+    origin, base = await start_origin(ts_segments, target_duration=1, window=3)
+    origin.add_stream("cam1", head=10)  # 7..9 listed: followed from 7
+    lake = tmp_path / "lake"
+    cfg = config(broker, lake, StreamSpec("cam1", f"{base}/cam1/index.m3u8"))
+    positions = transport.connect(broker.bootstrap)
+
+    stop = asyncio.Event()
+    task = asyncio.create_task(run_video(cfg, stop))
+    await wait_until(lambda: stored(lake, "cam1", 9), "segment 9 stored")
+    origin.add_stream("cam1", head=2)  # the encoder restarted: 0..1, below our position 10
+    await wait_until(lambda: any(lake.glob("cam1/*/e1-1.ts")), "epoch 1 segment 1 stored")
+    origin.advance("cam1", 2)
+    await wait_until(lambda: any(lake.glob("cam1/*/e1-3.ts")), "epoch 1 segment 3 stored")
+    stop.set()
+    await asyncio.wait_for(task, 30)
+    assert read_positions(positions) == {"cam1": VideoPosition(4, epoch=1)}
+
+    # A new process resumes inside epoch 1: no second restart, nothing repeated.
+    origin.advance("cam1", 2)
+    stop = asyncio.Event()
+    task = asyncio.create_task(run_video(cfg, stop))
+    await wait_until(lambda: any(lake.glob("cam1/*/e1-5.ts")), "resumed in epoch 1")
+    stop.set()
+    await asyncio.wait_for(task, 30)
+
+    values = read_values(broker.bootstrap, "video.segments")
+    numbered = [(v["epoch"], v["sequence"], v["status"]) for v in values]
+    assert numbered == [
+        *((0, s, "stored") for s in range(7, 10)),
+        (1, 0, "restart"),
+        *((1, s, "stored") for s in range(6)),
+    ]
+    restart = values[3]
+    assert restart["previous_epoch"] == 0 and restart["previous_next_sequence"] == 10
+    assert restart["discontinuity"] is True and "numbering restarted" in restart["restart_reason"]
+    for v in values:
+        if v["status"] == "stored":  # epoch 1's objects did not replace epoch 0's
+            assert Path(v["path"]).read_bytes() == origin.segment_bytes("cam1", v["sequence"])
+    assert len({v["path"] for v in values if v["status"] == "stored"}) == 9

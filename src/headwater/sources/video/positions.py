@@ -1,6 +1,9 @@
-"""Follower positions in `_headwater.positions`: key `video:<stream>`, value the next sequence.
+"""Follower positions in `_headwater.positions`: key `video:<stream>`, value the next sequence
+of the stream's numbering epoch.
 
-Value (JSON): `{"stream": "cam1", "next_sequence": 1234, "updated_at": "2026-...Z"}`. A position
+Value (JSON): `{"stream": "cam1", "next_sequence": 1234, "epoch": 1, "updated_at": "2026-...Z"}`;
+`epoch` counts the origin's numbering restarts (`follower.Restart`), and a value without it (written
+before epochs existed) is epoch 0. A position
 is written only after the broker acknowledged the `video.segments` records for every sequence
 before `next_sequence` (stored segments and gaps alike), so a follower resumed from it neither
 repeats nor skips a segment. If the process dies between the acknowledgement and the position
@@ -13,6 +16,7 @@ from __future__ import annotations
 
 import time
 from datetime import UTC, datetime
+from typing import NamedTuple
 
 import orjson
 
@@ -22,24 +26,33 @@ POSITIONS_TOPIC = "_headwater.positions"
 KEY_PREFIX = "video:"
 
 
+class VideoPosition(NamedTuple):
+    """Where a stream resumes: `next_sequence` of numbering `epoch`."""
+
+    next_sequence: int
+    epoch: int = 0
+
+
 def position_key(stream: str) -> bytes:
     return f"{KEY_PREFIX}{stream}".encode()
 
 
-def encode_position(stream: str, next_sequence: int) -> bytes:
+def encode_position(stream: str, next_sequence: int, epoch: int = 0) -> bytes:
     now = datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
-    return orjson.dumps({"stream": stream, "next_sequence": next_sequence, "updated_at": now})
+    return orjson.dumps(
+        {"stream": stream, "next_sequence": next_sequence, "epoch": epoch, "updated_at": now}
+    )
 
 
-def read_positions(conn: transport.Transport, timeout_s: float = 30.0) -> dict[str, int]:
-    """The latest stored `next_sequence` of every video stream (blocking: call from a thread)."""
+def read_positions(conn: transport.Transport, timeout_s: float = 30.0) -> dict[str, VideoPosition]:
+    """The latest stored position of every video stream (blocking: call from a thread)."""
     with conn.admin() as admin:
         admin.create_topics(
             [transport.TopicSpec(POSITIONS_TOPIC, config={"cleanup.policy": "compact"})],
             exist_ok=True,
         )
         partitions = admin.describe_topic(POSITIONS_TOPIC).partitions
-    positions: dict[str, int] = {}
+    positions: dict[str, VideoPosition] = {}
     with conn.consumer("headwater-video-positions") as consumer:
         ends: dict[int, int] = {}
         for p in range(partitions):
@@ -61,7 +74,9 @@ def read_positions(conn: transport.Transport, timeout_s: float = 30.0) -> dict[s
                 key = record.key or b""
                 if key.startswith(KEY_PREFIX.encode()) and record.value is not None:
                     value = orjson.loads(record.value)
-                    positions[value["stream"]] = int(value["next_sequence"])
+                    positions[value["stream"]] = VideoPosition(
+                        int(value["next_sequence"]), int(value.get("epoch", 0))
+                    )
                 if record.offset >= ends.get(record.partition, 0) - 1:
                     ends.pop(record.partition, None)
     return positions

@@ -1,19 +1,23 @@
 """The JSON records of `video.segments` and `video.frames` (one object per record, UTF-8).
 
 `video.segments`, key = stream name (one stream stays ordered in one partition); exactly one
-record per media sequence number from the start position on:
+stored or gap record per (epoch, media sequence number) from the start position on:
 
-    {"stream", "sequence", "status": "stored" | "gap", "gap_reason" (gaps only: left_playlist,
-     gap_tag, segment_gone, fetch_failed: <error>), "program_date_time" (ISO 8601 or null),
-     "duration" (s), "bytes", "checksum" ("sha256:<hex>"), "path" (object URL),
-     "init_path" (fMP4 or null),
+    {"stream", "epoch", "sequence", "status": "stored" | "gap" | "restart",
+     "gap_reason" (gaps only: left_playlist, gap_tag, segment_gone, fetch_failed: <error>),
+     "program_date_time" (ISO 8601 or null), "duration" (s), "bytes",
+     "checksum" ("sha256:<hex>"), "path" (object URL), "init_path" (fMP4 or null),
      "discontinuity", "discontinuity_sequence", "uri" (where it was fetched), "fetched_at"}
 
-A gap record has null bytes, checksum and path. `video.frames`, key = stream name:
+`epoch` counts the origin's numbering restarts (0 until the first). A gap record has null bytes,
+checksum and path. A restart record opens every epoch after the first, before its segments: its
+`sequence` is where the new epoch is followed from, `discontinuity` is true, and it adds
+`restart_reason`, `previous_epoch` and `previous_next_sequence` (the old epoch's records end just
+before that number: nothing of it is missing). `video.frames`, key = stream name:
 
-    {"stream", "sequence", "index", "pts" (s, stream clock), "offset" (s into the segment),
-     "time" (program date-time + offset, or null), "keyframe", "width", "height", "format",
-     "bytes", "path"}
+    {"stream", "epoch", "sequence", "index", "pts" (s, stream clock), "offset" (s into the
+     segment), "time" (program date-time + offset, or null), "keyframe", "width", "height",
+     "format", "bytes", "path"}
 
 Headers on both: `source=video`, `schema=video.segment/1 | video.frame/1`, `ingested_at` (ms).
 """
@@ -58,9 +62,11 @@ def segment_record(
     path: str,
     init_path: str | None,
     fetched_at: datetime,
+    epoch: int = 0,
 ) -> transport.GroupRecord:
     value: dict[str, Any] = {
         "stream": stream,
+        "epoch": epoch,
         "sequence": segment.sequence,
         "status": "stored",
         "gap_reason": None,
@@ -84,9 +90,11 @@ def gap_record(
     reason: str,
     segment: MediaSegment | None = None,
     uri: str | None = None,
+    epoch: int = 0,
 ) -> transport.GroupRecord:
     value = {
         "stream": stream,
+        "epoch": epoch,
         "sequence": sequence,
         "status": "gap",
         "gap_reason": reason,
@@ -104,14 +112,42 @@ def gap_record(
     return (SEGMENTS_TOPIC, orjson.dumps(value), stream.encode(), _headers(b"video.segment/1"))
 
 
+def restart_record(
+    stream: str, epoch: int, sequence: int, previous_next: int, reason: str, uri: str
+) -> transport.GroupRecord:
+    """The origin restarted its numbering: epoch `epoch` is followed from `sequence` on."""
+    value = {
+        "stream": stream,
+        "epoch": epoch,
+        "sequence": sequence,
+        "status": "restart",
+        "gap_reason": None,
+        "restart_reason": reason,
+        "previous_epoch": epoch - 1,
+        "previous_next_sequence": previous_next,
+        "program_date_time": None,
+        "duration": None,
+        "bytes": None,
+        "checksum": None,
+        "path": None,
+        "init_path": None,
+        "discontinuity": True,
+        "discontinuity_sequence": None,
+        "uri": uri,
+        "fetched_at": iso(datetime.now(UTC)),
+    }
+    return (SEGMENTS_TOPIC, orjson.dumps(value), stream.encode(), _headers(b"video.segment/1"))
+
+
 def frame_record(
-    stream: str, segment: MediaSegment, frame: Frame, fmt: str, path: str
+    stream: str, segment: MediaSegment, frame: Frame, fmt: str, path: str, epoch: int = 0
 ) -> transport.GroupRecord:
     when = None
     if segment.program_date_time is not None:
         when = segment.program_date_time + timedelta(seconds=frame.offset_s)
     value = {
         "stream": stream,
+        "epoch": epoch,
         "sequence": segment.sequence,
         "index": frame.index,
         "pts": round(frame.pts_s, 6),

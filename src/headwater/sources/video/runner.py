@@ -19,7 +19,7 @@ from headwater import transport
 from headwater.logs import log_event
 from headwater.sources.video import records
 from headwater.sources.video.config import StreamSpec, VideoConfig
-from headwater.sources.video.positions import read_positions
+from headwater.sources.video.positions import VideoPosition, read_positions
 from headwater.sources.video.publish import Publisher
 from headwater.sources.video.store import ObjectStore
 from headwater.sources.video.stream import Shared, StreamRunner
@@ -53,7 +53,10 @@ async def run_video(
                     "stream_started",
                     stream=spec.name,
                     url=spec.url,
-                    resume_from=positions.get(spec.name),
+                    resume_from=positions[spec.name].next_sequence
+                    if spec.name in positions
+                    else None,
+                    epoch=positions[spec.name].epoch if spec.name in positions else 0,
                 )
             tasks = [asyncio.create_task(r.run_forever()) for r in runners.values()]
             stopping = asyncio.ensure_future(stop.wait())
@@ -72,7 +75,7 @@ async def run_video(
     return runners
 
 
-def _prepare(conn: transport.Transport) -> dict[str, int]:
+def _prepare(conn: transport.Transport) -> dict[str, VideoPosition]:
     """Create the video topics if missing and read the stored positions (blocking)."""
     with conn.admin() as admin:
         admin.create_topics(

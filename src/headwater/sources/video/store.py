@@ -3,7 +3,9 @@
 Layout: `<root>/<stream>/<date>/<media sequence>.ts|m4s`, fMP4 initialisation sections beside
 them as `<media sequence>.init.mp4` (the first segment that used them), sampled frames as
 `<root>/<stream>/<date>/frames/<media sequence>-<n>.jpg|png|npy`. `<date>` is the UTC date of
-the segment's program date-time, or of its fetch when the playlist has none.
+the segment's program date-time, or of its fetch when the playlist has none. After the origin
+restarted its numbering (epoch 1, 2, …) the sequence part is `e<epoch>-<media sequence>`, so a
+new epoch's segment 0 never replaces the first one's.
 
 Writes are whole-object: S3 puts are atomic; on a local disk we write a temporary file and
 rename it, so a crash never leaves a partial segment under its final name. Writing the same
@@ -73,13 +75,17 @@ class ObjectStore:
         return f"{self.root}/{relpath}"
 
 
-def segment_path(stream: str, day: date, sequence: int, ext: str) -> str:
-    return f"{stream}/{day.isoformat()}/{sequence}.{ext}"
+def _numbered(sequence: int, epoch: int) -> str:
+    return f"e{epoch}-{sequence}" if epoch else str(sequence)
 
 
-def init_path(stream: str, day: date, sequence: int) -> str:
-    return f"{stream}/{day.isoformat()}/{sequence}.init.mp4"
+def segment_path(stream: str, day: date, sequence: int, ext: str, epoch: int = 0) -> str:
+    return f"{stream}/{day.isoformat()}/{_numbered(sequence, epoch)}.{ext}"
 
 
-def frame_path(stream: str, day: date, sequence: int, index: int, ext: str) -> str:
-    return f"{stream}/{day.isoformat()}/frames/{sequence}-{index}.{ext}"
+def init_path(stream: str, day: date, sequence: int, epoch: int = 0) -> str:
+    return f"{stream}/{day.isoformat()}/{_numbered(sequence, epoch)}.init.mp4"
+
+
+def frame_path(stream: str, day: date, sequence: int, index: int, ext: str, epoch: int = 0) -> str:
+    return f"{stream}/{day.isoformat()}/frames/{_numbered(sequence, epoch)}-{index}.{ext}"

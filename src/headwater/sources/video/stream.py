@@ -4,7 +4,9 @@ Per stream (`StreamRunner`), in order: load the playlist (resolving a master pla
 variant first), let the follower decide, then for each segment fetch it, store it in the
 object area, sample frames in a worker thread, and produce its `video.segments` record (and
 `video.frames` records); gaps are produced as records too. After the broker acknowledged every
-record of a playlist step, the position (`next_sequence`) goes to `_headwater.positions`.
+record of a playlist step, the position (`next_sequence` and the numbering `epoch`) goes to
+`_headwater.positions`. When the origin restarts its numbering (`follower.Restart`), a restart
+record is produced and the stream goes on in the new epoch (its objects named `e<epoch>-<n>`).
 
 Failure rules:
 1. A playlist that fails to load or parse is logged and reloaded with the follower's backoff.
@@ -35,7 +37,7 @@ from headwater.logs import log_event
 from headwater.sources.video import records
 from headwater.sources.video.config import StreamSpec, VideoConfig
 from headwater.sources.video.fetch import FetchError, SegmentGone, fetch_with_retries
-from headwater.sources.video.follower import Follower, Gap
+from headwater.sources.video.follower import Follower, Gap, Restart
 from headwater.sources.video.frames import FrameError, sample_frames
 from headwater.sources.video.playlist import (
     MasterPlaylist,
@@ -44,7 +46,12 @@ from headwater.sources.video.playlist import (
     PlaylistError,
     parse_playlist,
 )
-from headwater.sources.video.positions import POSITIONS_TOPIC, encode_position, position_key
+from headwater.sources.video.positions import (
+    POSITIONS_TOPIC,
+    VideoPosition,
+    encode_position,
+    position_key,
+)
 from headwater.sources.video.publish import Publisher, PublishError
 from headwater.sources.video.store import ObjectStore, frame_path, init_path, segment_path
 from headwater.sources.video.variant import choose_variant
@@ -74,12 +81,13 @@ class StreamStats:
 
 
 class StreamRunner:
-    """Follows one stream; `next_sequence` is the acknowledged position."""
+    """Follows one stream; `next_sequence` of `epoch` is the acknowledged position."""
 
-    def __init__(self, spec: StreamSpec, shared: Shared, next_sequence: int | None) -> None:
+    def __init__(self, spec: StreamSpec, shared: Shared, position: VideoPosition | None) -> None:
         self.spec = spec
         self.shared = shared
-        self.next_sequence = next_sequence
+        self.next_sequence = position.next_sequence if position else None
+        self.epoch = position.epoch if position else 0
         self.stats = StreamStats()
         self.ended = False
         self._init: tuple[str, bytes, str] | None = None  # (map URL, bytes, stored path)
@@ -108,6 +116,7 @@ class StreamRunner:
         loop = asyncio.get_running_loop()
         follower = Follower(
             self.next_sequence,
+            epoch=self.epoch,
             error_backoff_s=config.error_backoff_s,
             max_backoff_s=config.max_backoff_s,
         )
@@ -167,7 +176,7 @@ class StreamRunner:
                     [
                         (
                             POSITIONS_TOPIC,
-                            encode_position(self.spec.name, self.next_sequence or 0),
+                            encode_position(self.spec.name, self.next_sequence or 0, self.epoch),
                             position_key(self.spec.name),
                             None,
                         )
@@ -223,7 +232,10 @@ class StreamRunner:
         except UnicodeDecodeError as exc:
             raise PlaylistError(f"{url}: not UTF-8 ({exc})") from None
 
-    async def _handle(self, item: MediaSegment | Gap, media_url: str) -> None:
+    async def _handle(self, item: MediaSegment | Gap | Restart, media_url: str) -> None:
+        if isinstance(item, Restart):
+            await self._record_restart(item, media_url)
+            return
         if isinstance(item, Gap):
             await self._record_gap(item.sequences, item.reason)
             return
@@ -247,7 +259,7 @@ class StreamRunner:
         fetched_at = datetime.now(UTC)
         day = (item.program_date_time or fetched_at).astimezone(UTC).date()
         ext = "m4s" if item.map_uri else "ts"
-        relpath = segment_path(self.spec.name, day, item.sequence, ext)
+        relpath = segment_path(self.spec.name, day, item.sequence, ext, self.epoch)
         path, checksum = await asyncio.to_thread(_store_and_hash, shared.store, relpath, body)
         batch = [
             records.segment_record(
@@ -259,6 +271,7 @@ class StreamRunner:
                 path=path,
                 init_path=init[1] if init else None,
                 fetched_at=fetched_at,
+                epoch=self.epoch,
             )
         ]
         if shared.config.frames is not None:
@@ -278,7 +291,7 @@ class StreamRunner:
                 self.shared.session, url, self.shared.config.segment_fetch
             )
             day = (item.program_date_time or datetime.now(UTC)).astimezone(UTC).date()
-            relpath = init_path(self.spec.name, day, item.sequence)
+            relpath = init_path(self.spec.name, day, item.sequence, self.epoch)
             path = await asyncio.to_thread(self.shared.store.put, relpath, data)
             self._init = (url, data, path)
         return self._init[1], self._init[2]
@@ -305,9 +318,13 @@ class StreamRunner:
             return []
         out = []
         for frame in frames:
-            relpath = frame_path(self.spec.name, day, item.sequence, frame.index, sampling.ext)
+            relpath = frame_path(
+                self.spec.name, day, item.sequence, frame.index, sampling.ext, self.epoch
+            )
             path = await asyncio.to_thread(self.shared.store.put, relpath, frame.data)
-            out.append(records.frame_record(self.spec.name, item, frame, sampling.format, path))
+            out.append(
+                records.frame_record(self.spec.name, item, frame, sampling.format, path, self.epoch)
+            )
         self.stats.frames += len(out)
         return out
 
@@ -318,7 +335,10 @@ class StreamRunner:
         segment: MediaSegment | None = None,
         uri: str | None = None,
     ) -> None:
-        batch = [records.gap_record(self.spec.name, s, reason, segment, uri) for s in sequences]
+        batch = [
+            records.gap_record(self.spec.name, s, reason, segment, uri, self.epoch)
+            for s in sequences
+        ]
         log_event(
             logger,
             "gap",
@@ -331,6 +351,27 @@ class StreamRunner:
         await self._publish(batch)
         self.stats.gaps += len(sequences)
         self.next_sequence = sequences[-1] + 1
+
+    async def _record_restart(self, item: Restart, media_url: str) -> None:
+        """The origin restarted its numbering: say so on video.segments, then follow the new
+        epoch (the position stored after this step carries it)."""
+        log_event(
+            logger,
+            "numbering_restarted",
+            logging.WARNING,
+            stream=self.spec.name,
+            epoch=item.epoch,
+            first=item.first,
+            previous_next_sequence=item.previous_next,
+            reason=item.reason,
+        )
+        record = records.restart_record(
+            self.spec.name, item.epoch, item.first, item.previous_next, item.reason, media_url
+        )
+        await self._publish([record])
+        self._init = None  # a restarted encoder writes its initialisation section anew
+        self.epoch = item.epoch
+        self.next_sequence = item.first
 
     async def _publish(self, batch: Sequence[transport.GroupRecord]) -> None:
         """Until acknowledged (rule 3)."""
