@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
-import threading
 import time
+import urllib.request
 import uuid
 
 import pytest
-from confluent_kafka import Consumer, KafkaError, Producer, TopicPartition
+from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, Producer, TopicPartition
 from confluent_kafka.admin import AdminClient, ConfigResource, NewPartitions, NewTopic
+
+from tests.kit.ports import free_port
+from tests.kit.waiting import wait_until
 
 
 def _produce(bootstrap: str, topic: str, values: list[bytes], **conf) -> list[tuple[int, int]]:
@@ -193,32 +196,38 @@ def test_metadata_advertises_the_address_as_given(broker):
     assert [(b.host, b.port) for b in brokers.values()] == [("127.0.0.1", broker.port)]
 
 
-def test_fetch_long_poll_returns_when_data_arrives(broker):
-    _produce(broker.bootstrap, "poll", [b"first"])
+#: The consumer's fetch max wait: far beyond the wait for the record below, so only the append
+#: can end a parked fetch in time (no clock is read or asserted).
+LONG_POLL_MS = 40_000
+
+
+def _fetches(metrics_port: int) -> float:
+    text = urllib.request.urlopen(f"http://127.0.0.1:{metrics_port}/metrics", timeout=5).read()
+    for line in text.decode().splitlines():
+        if line.startswith('headwater_broker_requests_total{api="fetch"}'):
+            return float(line.rpartition(" ")[2])
+    return 0.0
+
+
+def test_fetch_long_poll_returns_when_data_arrives(broker_factory):
+    metrics = free_port()
+    broker = broker_factory("--metrics-listen", f"127.0.0.1:{metrics}")
+    admin = AdminClient({"bootstrap.servers": broker.bootstrap})
+    for future in admin.create_topics([NewTopic("poll", 1, 1)]).values():
+        future.result(30)
     consumer = Consumer(
         {
             "bootstrap.servers": broker.bootstrap,
             "group.id": "lp",
-            "auto.offset.reset": "earliest",
-            "fetch.wait.max.ms": 5000,
+            "fetch.wait.max.ms": LONG_POLL_MS,
         }
     )
-    consumer.subscribe(["poll"])
-    assert [m.value() for m in _consume_all(consumer, 1)] == [b"first"]
-    arrived: list[float] = []
-    sent_at: list[float] = []
-
-    def late_producer():
-        time.sleep(0.5)
-        sent_at.append(time.monotonic())
+    try:
+        consumer.assign([TopicPartition("poll", 0, OFFSET_BEGINNING)])
+        # The partition is empty: the consumer's first fetch is parked until data or max wait.
+        wait_until(lambda: _fetches(metrics) >= 1, 30, "a fetch parked on the empty partition")
         _produce(broker.bootstrap, "poll", [b"second"])
-
-    thread = threading.Thread(target=late_producer)
-    thread.start()
-    got = _consume_all(consumer, 1)
-    arrived.append(time.monotonic())
-    thread.join()
-    consumer.close()
-    assert [m.value() for m in got] == [b"second"]
-    # Woken by the append, not by the 5 s max wait running out.
-    assert arrived[0] - sent_at[0] < 2.5
+        got = _consume_all(consumer, 1, deadline_s=LONG_POLL_MS / 1000 / 2)
+        assert [m.value() for m in got] == [b"second"], "the append did not wake the fetch"
+    finally:
+        consumer.close()
