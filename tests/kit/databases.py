@@ -20,6 +20,7 @@ import subprocess
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import psycopg2
 
@@ -158,12 +159,12 @@ class PostgresServer:
 
     def execute(
         self, *statements: str, db: str = "app", autocommit: bool = True, dsn: str | None = None
-    ) -> list[tuple]:
+    ) -> list[tuple[Any, ...]]:
         """Run statements (as the superuser by default); returns the last statement's rows."""
         conn = psycopg2.connect(dsn or self.dsn(db=db))
         conn.autocommit = autocommit
         try:
-            rows: list[tuple] = []
+            rows: list[tuple[Any, ...]] = []
             with conn.cursor() as cur:
                 for statement in statements:
                     cur.execute(statement)

@@ -16,6 +16,7 @@ import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from tests.kit.waiting import wait_until
 
@@ -170,7 +171,7 @@ def run_headwater(
     cwd: Path | None = None,
     env: Mapping[str, str] | None = None,
     input: str | bytes | None = None,
-) -> subprocess.CompletedProcess:
+) -> subprocess.CompletedProcess[Any]:
     """Run `python -m headwater ARGS` to completion, capturing stdout and stderr."""
     return subprocess.run(
         [*HEADWATER, *args],
@@ -187,7 +188,8 @@ def run_headwater(
 def log_tails(processes: Sequence[ManagedProcess]) -> str:
     """The end of each process's log, headed by its command: for a failing test's report."""
     parts = []
-    for p in processes:
+    last_per_log = {p.log_path: p for p in processes}  # a restarted process appends to its log
+    for p in last_per_log.values():
         text = p.log_text()
         cut = "…" if len(text) > LOG_TAIL_CHARS else ""
         parts.append(
