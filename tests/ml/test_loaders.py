@@ -101,6 +101,13 @@ def test_iter_examples_yields_the_same_rows_as_python_values() -> None:
     assert next(iter_examples(nulls, ["x"], "y"))[1] is None
 
 
+def test_iter_examples_keeps_the_order_across_a_large_batch() -> None:
+    table = pa.table({"x": list(range(3000)), "y": [i % 7 for i in range(3000)]})
+    examples = list(iter_examples(table, ["x"], "y"))
+    assert [x for (x,), _ in examples] == [float(i) for i in range(3000)]
+    assert [y for _, y in examples] == [i % 7 for i in range(3000)]
+
+
 def test_missing_and_non_numeric_columns_are_named() -> None:
     table = pa.table({"x": [1], "plan": ["pro"], "label": [0]})
     with pytest.raises(ValueError, match=r"no column 'nope', 'gone' in the training set \(its"):
