@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import subprocess
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,7 +26,8 @@ class CollectorProcess:
         return f"http://127.0.0.1:{self.port}"
 
     @property
-    def proc(self):  # the subprocess.Popen, for tests that look at it directly
+    def proc(self) -> subprocess.Popen[bytes] | None:
+        """The subprocess itself, for tests that look at it directly."""
         return self.process.proc
 
     def log_text(self) -> str:
