@@ -1,92 +1,50 @@
-"""Fixtures that start real headwater processes on free ports with private data dirs."""
+"""Fixtures that start real headwater processes on free ports with private data dirs.
+
+The machinery is the test kit (tests/kit/); the names below stay importable from here for the
+tests that import them (`from tests.conftest import BrokerProcess, free_port, wait_for_port`).
+A failing test's report shows the end of the log of every process it started.
+"""
 
 from __future__ import annotations
 
 import os
-import signal
-import subprocess
-import sys
-from collections.abc import Iterator
-from dataclasses import dataclass, field
+from collections.abc import Callable, Generator, Iterator
 from pathlib import Path
 
 import pytest
 
-from headwater.local.ports import free_port, wait_for_port
+from tests.kit import processes
+from tests.kit.ports import free_port, wait_for_port
+from tests.kit.services import BrokerProcess
 
 __all__ = ["BrokerProcess", "free_port", "wait_for_port"]  # the tests import them from here
 
+_FIRST_PROCESS = pytest.StashKey[int]()
 
-@dataclass
-class BrokerProcess:
-    """A `headwater broker` subprocess; restartable on the same port and data dir."""
 
-    data_dir: Path
-    port: int = field(default_factory=free_port)
-    host: str = "127.0.0.1"
-    extra_args: list[str] = field(default_factory=list)
-    proc: subprocess.Popen[bytes] | None = None
-    log_path: Path | None = None
+@pytest.fixture(autouse=True)
+def _note_processes_started(request: pytest.FixtureRequest) -> None:
+    """Remember where this test's processes begin in the kit's list (after session fixtures')."""
+    request.node.stash[_FIRST_PROCESS] = len(processes.STARTED)
 
-    @property
-    def bootstrap(self) -> str:
-        return f"{self.host}:{self.port}"
 
-    def start(self) -> BrokerProcess:
-        self.data_dir.mkdir(parents=True, exist_ok=True)
-        self.log_path = self.data_dir.parent / f"broker-{self.port}.log"
-        cmd = [
-            sys.executable,
-            "-m",
-            "headwater",
-            "broker",
-            "--listen",
-            self.bootstrap,
-            "--data-dir",
-            str(self.data_dir),
-            *self.extra_args,
-        ]
-        with self.log_path.open("ab") as log:
-            self.proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT)
-        try:
-            wait_for_port(self.host, self.port)
-        except TimeoutError:
-            self.stop()
-            raise RuntimeError(f"broker did not start; log:\n{self.log_text()}") from None
-        return self
-
-    def log_text(self) -> str:
-        return self.log_path.read_text(errors="replace") if self.log_path else ""
-
-    def alive(self) -> bool:
-        return self.proc is not None and self.proc.poll() is None
-
-    def kill(self) -> None:
-        """kill -9: no chance to flush or close anything."""
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGKILL)
-            self.proc.wait(10)
-
-    def stop(self) -> int | None:
-        """SIGTERM and wait; returns the exit code."""
-        if self.proc is None:
-            return None
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(15)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(5)
-        return self.proc.returncode
-
-    def restart(self) -> BrokerProcess:
-        self.stop()
-        return self.start()
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(
+    item: pytest.Item, call: pytest.CallInfo[None]
+) -> Generator[None, pytest.TestReport, pytest.TestReport]:
+    """Attach the log tails of the processes a failing test started to its report."""
+    report = yield
+    if report.failed and _FIRST_PROCESS in item.stash:
+        started = processes.STARTED[item.stash[_FIRST_PROCESS] :]
+        if started:
+            report.sections.append(("headwater process logs", processes.log_tails(started)))
+    if report.when == "teardown" and _FIRST_PROCESS in item.stash:
+        del processes.STARTED[item.stash[_FIRST_PROCESS] :]  # done with: keep the list short
+    return report
 
 
 @pytest.fixture
-def broker_factory(tmp_path: Path) -> Iterator[callable]:
+def broker_factory(tmp_path: Path) -> Iterator[Callable[..., BrokerProcess]]:
     """Start brokers with extra CLI args; all are stopped at teardown."""
     started: list[BrokerProcess] = []
 
@@ -103,7 +61,7 @@ def broker_factory(tmp_path: Path) -> Iterator[callable]:
 
 
 @pytest.fixture
-def broker(broker_factory) -> BrokerProcess:
+def broker(broker_factory: Callable[..., BrokerProcess]) -> BrokerProcess:
     """One running embedded broker on a free port with a private data dir."""
     return broker_factory()
 

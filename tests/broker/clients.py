@@ -20,6 +20,8 @@ from confluent_kafka import (
     TopicPartition,
 )
 
+from tests.kit.waiting import wait_until as wait_until  # the broker tests import it from here
+
 #: What every test producer uses unless told otherwise: the delivery guarantees of DESIGN.md.
 PRODUCER_DEFAULTS: dict[str, Any] = {
     "acks": "all",
@@ -36,23 +38,6 @@ class Delivered:
     offset: int
     key: bytes | None
     value: bytes | None
-
-
-def wait_until(
-    condition: Callable[[], bool],
-    deadline_s: float,
-    what: str,
-    step: Callable[[], object] | None = None,
-) -> None:
-    """Call `step` (or wait 10 ms) until `condition()` holds; fail after `deadline_s` seconds."""
-    end = time.monotonic() + deadline_s
-    while not condition():
-        if time.monotonic() > end:
-            raise AssertionError(f"timed out after {deadline_s}s waiting for {what}")
-        if step is not None:
-            step()
-        else:
-            time.sleep(0.01)  # polling interval of a condition wait, not a synchronisation sleep
 
 
 def make_producer(bootstrap: str, **conf: Any) -> Producer:

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
-import threading
-import time
+import urllib.request
 import uuid
 
 import pytest
-from confluent_kafka import Consumer, KafkaError, Producer, TopicPartition
+from confluent_kafka import OFFSET_BEGINNING, Consumer, Producer, TopicPartition
 from confluent_kafka.admin import AdminClient, ConfigResource, NewPartitions, NewTopic
+
+from tests.broker.clients import consume_n
+from tests.kit.ports import free_port
+from tests.kit.waiting import wait_until
 
 
 def _produce(bootstrap: str, topic: str, values: list[bytes], **conf) -> list[tuple[int, int]]:
@@ -39,18 +42,6 @@ def _produce(bootstrap: str, topic: str, values: list[bytes], **conf) -> list[tu
     return acked
 
 
-def _consume_all(consumer: Consumer, count: int, deadline_s: float = 30.0) -> list:
-    got: list = []
-    end = time.monotonic() + deadline_s
-    while len(got) < count and time.monotonic() < end:
-        for msg in consumer.consume(1000, 0.5):
-            if msg.error() is None:
-                got.append(msg)
-            elif msg.error().code() != KafkaError._PARTITION_EOF:
-                raise AssertionError(msg.error())
-    return got
-
-
 @pytest.mark.parametrize("codec", ["none", "gzip", "snappy", "lz4", "zstd"])
 def test_produce_with_each_codec_and_idempotence_consumes_byte_exact(broker, codec):
     topic = f"codec-{codec}"
@@ -66,7 +57,7 @@ def test_produce_with_each_codec_and_idempotence_consumes_byte_exact(broker, cod
         }
     )
     consumer.subscribe([topic])
-    got = _consume_all(consumer, len(values))
+    got = consume_n(consumer, len(values))
     consumer.close()
     assert [m.value() for m in got] == values
     assert [m.key() for m in got] == [str(i).encode() for i in range(len(values))]
@@ -82,7 +73,7 @@ def test_headers_and_null_values_round_trip(broker):
         {"bootstrap.servers": broker.bootstrap, "group.id": "h", "auto.offset.reset": "earliest"}
     )
     consumer.subscribe(["hdrs"])
-    got = _consume_all(consumer, 2)
+    got = consume_n(consumer, 2)
     consumer.close()
     assert got[0].value() is None and got[0].headers() == [("source", b"test"), ("n", b"\x01")]
     assert got[1].key() is None and got[1].value() == b"v"
@@ -117,14 +108,14 @@ def test_consumer_group_of_three_rebalances_when_one_leaves(broker):
         on_assign, on_revoke = tracker(i)
         c.subscribe(["grouped"], on_assign=on_assign, on_revoke=on_revoke)
 
-    def poll_until(active, condition, deadline_s=30.0):
-        end = time.monotonic() + deadline_s
-        while time.monotonic() < end:
+    def poll_until(active, condition):
+        """Poll the active consumers (their callbacks run in poll) until `condition` holds."""
+
+        def step():
             for i in active:
                 consumers[i].poll(0.05)
-            if condition():
-                return True
-        return False
+
+        wait_until(condition, 30, f"consumers {active} to own all 6 partitions", step=step)
 
     def covers(active):
         owned = [assignments.get(i, set()) for i in active]
@@ -132,9 +123,9 @@ def test_consumer_group_of_three_rebalances_when_one_leaves(broker):
             all(owned) and set().union(*owned) == set(range(6)) and sum(len(o) for o in owned) == 6
         )
 
-    assert poll_until([0, 1, 2], lambda: covers([0, 1, 2])), assignments
+    poll_until([0, 1, 2], lambda: covers([0, 1, 2]))
     consumers[2].close()
-    assert poll_until([0, 1], lambda: covers([0, 1])), assignments
+    poll_until([0, 1], lambda: covers([0, 1]))
     for c in consumers[:2]:
         c.close()
 
@@ -150,7 +141,7 @@ def test_committed_offsets_resume_after_broker_restart(broker):
     }
     consumer = Consumer(conf)
     consumer.subscribe(["resume"])
-    first = _consume_all(consumer, 40)[:40]
+    first = consume_n(consumer, 40)[:40]
     consumer.commit(
         offsets=[TopicPartition("resume", 0, first[-1].offset() + 1, "meta-✓")], asynchronous=False
     )
@@ -160,7 +151,7 @@ def test_committed_offsets_resume_after_broker_restart(broker):
     committed = consumer.committed([TopicPartition("resume", 0)], timeout=10)
     assert committed[0].offset == 40 and committed[0].metadata == "meta-✓"
     consumer.subscribe(["resume"])
-    rest = _consume_all(consumer, 60)
+    rest = consume_n(consumer, 60)
     consumer.close()
     assert [m.value() for m in rest] == values[40:]
 
@@ -193,32 +184,38 @@ def test_metadata_advertises_the_address_as_given(broker):
     assert [(b.host, b.port) for b in brokers.values()] == [("127.0.0.1", broker.port)]
 
 
-def test_fetch_long_poll_returns_when_data_arrives(broker):
-    _produce(broker.bootstrap, "poll", [b"first"])
+#: The consumer's fetch max wait: far beyond the wait for the record below, so only the append
+#: can end a parked fetch in time (no clock is read or asserted).
+LONG_POLL_MS = 40_000
+
+
+def _fetches(metrics_port: int) -> float:
+    text = urllib.request.urlopen(f"http://127.0.0.1:{metrics_port}/metrics", timeout=5).read()
+    for line in text.decode().splitlines():
+        if line.startswith('headwater_broker_requests_total{api="fetch"}'):
+            return float(line.rpartition(" ")[2])
+    return 0.0
+
+
+def test_fetch_long_poll_returns_when_data_arrives(broker_factory):
+    metrics = free_port()
+    broker = broker_factory("--metrics-listen", f"127.0.0.1:{metrics}")
+    admin = AdminClient({"bootstrap.servers": broker.bootstrap})
+    for future in admin.create_topics([NewTopic("poll", 1, 1)]).values():
+        future.result(30)
     consumer = Consumer(
         {
             "bootstrap.servers": broker.bootstrap,
             "group.id": "lp",
-            "auto.offset.reset": "earliest",
-            "fetch.wait.max.ms": 5000,
+            "fetch.wait.max.ms": LONG_POLL_MS,
         }
     )
-    consumer.subscribe(["poll"])
-    assert [m.value() for m in _consume_all(consumer, 1)] == [b"first"]
-    arrived: list[float] = []
-    sent_at: list[float] = []
-
-    def late_producer():
-        time.sleep(0.5)
-        sent_at.append(time.monotonic())
+    try:
+        consumer.assign([TopicPartition("poll", 0, OFFSET_BEGINNING)])
+        # The partition is empty: the consumer's first fetch is parked until data or max wait.
+        wait_until(lambda: _fetches(metrics) >= 1, 30, "a fetch parked on the empty partition")
         _produce(broker.bootstrap, "poll", [b"second"])
-
-    thread = threading.Thread(target=late_producer)
-    thread.start()
-    got = _consume_all(consumer, 1)
-    arrived.append(time.monotonic())
-    thread.join()
-    consumer.close()
-    assert [m.value() for m in got] == [b"second"]
-    # Woken by the append, not by the 5 s max wait running out.
-    assert arrived[0] - sent_at[0] < 2.5
+        got = consume_n(consumer, 1, deadline_s=LONG_POLL_MS / 1000 / 2)
+        assert [m.value() for m in got] == [b"second"], "the append did not wake the fetch"
+    finally:
+        consumer.close()

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import time
 import urllib.request
 
 from confluent_kafka import Consumer, Producer, TopicPartition
 
-from tests.conftest import free_port
+from tests.kit.ports import free_port
+from tests.kit.waiting import wait_for
 
 
 def _scrape(port: int) -> dict[str, float]:
@@ -31,14 +31,15 @@ def test_metrics_show_requests_log_end_offsets_and_group_lag(broker_factory):
     consumer.commit(offsets=[TopicPartition("metered", 0, 4)], asynchronous=False)
     consumer.close()
 
-    deadline = time.monotonic() + 10
-    samples = _scrape(port)
-    while time.monotonic() < deadline and not samples.get(
-        'headwater_broker_group_lag{group="lagging",partition="0",topic="metered"}'
-    ):
+    lag = 'headwater_broker_group_lag{group="lagging",partition="0",topic="metered"}'
+
+    def with_lag() -> dict[str, float] | None:
         samples = _scrape(port)
+        return samples if samples.get(lag) else None
+
+    samples = wait_for(with_lag, 10, "the group's lag in the metrics")
     assert samples['headwater_broker_log_end_offset{partition="0",topic="metered"}'] == 10
-    assert samples['headwater_broker_group_lag{group="lagging",partition="0",topic="metered"}'] == 6
+    assert samples[lag] == 6
     assert samples['headwater_broker_requests_total{api="produce"}'] >= 1
     assert samples['headwater_broker_request_bytes_total{api="produce"}'] > 0
     assert samples['headwater_broker_records_appended_total{topic="metered"}'] == 10

@@ -4,8 +4,6 @@ service's traffic landed exactly once, the model trained, and nothing left runni
 from __future__ import annotations
 
 import os
-import subprocess
-import sys
 from pathlib import Path
 
 import orjson
@@ -13,6 +11,7 @@ import pytest
 
 from headwater.ml.dataset import read_versions
 from headwater.query.sql import query
+from tests.kit.processes import run_headwater
 
 pytestmark = pytest.mark.timeout(420)
 
@@ -35,11 +34,9 @@ def running_with(text: str) -> list[str]:
 @pytest.fixture(scope="module")
 def demo(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict, str]:
     workdir = tmp_path_factory.mktemp("demo") / "run"
-    result = subprocess.run(
-        [sys.executable, "-m", "headwater", "demo", "--users", "400", "--days", "21",
-         "--workdir", str(workdir)],
-        capture_output=True, text=True, timeout=400,
-        env={**os.environ, "COLUMNS": "160"},
+    result = run_headwater(
+        "demo", "--users", "400", "--days", "21", "--workdir", str(workdir),
+        timeout_s=400, env={**os.environ, "COLUMNS": "160"},
     )  # fmt: skip
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     return workdir, orjson.loads((workdir / "summary.json").read_bytes()), result.stdout

@@ -66,25 +66,6 @@ def test_exports_carry_the_same_rows_and_the_versions(tmp_path: Path) -> None:
         read_versions(tmp_path / "other.parquet")
 
 
-def test_examples_are_split_between_loader_workers_without_overlap() -> None:
-    table = pa.Table.from_batches(
-        [pa.record_batch({"x": list(range(i, i + 3)), "y": [0, 1, 0]}) for i in (0, 3, 6, 9, 12)]
-    )
-    shards = [[x[0] for x, _ in iter_examples(table, ["x"], "y", s, 2)] for s in range(2)]
-    assert sorted(shards[0] + shards[1]) == [float(i) for i in range(15)]
-    assert set(shards[0]).isdisjoint(shards[1])
-
-
-def test_torch_dataset_yields_tensors(tmp_path: Path) -> None:
-    torch = pytest.importorskip("torch")
-    plans(tmp_path)
-    append_events(tmp_path, [event(0, T0 + HOUR, "u-1")])
-    train = build(tmp_path, rows(), SPEC)
-    loader = torch.utils.data.DataLoader(train.to_torch(["events_7d"], "label"), batch_size=3)
-    x, y = next(iter(loader))
-    assert x.shape == (3, 1) and y.tolist() == [0, 1, 2]
-
-
 def test_the_command_builds_and_rebuilds_from_a_pin(tmp_path: Path) -> None:
     lake = tmp_path / "lake"
     plans(lake)

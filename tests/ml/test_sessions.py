@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import subprocess
-import sys
 from pathlib import Path
 
 import duckdb
 import orjson
 
 from headwater.ml import LakeSnapshot, sessions
+from tests.kit.processes import run_headwater
 
 from .lake import MINUTE, T0, append_events, event
 
@@ -55,9 +54,9 @@ def test_the_gap_is_a_parameter(tmp_path: Path) -> None:
 
 def test_the_command_prints_sessions(tmp_path: Path) -> None:
     visits(tmp_path)
-    cmd = [sys.executable, "-m", "headwater", "dataset", "sessions", "--lake", str(tmp_path),
-           "--format", "json"]  # fmt: skip
-    out = subprocess.run(cmd, capture_output=True, check=True).stdout
+    done = run_headwater("dataset", "sessions", "--lake", str(tmp_path), "--format", "json")
+    assert done.returncode == 0, done.stderr
+    out = done.stdout
     rows = [orjson.loads(line) for line in out.splitlines()]
     assert [(r["key"], r["session_no"], r["events"]) for r in rows] == [
         ("anon-9", 1, 1),

@@ -11,17 +11,19 @@ again = ml.build(lake, entities, spec, pin=train.versions)   # identical rows
 
 from headwater.ml.dataset import DatasetSpec, TrainingSet, build, read_versions
 from headwater.ml.features import ClickstreamFeatures, HistoryFeatures
-from headwater.ml.loaders import iter_examples, torch_dataset
+from headwater.ml.loaders import ExampleBatch, example_batches, iter_examples, torch_dataset
 from headwater.ml.sessions import sessions
 from headwater.ml.snapshot import LakeSnapshot
 
 __all__ = [
     "ClickstreamFeatures",
     "DatasetSpec",
+    "ExampleBatch",
     "HistoryFeatures",
     "LakeSnapshot",
     "TrainingSet",
     "build",
+    "example_batches",
     "iter_examples",
     "read_versions",
     "sessions",

@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import itertools
-import shutil
 from collections.abc import Iterator
 from dataclasses import dataclass
 
 import pytest
 
-from tests.conftest import BrokerProcess
-from tests.sources.cdc import databases
+from tests.kit.databases import remove_pg_template
+from tests.kit.services import BrokerProcess
 from tests.sources.cdc.databases import CDC_PASSWORD, CDC_USER, MariaDbServer, PostgresServer
 
 _counter = itertools.count(1)
@@ -33,8 +32,7 @@ def postgres() -> Iterator[PostgresServer]:
     )
     yield server
     server.remove()
-    if databases._pg_template is not None:
-        shutil.rmtree(databases._pg_template.parent, ignore_errors=True)
+    remove_pg_template()
 
 
 @pytest.fixture(scope="session")

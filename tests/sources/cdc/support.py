@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import signal
 import subprocess
-import sys
 import time
 import uuid
 from collections.abc import Callable
@@ -15,51 +13,19 @@ from typing import Any
 import orjson
 
 from headwater import transport
+from tests.kit.processes import ManagedProcess, headwater_process, run_headwater
 
-
-@dataclass
-class CdcProcess:
-    proc: subprocess.Popen[bytes]
-    log_path: Path
-
-    def log_text(self) -> str:
-        return self.log_path.read_text(errors="replace")
-
-    def wait_for_log(self, text: str, deadline_s: float = 30.0) -> None:
-        end = time.monotonic() + deadline_s
-        while text not in self.log_text():
-            if self.proc.poll() is not None:
-                raise AssertionError(f"cdc exited ({self.proc.returncode}):\n{self.log_text()}")
-            if time.monotonic() > end:
-                raise AssertionError(f"no {text!r} in the cdc log:\n{self.log_text()}")
-            time.sleep(0.02)
-
-    def kill(self) -> None:
-        """kill -9: no flush, no final position, no goodbye to the database."""
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGKILL)
-        self.proc.wait(10)
-
-    def stop(self) -> int:
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(30)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(5)
-        return self.proc.returncode
+#: A `headwater cdc` subprocess: `wait_for_log`, `log_text`, `stop` (SIGTERM), `kill` (-9).
+CdcProcess = ManagedProcess
 
 
 def start_cdc(tmp: Path, url: str, broker: str, *args: str, ready: str | None) -> CdcProcess:
     """Start `headwater cdc URL --broker B ARGS`; wait for `ready` in its log when given."""
-    log_path = tmp / f"cdc-{uuid.uuid4().hex[:8]}.log"
-    cmd = [sys.executable, "-m", "headwater", "cdc", url, "--broker", broker, *args]
-    with log_path.open("ab") as log:
-        proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT)
-    cdc = CdcProcess(proc, log_path)
+    cdc = headwater_process(tmp, "cdc", url, "--broker", broker, *args, name="cdc")
+    cdc.stop_timeout_s = 30
+    cdc.start()
     if ready is not None:
-        cdc.wait_for_log(ready)
+        cdc.wait_for_log(ready)  # an AssertionError with the log if it exits or never logs it
     return cdc
 
 
@@ -67,8 +33,7 @@ def run_cdc(
     url: str, broker: str, *args: str, timeout_s: float = 60
 ) -> subprocess.CompletedProcess:
     """Run `headwater cdc` to completion (for start-up failures)."""
-    cmd = [sys.executable, "-m", "headwater", "cdc", url, "--broker", broker, *args]
-    return subprocess.run(cmd, capture_output=True, text=True, timeout=timeout_s)
+    return run_headwater("cdc", url, "--broker", broker, *args, timeout_s=timeout_s)
 
 
 @dataclass

@@ -2,81 +2,56 @@
 
 from __future__ import annotations
 
-import signal
 import subprocess
-import sys
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
-from tests.conftest import BrokerProcess, free_port, wait_for_port
+from tests.kit.ports import free_port
+from tests.kit.processes import ManagedProcess, headwater_process
+from tests.kit.services import BrokerProcess
 
 
 @dataclass
 class CollectorProcess:
-    proc: subprocess.Popen[bytes]
+    """A running collector: its address and the process (log, stop)."""
+
+    process: ManagedProcess
     port: int
-    log_path: Path
 
     @property
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
+    @property
+    def proc(self) -> subprocess.Popen[bytes] | None:
+        """The subprocess itself, for tests that look at it directly."""
+        return self.process.proc
+
     def log_text(self) -> str:
-        return self.log_path.read_text(errors="replace")
+        return self.process.log_text()
 
     def stop(self) -> int | None:
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(20)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(5)
-        return self.proc.returncode
+        return self.process.stop()
 
 
 def start_collector(
     broker: BrokerProcess, tmp: Path, *args: str, port: int | None = None
 ) -> CollectorProcess:
-    """A `headwater collect` process on `port` (a free one by default; collectors can share one)."""
+    """A `headwater collect` process on `port` (a free one by default; collectors can share one).
+
+    Ready once the port listens and this process logged `collector_started` (the port may be
+    another collector's, shared).
+    """
     port = port or free_port()
-    log_path = tmp / f"collector-{port}-{time.monotonic_ns()}.log"
-    cmd = [
-        sys.executable,
-        "-m",
-        "headwater",
-        "collect",
-        "--listen",
-        f"127.0.0.1:{port}",
-        "--broker",
-        broker.bootstrap,
-        "--write-key",
-        "testkey=web-test",
-        *args,
-    ]
-    with log_path.open("ab") as log:
-        proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT)
-    collector = CollectorProcess(proc, port, log_path)
-    try:
-        wait_for_port("127.0.0.1", port)
-        _wait_until_started(collector)
-    except TimeoutError:
-        collector.stop()
-        raise RuntimeError(f"collector did not start:\n{collector.log_text()}") from None
-    return collector
-
-
-def _wait_until_started(collector: CollectorProcess, deadline_s: float = 60.0) -> None:
-    """Until this process logged `collector_started` (its port may be another's, shared)."""
-    end = time.monotonic() + deadline_s
-    while "collector_started" not in collector.log_text():
-        if collector.proc.poll() is not None or time.monotonic() > end:
-            raise TimeoutError
-        time.sleep(0.05)
+    process = headwater_process(
+        tmp, "collect", "--listen", f"127.0.0.1:{port}", "--broker", broker.bootstrap,
+        "--write-key", "testkey=web-test", *args, name="collector",
+    )  # fmt: skip
+    process.start(ready_port=("127.0.0.1", port), ready_line="collector_started")
+    return CollectorProcess(process, port)
 
 
 @pytest.fixture

@@ -19,6 +19,8 @@ import orjson
 import pytest
 from confluent_kafka import Consumer, KafkaError
 
+from tests.kit.waiting import wait_until
+
 CHROMIUM = Path("/usr/bin/chromium")
 PAGES = Path(__file__).parent / "pages"
 CHROMIUM_ARGS = [
@@ -193,16 +195,35 @@ def test_tracker_page_clicks_and_custom_event_land_in_one_session(broker, collec
     }
 
 
+#: Counts the page's fetch calls, and fetches whose answer the caller's own handlers have taken
+#: (a microtask queued after theirs), so a test knows when the tracker has seen an answer.
+COUNT_FETCHES = """
+(() => {
+  const real = window.fetch;
+  window.__fetches = 0; window.__answered = 0;
+  window.fetch = function (...args) {
+    window.__fetches++;
+    const answer = real.apply(this, args);
+    const taken = () => Promise.resolve().then(() => { window.__answered++; });
+    answer.then(taken, taken);
+    return answer;
+  };
+})();
+"""
+
+
 def test_tracker_retries_a_503_after_retry_after_with_the_same_message_id(
     broker, collector, site, page
 ):
-    posts: list[tuple[float, list[dict]]] = []
+    """Retry-After: 60 on a fake page clock: nothing is sent again before it passes (backoff
+    alone would retry within 1 s), the retry after it carries the same message id."""
+    posts: list[list[dict]] = []
 
     def answer(route) -> None:
         if route.request.method != "POST":
             route.continue_()
             return
-        posts.append((time.monotonic(), orjson.loads(route.request.post_data_buffer)))
+        posts.append(orjson.loads(route.request.post_data_buffer))
         if len(posts) > 1:
             route.continue_()
             return
@@ -211,7 +232,7 @@ def test_tracker_retries_a_503_after_retry_after_with_the_same_message_id(
             status=503,
             body='{"success": false}',
             headers={
-                "retry-after": "1",
+                "retry-after": "60",
                 "content-type": "application/json",
                 "access-control-allow-origin": origin,
                 "access-control-allow-credentials": "true",
@@ -219,15 +240,21 @@ def test_tracker_retries_a_503_after_retry_after_with_the_same_message_id(
             },
         )
 
+    page.add_init_script(COUNT_FETCHES)
+    page.clock.install()
     page.route(f"{collector.url}/collect*", answer)
     open_tracked(page, f"{site}/index.html")
-    with page.expect_response(accepted):  # route handlers run while Playwright waits
-        page.evaluate("headwater.flush()")
+    with page.expect_response(lambda r: r.request.method == "POST" and r.status == 503):
+        page.evaluate("headwater.flush()")  # route handlers run while Playwright waits
+    wait_until(lambda: page.evaluate("window.__answered") >= 1, 15, "the tracker to see the 503")
+    page.clock.run_for(59_000)
+    assert page.evaluate("window.__fetches") == 1, "retried before Retry-After passed"
+    with page.expect_response(accepted):
+        page.clock.run_for(2_000)
 
     events = read_events(broker.bootstrap, lambda got: len(got) >= 1)
     assert names(events) == ["page"]
-    (first_at, first), (second_at, second) = posts
-    assert second_at - first_at >= 0.95  # Retry-After: 1 (backoff alone would be 0.5-1 s)
+    first, second = posts
     assert [e["messageId"] for e in first] == [e["messageId"] for e in second]
     assert events[0]["event_id"] == first[0]["messageId"]
 

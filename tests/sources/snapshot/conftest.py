@@ -1,4 +1,4 @@
-"""Private PostgreSQL and MariaDB servers for the snapshot tests (helpers from the CDC tests).
+"""Private PostgreSQL and MariaDB servers for the snapshot tests (from the test kit).
 
 Users: the superuser/root owns the data; `reader` may read (and, on MariaDB, lock and see the
 binlog position); `nolock` may only SELECT (MariaDB: no RELOAD, so no FLUSH TABLES WITH READ LOCK);
@@ -8,15 +8,13 @@ binlog position); `nolock` may only SELECT (MariaDB: no RELOAD, so no FLUSH TABL
 from __future__ import annotations
 
 import itertools
-import shutil
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
-from tests.sources.cdc import databases
-from tests.sources.cdc.databases import MariaDbServer, PostgresServer
+from tests.kit.databases import MariaDbServer, PostgresServer, remove_pg_template
 
 PASSWORD = "snap-secret"
 _counter = itertools.count(1)
@@ -29,9 +27,7 @@ def snap_postgres() -> Iterator[PostgresServer]:
         server.execute(f"CREATE ROLE {user} LOGIN PASSWORD '{PASSWORD}'", db="postgres")
     yield server
     server.remove()
-    if databases._pg_template is not None:
-        shutil.rmtree(databases._pg_template.parent, ignore_errors=True)
-        databases._pg_template = None
+    remove_pg_template()
 
 
 @pytest.fixture(scope="session")

@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -12,18 +11,14 @@ import typer
 from deltalake import DeltaTable
 
 from headwater.snapshot_cli import parse_duration
+from tests.kit.processes import run_headwater
 from tests.sources.snapshot.conftest import MyDb, PgDb
 
 DATA = Path(__file__).parent / "imports" / "data"
 
 
 def _headwater(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "headwater", *args],
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    return run_headwater(*args, timeout_s=120)
 
 
 def test_snapshot_command_writes_the_table_and_prints_the_position(pg: PgDb, lake: Path) -> None:

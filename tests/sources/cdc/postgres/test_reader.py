@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import base64
 import threading
-import time
 
 import psycopg2
 
 from headwater.sources.cdc.postgres.decode import str_to_lsn
+from tests.kit.waiting import wait_until
 from tests.sources.cdc.conftest import PgDatabase
 from tests.sources.cdc.databases import PostgresServer
 from tests.sources.cdc.support import (
@@ -168,13 +168,12 @@ def test_idle_database_lets_the_slot_follow_the_wal(pg_db: PgDatabase, broker, t
         conn.autocommit = True
         try:
             with conn.cursor() as cur:
-                end = time.monotonic() + 30
-                while True:
+
+                def slot_caught_up() -> bool:
                     cur.execute(query, (target,))
-                    if cur.fetchone()[0]:
-                        break
-                    assert time.monotonic() < end, "the slot did not follow an idle database"
-                    time.sleep(0.1)
+                    return bool(cur.fetchone()[0])
+
+                wait_until(slot_caught_up, 30, "the idle database's slot to follow the WAL")
         finally:
             conn.close()
     finally:

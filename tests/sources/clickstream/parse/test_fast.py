@@ -29,9 +29,14 @@ from hypothesis import strategies as st
 from headwater.sources.clickstream.parse import ParseLimits, ParseResult, body, event, fast
 from headwater.sources.clickstream.parse import parse_body as parse_body_fn
 from headwater.sources.clickstream.parse.wire import BODY, JSON_DEPTH
+from tests.sources.clickstream.parse.bodies import (
+    bench_batch,
+    segment_batch,
+    tracker_batch,
+    usual_bodies,
+)
 from tests.sources.clickstream.parse.helpers import RECEIVED
 from tests.sources.clickstream.parse.test_body import TRACKER_CALL
-from tests.sources.clickstream.parse.test_cost import bench_batch, segment_batch, tracker_batch
 from tests.sources.clickstream.parse.test_segment_spec import BATCH, IDENTIFY, PAGE, TRACK
 
 PROPERTY = settings(
@@ -399,6 +404,12 @@ def test_any_body_is_read_as_the_precise_path_reads_it(case, small):
 )
 def test_the_bodies_clients_send_take_the_fast_path(data, endpoint):
     assert_taken_and_equal(data, endpoint)
+
+
+@pytest.mark.parametrize(("name", "data", "endpoint", "events"), usual_bodies())
+def test_the_usual_bodies_take_the_fast_path_whole(name, data, endpoint, events):
+    """The bodies bench/parse_cost.py times: taken by the fast path, every event read."""
+    assert len(assert_taken_and_equal(data, endpoint).events) == events, name
 
 
 def test_ndjson_with_its_content_type_takes_the_fast_path():
