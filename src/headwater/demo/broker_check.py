@@ -45,7 +45,7 @@ def run_demo(
     with tempfile.TemporaryDirectory(prefix="headwater-demo-") as tmp:
         data_dir = Path(tmp) / "broker"
         log = (Path(tmp) / "broker.log").open("wb")
-        broker = subprocess.Popen(
+        broker_proc = subprocess.Popen(
             [
                 sys.executable,
                 "-m",
@@ -66,8 +66,8 @@ def run_demo(
             )
             _stream(console, f"127.0.0.1:{port}", records, partitions, record_bytes, data_dir)
         finally:
-            broker.terminate()
-            broker.wait(15)
+            broker_proc.terminate()
+            broker_proc.wait(15)
             log.close()
     console.print("broker stopped; nothing left running.")
 

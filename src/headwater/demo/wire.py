@@ -56,6 +56,8 @@ _REFERRERS = (
     ("https://mail.example.org/", 0.05),
     (f"{SITE}/browse", 0.15),
 )
+_REFERRER_URLS = tuple(url for url, _ in _REFERRERS)
+_REFERRER_WEIGHTS = tuple(weight for _, weight in _REFERRERS)
 _CAMPAIGNS = (
     None,
     None,
@@ -97,7 +99,7 @@ class Encoder:
         sid = str(uuid.UUID(int=self.rng.getrandbits(128), version=4))
         web = session.user.channel == "web"
         encode = self._tracker_event if web else self._sdk_event
-        referrer = self.rng.choices(*zip(*_REFERRERS, strict=True))[0] if web else ""
+        referrer = self.rng.choices(_REFERRER_URLS, _REFERRER_WEIGHTS)[0] if web else ""
         campaign = self.rng.choice(_CAMPAIGNS) if web and referrer else None
         events = [
             encode(session, e, sid, referrer if n == 0 else f"{SITE}/", campaign, now)

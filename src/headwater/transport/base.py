@@ -178,6 +178,9 @@ class _Closing(Protocol):
 class Producer(_Closing, Protocol):
     """Appends records to topics; outcomes arrive as `Delivery` objects during poll/flush."""
 
+    #: Deliveries that failed with no `on_delivery` to tell (each is logged too).
+    failed: int
+
     def produce(
         self,
         topic: str,

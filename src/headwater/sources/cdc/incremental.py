@@ -54,7 +54,9 @@ class ChunkSource(Protocol):
     """The database side: primary keys, chunk reads (rows typed as the stream types them) and
     signal-table inserts, on a connection of its own."""
 
-    errors: tuple[type[Exception], ...]  # what a failed read or insert raises
+    @property
+    def errors(self) -> tuple[type[Exception], ...]:  # what a failed read or insert raises
+        ...
 
     def primary_key(self, namespace: str, table: str) -> list[str]: ...
 
@@ -200,6 +202,7 @@ class IncrementalSnapshots:
 
     def _next(self, done: _Chunk | None) -> None:
         """Start the next chunk: of the same table after `done`, else of the next table."""
+        after: tuple[Any, ...] | None
         while True:
             if done is not None and done.last is not None:
                 db, table, after = done.db, done.table, done.last

@@ -55,7 +55,7 @@ def write_snapshot(
     metadata = {**position.to_metadata(), **(extra_metadata or {})}
     existed = Path(path).exists()
     try:
-        write_deltalake(
+        write_deltalake(  # type: ignore[call-overload]  # writer_properties=None: delta-rs' defaults
             path,
             reader,
             mode="overwrite",

@@ -316,7 +316,7 @@ class Wal2JsonDecoder:
                     self.sink.change(topic, key, value)
                     return
             full = identity and len(identity) == len(msg["columns"])
-            before = encode(_row(identity)) if full else b"null"
+            before = encode(_row(identity)) if identity and full else b"null"
             value = tag(_value(b"u", before, encode(after), prefix, msg.get("lsn")), msg)
             self.sink.change(topic, key, value)
         else:

@@ -153,7 +153,7 @@ def _table(
         cur.execute(query)
         for values in cur:
             row = typed_row(convert, values)
-            source = {
+            source: dict[str, Any] = {
                 "version": VERSION,
                 "connector": "postgresql",
                 "name": config.name,

@@ -242,12 +242,11 @@ class _Parser:
                 if token.value != b",":
                     raise self.error(f"expected ',' or ')', found {_show(token)}", token)
             yield row, opening
-            token = self.peek()
-            if token is None:
+            if self.peek() is None:
                 return
-            self.take()
-            if token.value != b",":
-                raise self.error(f"expected ',' between rows, found {_show(token)}", token)
+            between = self.take()
+            if between.value != b",":
+                raise self.error(f"expected ',' between rows, found {_show(between)}", between)
 
     def _value(self) -> object:
         token = self.take()
@@ -318,9 +317,10 @@ def _read(
             yield table, None
         elif first in ("INSERT", "REPLACE"):
             name, names, rows = parser.insert()
-            table = tables.get(name)
-            if table is None:
+            found = tables.get(name)
+            if found is None:
                 raise parser.error(f"INSERT into `{name}` before its CREATE TABLE")
+            table = found
             if table is not current:
                 if current is not None and pending.rows:
                     yield current, pending.flush(current, path)
