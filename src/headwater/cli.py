@@ -205,12 +205,13 @@ def sink(
 ) -> None:
     """Land topics in Delta tables exactly once until Ctrl-C/SIGTERM (commits what it holds)."""
     import headwater.transport as hwt
+    from headwater.contracts.topics import CLICKSTREAM_EVENTS
     from headwater.logs import setup_logging
     from headwater.sink.runner import SinkConfig, run_sink
 
     setup_logging(log_level)
     chosen: list[str] = []
-    for item in topics or ["clickstream.events"]:
+    for item in topics or [CLICKSTREAM_EVENTS]:
         chosen += [t for t in item.split(",") if t]
     config = SinkConfig(
         lake=lake,

@@ -17,9 +17,9 @@ import aiohttp
 
 from headwater import transport
 from headwater.logs import log_event
+from headwater.sources import positions as position_store
 from headwater.sources.video import records
 from headwater.sources.video.config import StreamSpec, VideoConfig
-from headwater.sources.video.positions import read_positions
 from headwater.sources.video.publish import Publisher
 from headwater.sources.video.store import ObjectStore
 from headwater.sources.video.stream import Shared, StreamRunner
@@ -79,4 +79,5 @@ def _prepare(conn: transport.Transport) -> dict[str, int]:
             [transport.TopicSpec(t) for t in (records.SEGMENTS_TOPIC, records.FRAMES_TOPIC)],
             exist_ok=True,
         )
-    return read_positions(conn)
+        position_store.ensure_topic(admin)
+    return position_store.load_video(conn)

@@ -32,6 +32,7 @@ import aiohttp
 
 from headwater import transport
 from headwater.logs import log_event
+from headwater.sources.positions import video_record
 from headwater.sources.video import records
 from headwater.sources.video.config import StreamSpec, VideoConfig
 from headwater.sources.video.fetch import FetchError, SegmentGone, fetch_with_retries
@@ -44,7 +45,6 @@ from headwater.sources.video.playlist import (
     PlaylistError,
     parse_playlist,
 )
-from headwater.sources.video.positions import POSITIONS_TOPIC, encode_position, position_key
 from headwater.sources.video.publish import Publisher, PublishError
 from headwater.sources.video.store import ObjectStore, frame_path, init_path, segment_path
 from headwater.sources.video.variant import choose_variant
@@ -163,16 +163,7 @@ class StreamRunner:
                 await self._handle(item, media_url)
                 done += 1
             if done:
-                await self._publish(
-                    [
-                        (
-                            POSITIONS_TOPIC,
-                            encode_position(self.spec.name, self.next_sequence or 0),
-                            position_key(self.spec.name),
-                            None,
-                        )
-                    ]
-                )
+                await self._publish([video_record(self.spec.name, self.next_sequence or 0)])
             if done < len(step.items):
                 return  # stopping: the rest comes again after a restart
             if step.reload_in_s is None:

@@ -8,12 +8,13 @@ from decimal import Decimal
 import orjson
 import pytest
 
-from headwater.sources.cdc.envelope import encode, encode_key, format_duration, table_topic
+from headwater.contracts.cdc import encode, encode_key, format_duration
+from headwater.contracts.topics import cdc_table
 
 
 def test_topic_names_replace_characters_kafka_refuses():
-    assert table_topic("shop", "public", "orders") == "cdc.shop.public.orders"
-    assert table_topic("shop", "my db", "order$") == "cdc.shop.my_db.order_"
+    assert cdc_table("shop", "public", "orders") == "cdc.shop.public.orders"
+    assert cdc_table("shop", "my db", "order$") == "cdc.shop.my_db.order_"
 
 
 def test_python_values_encode_as_debezium_json():
