@@ -10,9 +10,9 @@ UTF-8) what it is. The latest record of a key is the position; a null value (tom
                              state (an incremental snapshot's "incremental" block)
     video  video:<stream>    {"stream", "next_sequence", "updated_at": ISO-8601 UTC}
 
-Versions before 0.x wrote CDC positions under the bare source name (`<source>`): readers still
-take that key when the `cdc:` one is absent (`legacy_cdc_key`). Source and stream names hold no
-`:` (their own checks), so the kinds never share a key.
+Earlier builds of 0.1.0 wrote CDC positions under the bare source name (`<source>`): readers
+still take that key when the `cdc:` one is absent (`legacy_cdc_key`); it is never written.
+Source and stream names hold no `:` (their own checks), so the kinds never share a key.
 """
 
 from __future__ import annotations
