@@ -86,6 +86,7 @@ def read_latest(conn: transport.Transport, stall_timeout_s: float = 10.0) -> dic
     log_event(
         log,
         "positions_read",
+        logging.DEBUG,
         records=records,
         keys=len(found),
         seconds=round(time.monotonic() - started, 3),
