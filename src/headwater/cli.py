@@ -223,13 +223,14 @@ def sink(
     import threading
 
     import headwater.transport as hwt
+    from headwater.contracts.topics import CLICKSTREAM_EVENTS
     from headwater.logs import setup_logging
     from headwater.sink.runner import SinkConfig, run_sink
     from headwater.stopping import stop_on_signals
 
     setup_logging(log_level)
     chosen: list[str] = []
-    for item in topics or ["clickstream.events"]:
+    for item in topics or [CLICKSTREAM_EVENTS]:
         chosen += [t for t in item.split(",") if t]
     config = SinkConfig(
         lake=lake,

@@ -11,8 +11,8 @@ import duckdb
 from deltalake import DeltaTable
 
 import headwater.transport as hwt
+from headwater.contracts.cdc import VERSION, encode, encode_key, envelope
 from headwater.sink.runner import Sink, SinkConfig
-from headwater.sources.cdc.envelope import VERSION, encode, encode_key, envelope
 
 from ..transport.support import FAST_GROUP, wait_until
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import orjson
 import pytest
 
+from headwater.contracts.cdc import encode, envelope
 from headwater.sink.changes import PositionError, position, read
-from headwater.sources.cdc.envelope import encode, envelope
 
 from .cdc_support import T0_MS, change, source
 

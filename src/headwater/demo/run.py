@@ -25,6 +25,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 import headwater.transport as hwt
+from headwater.contracts.topics import CLICKSTREAM_EVENTS, VIDEO_SEGMENTS, cdc_table
 from headwater.demo import accounts, churn, report
 from headwater.demo.camera import Camera
 from headwater.demo.landing import wait_landed
@@ -34,21 +35,20 @@ from headwater.demo.traffic import Traffic, TrafficStats
 from headwater.demo.wire import Encoder
 from headwater.local.mariadb import MariaDbServer
 from headwater.local.ports import free_port
-from headwater.sources.cdc.envelope import table_topic
 
 WRITE_KEY = "demo-write-key"
 SOURCE = "accounts"
-CDC_TOPIC = table_topic(SOURCE, accounts.DATABASE, accounts.TABLE)
+CDC_TOPIC = cdc_table(SOURCE, accounts.DATABASE, accounts.TABLE)
 HISTORY = f"cdc_{accounts.DATABASE}_{accounts.TABLE}_history"
 CURRENT = f"cdc_{accounts.DATABASE}_{accounts.TABLE}"
 SINK_GROUP = "headwater-sink"
 LANDED = {
-    "clickstream.events": ("clickstream_events",),
+    CLICKSTREAM_EVENTS: ("clickstream_events",),
     CDC_TOPIC: (HISTORY, CURRENT),
-    "video.segments": ("video_segments",),
+    VIDEO_SEGMENTS: ("video_segments",),
 }
 MIN_SEGMENTS = 4  # camera segments the demo waits for, however short the simulation
-TOPICS = {"clickstream.events": 3, CDC_TOPIC: 3, "video.segments": 1}
+TOPICS = {CLICKSTREAM_EVENTS: 3, CDC_TOPIC: 3, VIDEO_SEGMENTS: 1}
 
 
 @dataclass

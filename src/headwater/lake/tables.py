@@ -15,7 +15,8 @@ from dataclasses import dataclass
 
 import pyarrow as pa
 
-from headwater.lake.schema import epoch_ms_field, json_field
+from headwater.contracts import topics
+from headwater.contracts.arrow import CLICK_EVENT_FIELDS
 
 PARTITION_COLUMN = "event_date"
 SINK_COLUMNS = (
@@ -54,47 +55,12 @@ class TableSpec:
         return self.name + DEAD_LETTER_SUFFIX
 
 
-def _s(name: str) -> pa.Field:
-    return pa.field(name, pa.string())
-
-
-_USER_AGENT = ("raw", "browser", "browser_version", "os", "os_version", "device_type", "app")
-
-#: `clickstream.events`: the enriched ClickEvent (sources/clickstream/model.py), nested objects
-#: as structs; `request.properties` and `traits` are free-form, kept as JSON text.
+#: `clickstream.events`: the enriched ClickEvent (`contracts.clickstream`), its columns derived from
+#: the contract (`contracts.arrow`): nested objects as structs, free-form ones as JSON text.
 CLICKSTREAM_EVENTS = TableSpec(
     name="clickstream_events",
-    topic="clickstream.events",
-    data_fields=(
-        _s("event_id"),
-        _s("event"),
-        _s("channel"),
-        epoch_ms_field("client_ts"),
-        epoch_ms_field("sent_ts"),
-        epoch_ms_field("received_ts"),
-        epoch_ms_field("ts"),
-        _s("user_id"),
-        _s("anonymous_id"),
-        _s("session_id"),
-        pa.field(
-            "request",
-            pa.struct(
-                [
-                    *map(_s, ("url", "path", "method", "name", "page_id", "video_id")),
-                    json_field("properties"),
-                ]
-            ),
-        ),
-        pa.field("user_agent", pa.struct(list(map(_s, _USER_AGENT)))),
-        _s("ip"),
-        pa.field("geo", pa.struct([_s("country")])),
-        pa.field("referrer", pa.struct(list(map(_s, ("url", "medium", "source"))))),
-        pa.field(
-            "campaign", pa.struct(list(map(_s, ("source", "medium", "name", "term", "content"))))
-        ),
-        json_field("traits"),
-        pa.field("is_bot", pa.bool_()),
-    ),
+    topic=topics.CLICKSTREAM_EVENTS,
+    data_fields=CLICK_EVENT_FIELDS,
     date_from="ts",
 )
 
@@ -104,11 +70,6 @@ KNOWN = {CLICKSTREAM_EVENTS.topic: CLICKSTREAM_EVENTS}
 def table_name(topic: str) -> str:
     """`clickstream.events` → `clickstream_events`: Delta and SQL friendly."""
     return re.sub(r"[^A-Za-z0-9_]", "_", topic).lower()
-
-
-#: `cdc.<source>.<db>.<table>` (`sources.cdc.envelope.table_topic`; `cdc.<source>.schema`, the
-#: DDL topic, has three parts and is an ordinary topic).
-_CDC_TOPIC = re.compile(r"^cdc\.[^.]+\.([^.]+)\.([^.]+)$")
 
 
 @dataclass(frozen=True)
@@ -126,10 +87,10 @@ class CdcNames:
 def cdc_names(topic: str) -> CdcNames | None:
     """The CDC tables of a change topic, or None for any other topic. The source name is not
     part of the table name (DESIGN.md: `cdc_<db>_<table>`)."""
-    match = _CDC_TOPIC.match(topic)
-    if match is None:
+    parts = topics.parse_cdc_table(topic)  # `cdc.<source>.schema` (DDL) is an ordinary topic
+    if parts is None:
         return None
-    current = table_name(f"cdc_{match.group(1)}_{match.group(2)}")
+    current = table_name(f"cdc_{parts.database}_{parts.table}")
     return CdcNames(current=current, history=current + "_history")
 
 

@@ -1,4 +1,4 @@
-"""Debezium-compatible change envelopes (`sources.cdc.envelope`) read into the columns the CDC lake
+"""Debezium-compatible change envelopes (`contracts.cdc`) read into the columns the CDC lake
 tables need: key, op, source position, time and the row's own values.
 
 Why a position string: the CDC readers are at least once, so a change may reach the topic twice
@@ -26,7 +26,8 @@ from typing import Any
 
 import orjson
 
-OPS_WITH_ROW = frozenset("curd")
+from headwater.contracts.cdc import OPS
+
 _DIGITS = re.compile(r"(\d+)\D*$")
 
 
@@ -131,7 +132,7 @@ def _one(value: bytes, key: bytes | None) -> list[_Change]:
     if not isinstance(env, dict):
         raise ValueError(f"not a change envelope: a JSON {type(env).__name__}")
     op = env.get("op")
-    if op not in OPS_WITH_ROW and op != "t":
+    if op not in OPS:
         raise ValueError(f"op is {op!r}, expected one of c, u, d, r, t")
     source = env.get("source")
     if not isinstance(source, dict):

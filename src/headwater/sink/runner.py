@@ -27,6 +27,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import headwater.transport as hwt
+from headwater.contracts.topics import CLICKSTREAM_EVENTS
 from headwater.lake.tables import cdc_names, spec_for
 from headwater.logs import log_event
 from headwater.sink.buffer import Batch, TopicBuffer
@@ -44,7 +45,7 @@ class SinkConfig:
     oldest record is `max_age_s` old, whichever comes first."""
 
     lake: Path
-    topics: tuple[str, ...] = ("clickstream.events",)
+    topics: tuple[str, ...] = (CLICKSTREAM_EVENTS,)
     group: str = "headwater-sink"
     max_rows: int = 100_000
     max_bytes: int = 64 << 20

@@ -80,10 +80,10 @@ def count_at_least(n: int) -> Callable[[list[Change]], bool]:
 
 
 def stored_position(bootstrap: str, source: str) -> dict[str, Any] | None:
-    from headwater.sources.cdc import positions
+    from headwater.sources import positions
 
     conn = transport.connect(bootstrap)
     try:
-        return positions.load(conn, source)
+        return positions.load_cdc(conn, source)
     finally:
         conn.close()

@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 
 from headwater import transport
-from headwater.sources.cdc import positions
+from headwater.sources import positions
 from headwater.sources.cdc import publisher as publisher_module
 from headwater.sources.cdc.publisher import Publisher
 
@@ -31,7 +31,7 @@ def test_position_is_stored_only_after_the_broker_acknowledged_the_changes(broke
         broker.start()
         assert publisher.flush(30.0)
         assert durable == [{"lsn_int": 1}] and publisher.unacknowledged == 0
-        assert positions.load(conn, "p") == {"lsn_int": 1}
+        assert positions.load_cdc(conn, "p") == {"lsn_int": 1}
     finally:
         producer.close()
         conn.close()
@@ -57,7 +57,7 @@ def test_positions_follow_transactions_in_commit_order(broker_factory):
         producer.close()
     seqs = [int(p["gtid"].rsplit("-", 1)[1]) for p in durable]
     assert seqs == sorted(seqs) and seqs[-1] == 51
-    assert positions.load(conn, "q") == {"gtid": "0-1-51"}
+    assert positions.load_cdc(conn, "q") == {"gtid": "0-1-51"}
     conn.close()
 
 

@@ -15,9 +15,10 @@ from pathlib import Path
 import pytest
 
 from headwater import transport
+from headwater.contracts.positions import VideoPosition
+from headwater.sources.positions import load_video
 from headwater.sources.video.fetch import FetchPolicy
 from headwater.sources.video.frames import FrameSampling
-from headwater.sources.video.positions import VideoPosition, read_positions
 from headwater.sources.video.runner import StreamSpec, VideoConfig, run_video
 from tests.conftest import BrokerProcess
 from tests.sources.video.conftest import read_values
@@ -72,9 +73,7 @@ async def test_every_segment_stored_byte_exact_in_order_and_restart_repeats_none
         await asyncio.wait_for(task, 30)
 
     await follow_until(6)
-    assert read_positions(transport.connect(broker.bootstrap)) == {
-        "cam1": VideoPosition(7, epoch=0)
-    }
+    assert load_video(transport.connect(broker.bootstrap)) == {"cam1": VideoPosition(7, epoch=0)}
     await follow_until(10)  # a second process resumes from the stored position
 
     values = read_values(broker.bootstrap, "video.segments")
@@ -86,9 +85,7 @@ async def test_every_segment_stored_byte_exact_in_order_and_restart_repeats_none
         assert Path(v["path"]).read_bytes() == body
         assert v["path"].endswith(f"cam1/2026-01-01/{v['sequence']}.ts")
         assert v["program_date_time"].startswith("2026-01-01T00:00:")
-    assert read_positions(transport.connect(broker.bootstrap)) == {
-        "cam1": VideoPosition(11, epoch=0)
-    }
+    assert load_video(transport.connect(broker.bootstrap)) == {"cam1": VideoPosition(11, epoch=0)}
 
 
 async def test_an_outage_longer_than_the_window_is_recorded_as_a_gap_with_its_numbers(
@@ -272,7 +269,7 @@ async def test_an_origin_that_restarts_its_numbering_starts_a_recorded_epoch(
     await wait_until(lambda: any(lake.glob("cam1/*/e1-3.ts")), "epoch 1 segment 3 stored")
     stop.set()
     await asyncio.wait_for(task, 30)
-    assert read_positions(positions) == {"cam1": VideoPosition(4, epoch=1)}
+    assert load_video(positions) == {"cam1": VideoPosition(4, epoch=1)}
 
     # A new process resumes inside epoch 1: no second restart, nothing repeated.
     origin.advance("cam1", 2)

@@ -4,8 +4,8 @@
     run(CdcConfig("shop", SourceUrl.parse("postgresql://cdc:pw@db:5432/shop")), stop_event)
 
 Readers: PostgreSQL (logical replication, wal2json) in `postgres/`, MySQL/MariaDB (row binlog,
-mysql-replication) in `mysql/`. Both hand Debezium-compatible envelopes (`envelope`) to one
-`Publisher`, which stores positions in `_headwater.positions` once the broker acknowledged them.
+mysql-replication) in `mysql/`. Both hand Debezium-compatible envelopes (`contracts.cdc`) to one
+`Publisher`, which stores positions (`sources.positions`) once the broker acknowledged them.
 """
 
 from headwater.sources.cdc.config import CdcConfig, SourceUrl

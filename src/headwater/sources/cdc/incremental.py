@@ -35,9 +35,10 @@ from typing import Any, Protocol
 
 import orjson
 
+from headwater.contracts.cdc import OP_READ, encode, encode_key, envelope
+from headwater.contracts.topics import cdc_table
 from headwater.logs import log_event
 from headwater.sources.cdc.config import CdcConfig
-from headwater.sources.cdc.envelope import OP_READ, encode, encode_key, envelope, table_topic
 
 log = logging.getLogger("headwater.cdc")
 
@@ -191,7 +192,7 @@ class IncrementalSnapshots:
             self._next(None)
 
     def _close(self, chunk: _Chunk, source: SourceBlock) -> None:
-        topic = table_topic(self.config.name, chunk.db, chunk.table)
+        topic = cdc_table(self.config.name, chunk.db, chunk.table)
         now_ms = int(time.time() * 1000)
         for i, (key, row) in enumerate(chunk.rows.items()):
             block = {**source(i, chunk.db, chunk.table), "snapshot": "incremental"}

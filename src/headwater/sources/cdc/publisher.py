@@ -27,9 +27,10 @@ import time
 from collections.abc import Callable
 
 from headwater import transport
+from headwater.contracts.positions import CdcPosition as Position
 from headwater.logs import log_event
 from headwater.sources.cdc.errors import BrokerDeliveryError
-from headwater.sources.cdc.positions import Position, PositionWriter
+from headwater.sources.positions import CdcPositionWriter
 
 log = logging.getLogger("headwater.cdc")
 
@@ -68,7 +69,7 @@ class Publisher:
         headers: dict[str, bytes] | None = None,
     ) -> None:
         self._producer = producer
-        self._positions = PositionWriter(producer, source, connector)
+        self._positions = CdcPositionWriter(producer, source, connector)
         self._on_durable = on_durable
         self._save_interval_s = save_interval_s
         self._headers = [("source", source.encode()), *(headers or {}).items()]

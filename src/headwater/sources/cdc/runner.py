@@ -12,11 +12,11 @@ import threading
 from typing import Protocol
 
 from headwater import transport
+from headwater.contracts.positions import CdcPosition as Position
 from headwater.logs import log_event
-from headwater.sources.cdc import positions
+from headwater.sources import positions
 from headwater.sources.cdc.config import CdcConfig
 from headwater.sources.cdc.errors import CdcError, SourceUnavailableError
-from headwater.sources.cdc.positions import Position
 from headwater.sources.cdc.publisher import Publisher
 
 log = logging.getLogger("headwater.cdc")
@@ -68,7 +68,15 @@ def run(config: CdcConfig, stop: threading.Event, reset_position: bool = False) 
             conn.check()
             with conn.admin() as admin:
                 positions.ensure_topic(admin)
-            position = None if reset_position else positions.load(conn, config.name)
+            position = None if reset_position else positions.load_cdc(conn, config.name)
+        except positions.PositionStoreError as exc:
+            if exc.retriable:
+                raise CdcError(
+                    f"broker {config.broker}: {exc}", "start the broker or fix --broker"
+                ) from None
+            raise CdcError(  # a stored value that is not a position: the broker is fine
+                str(exc), "start afresh with --reset-position (and a new snapshot if needed)"
+            ) from None
         except transport.TransportError as exc:
             raise CdcError(
                 f"broker {config.broker}: {exc}", "start the broker or fix --broker"

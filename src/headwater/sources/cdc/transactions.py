@@ -14,7 +14,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Callable
 
-from headwater.sources.cdc.envelope import encode
+from headwater.contracts.cdc import encode
 
 #: `publisher.change(topic, key, value)`.
 Emit = Callable[[str, bytes | None, bytes | None], None]

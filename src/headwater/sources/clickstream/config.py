@@ -4,11 +4,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from headwater.contracts.topics import CLICKSTREAM_EVENTS, CLICKSTREAM_INVALID
 from headwater.sources.clickstream.enrich import EnrichConfig
 from headwater.sources.clickstream.parse import ParseLimits
-
-EVENTS_TOPIC = "clickstream.events"
-INVALID_TOPIC = "clickstream.invalid"
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,8 +35,8 @@ class CollectorConfig:
     anonymous_cookie: str = "hw_aid"
     session_timeout_s: int = 30 * 60
     trust_forwarded_for: bool = False
-    events_topic: str = EVENTS_TOPIC
-    invalid_topic: str = INVALID_TOPIC
+    events_topic: str = CLICKSTREAM_EVENTS
+    invalid_topic: str = CLICKSTREAM_INVALID
     limits: ParseLimits = field(default_factory=ParseLimits)
     enrich: EnrichConfig = field(default_factory=EnrichConfig)
 

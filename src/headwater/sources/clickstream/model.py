@@ -4,28 +4,36 @@
                  └──▶ Rejection (reason + raw bytes) ───────────────▶ clickstream.invalid
 
 `IncomingEvent` is what a client said, normalised from every accepted input shape (the tracker's
-JSON, Segment-spec calls, the GET pixel's query string). `ClickEvent` is the enriched record of
-`../shared/DESIGN.md` ("Clickstream event (after enrichment)"), serialised as one JSON object.
+JSON, Segment-spec calls, the GET pixel's query string). `ClickEvent`, the enriched record, is the
+contract with the lake and lives in `headwater.contracts.clickstream` (re-exported here).
 Times are integer milliseconds since the Unix epoch (UTC).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Literal, NotRequired, TypedDict
+from typing import Any, NotRequired, TypedDict
 
-Channel = Literal["web", "mobile", "desktop", "voice"]
-Medium = Literal["search", "social", "email", "paid", "internal", "direct", "other"]
+from headwater.contracts.clickstream import (
+    Channel,
+    ClickEvent,
+    Medium,
+    ParsedUserAgent,
+    Referrer,
+    RequestDetails,
+)
 
-
-class RequestDetails(TypedDict):
-    url: str | None
-    path: str | None
-    method: str | None  # HTTP method of the page request when known (the tracker: "GET")
-    name: str | None  # page or screen name
-    page_id: str | None
-    video_id: str | None
-    properties: dict[str, Any]
+__all__ = [
+    "Channel",
+    "ClickEvent",
+    "IncomingEvent",
+    "Medium",
+    "ParsedUserAgent",
+    "Referrer",
+    "Rejection",
+    "RequestContext",
+    "RequestDetails",
+]
 
 
 class IncomingEvent(TypedDict):
@@ -46,49 +54,6 @@ class IncomingEvent(TypedDict):
     campaign: dict[str, str]  # utm_* without the prefix (source, medium, name, term, content)
     traits: dict[str, Any]  # identify traits
     context: dict[str, Any]  # anything else the client sent in its context
-
-
-class ParsedUserAgent(TypedDict):
-    raw: str | None
-    browser: str | None
-    browser_version: str | None
-    os: str | None
-    os_version: str | None
-    device_type: Literal["desktop", "mobile", "tablet", "tv", "speaker", "bot", "other"]
-    app: str | None  # app name for native apps (e.g. "MyApp/3.2 (iPhone; iOS 17)")
-
-
-class Referrer(TypedDict):
-    url: str | None
-    medium: Medium
-    source: str | None  # "google", "facebook", the referring host, ...
-
-
-class ClickEvent(TypedDict):
-    """The record written to `clickstream.events` (fields of DESIGN.md).
-
-    The top-level dict is the caller's own; `user_agent`, `geo`, `referrer` and `campaign` are
-    shared, read-only dicts (`enrich.frozen.FrozenDict`, cached per distinct value): `.copy()`
-    one before changing it. `geo` is always `{"country": ISO code or None}`."""
-
-    event_id: str
-    event: str
-    channel: Channel
-    client_ts: int | None
-    sent_ts: int | None
-    received_ts: int
-    ts: int  # corrected: received - (sent - client); received when the client gave no clock
-    user_id: str | None
-    anonymous_id: str | None
-    session_id: str | None
-    request: RequestDetails
-    user_agent: ParsedUserAgent
-    ip: str | None  # anonymised per policy
-    geo: dict[str, str | None]  # {"country": "DE"} (ISO 3166-1 alpha-2) or None
-    referrer: Referrer
-    campaign: dict[str, str]
-    traits: dict[str, Any]
-    is_bot: bool
 
 
 @dataclass(frozen=True, slots=True)

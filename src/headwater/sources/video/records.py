@@ -31,11 +31,12 @@ from typing import Any
 import orjson
 
 from headwater import transport
+from headwater.contracts.topics import VIDEO_FRAMES, VIDEO_SEGMENTS
 from headwater.sources.video.frames import Frame
 from headwater.sources.video.playlist import MediaSegment
 
-SEGMENTS_TOPIC = "video.segments"
-FRAMES_TOPIC = "video.frames"
+SEGMENTS_TOPIC = VIDEO_SEGMENTS
+FRAMES_TOPIC = VIDEO_FRAMES
 
 
 def iso(value: datetime | None) -> str | None:

@@ -16,10 +16,11 @@ import logging
 import aiohttp
 
 from headwater import transport
+from headwater.contracts.positions import VideoPosition
 from headwater.logs import log_event
+from headwater.sources import positions as position_store
 from headwater.sources.video import records
 from headwater.sources.video.config import StreamSpec, VideoConfig
-from headwater.sources.video.positions import VideoPosition, read_positions
 from headwater.sources.video.publish import Publisher
 from headwater.sources.video.store import ObjectStore
 from headwater.sources.video.stream import Shared, StreamRunner
@@ -82,4 +83,5 @@ def _prepare(conn: transport.Transport) -> dict[str, VideoPosition]:
             [transport.TopicSpec(t) for t in (records.SEGMENTS_TOPIC, records.FRAMES_TOPIC)],
             exist_ok=True,
         )
-    return read_positions(conn)
+        position_store.ensure_topic(admin)
+    return position_store.load_video(conn)

@@ -33,7 +33,9 @@ from urllib.parse import urljoin
 import aiohttp
 
 from headwater import transport
+from headwater.contracts.positions import VideoPosition
 from headwater.logs import log_event
+from headwater.sources.positions import video_record
 from headwater.sources.video import records
 from headwater.sources.video.config import StreamSpec, VideoConfig
 from headwater.sources.video.fetch import FetchError, SegmentGone, fetch_with_retries
@@ -45,12 +47,6 @@ from headwater.sources.video.playlist import (
     MediaSegment,
     PlaylistError,
     parse_playlist,
-)
-from headwater.sources.video.positions import (
-    POSITIONS_TOPIC,
-    VideoPosition,
-    encode_position,
-    position_key,
 )
 from headwater.sources.video.publish import Publisher, PublishError
 from headwater.sources.video.store import ObjectStore, frame_path, init_path, segment_path
@@ -173,14 +169,7 @@ class StreamRunner:
                 done += 1
             if done:
                 await self._publish(
-                    [
-                        (
-                            POSITIONS_TOPIC,
-                            encode_position(self.spec.name, self.next_sequence or 0, self.epoch),
-                            position_key(self.spec.name),
-                            None,
-                        )
-                    ]
+                    [video_record(self.spec.name, self.next_sequence or 0, self.epoch)]
                 )
             if done < len(step.items):
                 return  # stopping: the rest comes again after a restart

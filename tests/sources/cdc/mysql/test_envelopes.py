@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from headwater.sources.cdc.envelope import VERSION, encode, envelope
+from headwater.contracts.cdc import VERSION, encode, envelope
 from headwater.sources.cdc.mysql.envelopes import NULL, source_prefix, value
 
 ROW = {

@@ -10,7 +10,8 @@ import orjson
 import pytest
 
 from headwater import transport
-from headwater.sources.cdc import positions
+from headwater.contracts.topics import POSITIONS
+from headwater.sources import positions
 from tests.sources.cdc.conftest import MyDatabase
 from tests.sources.cdc.databases import CDC_PASSWORD, MariaDbServer
 from tests.sources.cdc.support import (
@@ -124,7 +125,7 @@ def test_resume_from_a_file_and_position_starts_there(my_db: MyDatabase, broker,
         positions.ensure_topic(admin)
     with conn.producer() as producer:
         value = {"source": "fp", "position": {"gtid": None, "file": file, "pos": int(pos)}}
-        producer.produce(positions.TOPIC, orjson.dumps(value), key=b"fp")
+        producer.produce(POSITIONS, orjson.dumps(value), key=b"fp")  # the pre-`cdc:` key
         assert producer.flush(10) == 0
     conn.close()
     cdc = start_cdc(tmp_path, my_db.url, broker.bootstrap, "--name", "fp", ready=READY)

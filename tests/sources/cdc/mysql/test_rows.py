@@ -24,8 +24,8 @@ from pymysqlreplication.row_event import (
     WriteRowsEvent,
 )
 
+from headwater.contracts.cdc import encode
 from headwater.sources.cdc.config import SourceUrl
-from headwater.sources.cdc.envelope import encode
 from headwater.sources.cdc.mysql import settings
 from headwater.sources.cdc.mysql.rows import (
     RowsDecoders,

@@ -7,7 +7,7 @@ from typing import Any
 import orjson
 import pytest
 
-from headwater.sources.cdc.envelope import encode, envelope
+from headwater.contracts.cdc import encode, envelope
 from headwater.sources.cdc.postgres.decode import Wal2JsonDecoder, lsn_to_str, str_to_lsn
 
 

@@ -7,6 +7,9 @@ import threading
 
 import psycopg2
 
+from headwater import transport
+from headwater.contracts.positions import cdc_key
+from headwater.sources import positions
 from headwater.sources.cdc.postgres.decode import str_to_lsn
 from tests.kit.waiting import wait_until
 from tests.sources.cdc.conftest import PgDatabase
@@ -271,3 +274,18 @@ def test_a_dropped_slot_is_reported_not_silently_recreated(pg_db: PgDatabase, br
     assert result.returncode == 2
     assert "replication slot 'headwater_dropped' is gone" in result.stderr
     assert "--reset-position" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_a_stored_position_that_is_not_one_names_reset_position_not_the_broker(
+    pg_db: PgDatabase, broker
+):
+    conn = transport.connect(broker.bootstrap)
+    with conn.admin() as admin:
+        positions.ensure_topic(admin)
+    with conn.producer() as producer:
+        producer.produce(positions.POSITIONS, b'{"position": 3}', key=cdc_key("garbled"))
+        assert producer.flush(10) == 0
+    result = run_cdc(pg_db.dsn, broker.bootstrap, "--name", "garbled")
+    assert result.returncode == 2
+    assert "cdc:garbled" in result.stderr and "--reset-position" in result.stderr
+    assert "start the broker" not in result.stderr and "Traceback" not in result.stderr

@@ -23,7 +23,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from headwater.sources.cdc.envelope import format_duration
+from headwater.contracts.cdc import format_duration
 
 Reader = Callable[[bytes, int], Any]
 

@@ -13,16 +13,9 @@ from typing import Any
 
 from pymysqlreplication.row_event import UpdateRowsEvent, WriteRowsEvent
 
+from headwater.contracts.cdc import OP_TRUNCATE, VERSION, encode, encode_key, envelope
+from headwater.contracts.topics import cdc_schema, cdc_table
 from headwater.sources.cdc.config import CdcConfig
-from headwater.sources.cdc.envelope import (
-    OP_TRUNCATE,
-    VERSION,
-    encode,
-    encode_key,
-    envelope,
-    schema_topic,
-    table_topic,
-)
 from headwater.sources.cdc.incremental import IncrementalSnapshots
 from headwater.sources.cdc.mysql.envelopes import NULL, source_prefix, value
 from headwater.sources.cdc.mysql.rows import RowsDecoders
@@ -87,7 +80,7 @@ class ChangeEmitter:
     def _topic(self, db: str, table: str) -> str:
         topic = self._topics.get((db, table))
         if topic is None:
-            topic = self._topics[(db, table)] = table_topic(self.config.name, db, table)
+            topic = self._topics[(db, table)] = cdc_table(self.config.name, db, table)
         return topic
 
     def rows(self, event: Any) -> None:
@@ -195,7 +188,7 @@ class ChangeEmitter:
             return
         source = self.source(event, db, None, 0)
         self.publisher.change(
-            schema_topic(self.config.name),
+            cdc_schema(self.config.name),
             encode({"databaseName": db}),
             encode({"source": source, "databaseName": db, "ddl": query, "tableChanges": []}),
         )

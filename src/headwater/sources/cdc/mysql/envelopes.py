@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from headwater.sources.cdc.envelope import encode
+from headwater.contracts.cdc import encode
 
 _ROW_TAIL = b'"row":0,"thread":null,"query":null}'
 _VALUE = (

@@ -23,16 +23,16 @@ from pymysqlreplication import BinLogStreamReader
 from pymysqlreplication.event import HeartbeatLogEvent, MariadbGtidEvent, QueryEvent, XidEvent
 from pymysqlreplication.row_event import DeleteRowsEvent, UpdateRowsEvent, WriteRowsEvent
 
+from headwater.contracts.positions import CdcPosition as Position
+from headwater.contracts.topics import cdc_transaction
 from headwater.logs import log_event
 from headwater.sources.cdc.config import CdcConfig
-from headwater.sources.cdc.envelope import transaction_topic
 from headwater.sources.cdc.errors import SourceUnavailableError
 from headwater.sources.cdc.incremental import IncrementalSnapshots
 from headwater.sources.cdc.mysql import settings, snapshot
 from headwater.sources.cdc.mysql.changes import ChangeEmitter
 from headwater.sources.cdc.mysql.chunks import MySqlChunks
 from headwater.sources.cdc.mysql.start import gtid_state, open_stream, start_point
-from headwater.sources.cdc.positions import Position
 from headwater.sources.cdc.publisher import Publisher
 from headwater.sources.cdc.transactions import TransactionTracker
 
@@ -55,7 +55,7 @@ class MySqlReader:
         self.publisher = publisher
         self.position = position
         self._transactions = (
-            TransactionTracker(transaction_topic(config.name), publisher.change)
+            TransactionTracker(cdc_transaction(config.name), publisher.change)
             if config.transactions
             else None
         )

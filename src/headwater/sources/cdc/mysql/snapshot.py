@@ -21,19 +21,13 @@ import pymysql
 import pymysql.cursors
 from pymysql.constants import FIELD_TYPE
 
+from headwater.contracts.cdc import OP_READ, VERSION, encode, encode_key, envelope
+from headwater.contracts.positions import CdcPosition as Position
+from headwater.contracts.topics import cdc_table
 from headwater.logs import log_event
 from headwater.sources.cdc.config import CdcConfig
-from headwater.sources.cdc.envelope import (
-    OP_READ,
-    VERSION,
-    encode,
-    encode_key,
-    envelope,
-    table_topic,
-)
 from headwater.sources.cdc.errors import SourceConfigError
 from headwater.sources.cdc.mysql import settings
-from headwater.sources.cdc.positions import Position
 from headwater.sources.cdc.publisher import Publisher
 
 log = logging.getLogger("headwater.cdc.mysql")
@@ -152,7 +146,7 @@ def _table(
     publisher: Publisher,
 ) -> int:
     cur.execute(f"SELECT * FROM {quote(db)}.{quote(table)}")
-    topic = table_topic(config.name, db, table)
+    topic = cdc_table(config.name, db, table)
     count = 0
     for row in read_rows(cur):
         now_ms = int(time.time() * 1000)

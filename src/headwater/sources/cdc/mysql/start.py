@@ -21,9 +21,9 @@ from pymysqlreplication.event import (
 )
 from pymysqlreplication.row_event import DeleteRowsEvent, UpdateRowsEvent, WriteRowsEvent
 
+from headwater.contracts.positions import CdcPosition as Position
 from headwater.sources.cdc.config import CdcConfig
 from headwater.sources.cdc.mysql import settings
-from headwater.sources.cdc.positions import Position
 
 EVENTS = [
     MariadbGtidEvent,

@@ -32,14 +32,9 @@ from typing import Any, Protocol
 
 import orjson
 
+from headwater.contracts.cdc import VERSION, encode
+from headwater.contracts.topics import cdc_schema, cdc_table, cdc_transaction
 from headwater.logs import log_event
-from headwater.sources.cdc.envelope import (
-    VERSION,
-    encode,
-    schema_topic,
-    table_topic,
-    transaction_topic,
-)
 from headwater.sources.cdc.incremental import IncrementalSnapshots
 from headwater.sources.cdc.postgres.ddl import SCHEMA as DDL_SCHEMA
 from headwater.sources.cdc.postgres.ddl import TABLE as DDL_TABLE
@@ -202,7 +197,7 @@ class Wal2JsonDecoder:
         #: when there are some, so the common path pays one truthiness test.
         self._special = capture_ddl or incremental is not None
         self.transactions = (
-            TransactionTracker(transaction_topic(source), sink.change) if transactions else None
+            TransactionTracker(cdc_transaction(source), sink.change) if transactions else None
         )
 
     def decode(self, payload: bytes, data_start: int) -> None:
@@ -235,7 +230,7 @@ class Wal2JsonDecoder:
             pass
         topic = self._topics.get((schema, table))
         if topic is None:
-            topic = self._topics[(schema, table)] = table_topic(self.source, schema, table)
+            topic = self._topics[(schema, table)] = cdc_table(self.source, schema, table)
         source = encode(self._source(schema, table))
         entry = self._prefixes[(schema, table)] = (topic, b',"source":' + source[:-1] + b',"lsn":')
         return entry
@@ -339,7 +334,7 @@ class Wal2JsonDecoder:
     def _ddl(self, row: dict[str, Any], msg: dict[str, Any]) -> None:
         source = self._source(row.get("schema_name"), None, msg.get("lsn"), with_lsn=True)
         self.sink.change(
-            schema_topic(self.source),
+            cdc_schema(self.source),
             encode({"databaseName": self.db}),
             encode(schema_record(row, source, self.db)),
         )

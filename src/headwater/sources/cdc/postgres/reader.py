@@ -22,11 +22,11 @@ from typing import Any
 import psycopg2
 import psycopg2.extras
 
+from headwater.contracts.positions import CdcPosition as Position
 from headwater.logs import log_event
 from headwater.sources.cdc.config import CdcConfig
 from headwater.sources.cdc.errors import SourceUnavailableError
 from headwater.sources.cdc.incremental import IncrementalSnapshots
-from headwater.sources.cdc.positions import Position
 from headwater.sources.cdc.postgres import ddl, snapshot
 from headwater.sources.cdc.postgres.chunks import PostgresChunks
 from headwater.sources.cdc.postgres.decode import (

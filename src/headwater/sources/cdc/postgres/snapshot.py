@@ -22,16 +22,10 @@ from typing import Any
 import psycopg2
 from psycopg2 import sql
 
+from headwater.contracts.cdc import OP_READ, VERSION, encode, encode_key, envelope
+from headwater.contracts.topics import cdc_table
 from headwater.logs import log_event
 from headwater.sources.cdc.config import CdcConfig
-from headwater.sources.cdc.envelope import (
-    OP_READ,
-    VERSION,
-    encode,
-    encode_key,
-    envelope,
-    table_topic,
-)
 from headwater.sources.cdc.postgres.decode import converter, lsn_to_str
 from headwater.sources.cdc.postgres.setup import dsn
 from headwater.sources.cdc.publisher import Publisher
@@ -146,7 +140,7 @@ def _table(
 ) -> int:
     convert = typed(columns)
     query = sql.SQL("SELECT {} FROM {}").format(as_text(columns), sql.Identifier(schema, table))
-    topic = table_topic(config.name, schema, table)
+    topic = cdc_table(config.name, schema, table)
     count = 0
     with conn.cursor(name=f"hw_snapshot_{count}") as cur:
         cur.itersize = _FETCH

@@ -1,4 +1,4 @@
-"""Envelope encoding: the JSON shapes consumers written for Debezium read."""
+"""The change envelope: the JSON shapes consumers written for Debezium read, and the sink reads."""
 
 from __future__ import annotations
 
@@ -8,12 +8,13 @@ from decimal import Decimal
 import orjson
 import pytest
 
-from headwater.sources.cdc.envelope import encode, encode_key, format_duration, table_topic
+from headwater.contracts.cdc import encode, encode_key, format_duration
+from headwater.contracts.topics import cdc_table
 
 
 def test_topic_names_replace_characters_kafka_refuses():
-    assert table_topic("shop", "public", "orders") == "cdc.shop.public.orders"
-    assert table_topic("shop", "my db", "order$") == "cdc.shop.my_db.order_"
+    assert cdc_table("shop", "public", "orders") == "cdc.shop.public.orders"
+    assert cdc_table("shop", "my db", "order$") == "cdc.shop.my_db.order_"
 
 
 def test_python_values_encode_as_debezium_json():
@@ -55,3 +56,24 @@ def test_keys_hold_the_primary_key_columns_in_order():
     assert encode_key(["a", "b"], row) == b'{"a":1,"b":2}'
     assert encode_key([], row) is None
     assert encode_key(["a"], None) is None
+
+
+def test_every_op_the_contract_names_is_read_by_the_lake_sink():
+    """The producer's envelope and the sink's reader agree on field names and op codes."""
+    from headwater.contracts import cdc
+    from headwater.sink.changes import read
+
+    source = {"connector": "postgresql", "db": "shop", "lsn": 100, "ts_ms": 1_700_000_000_000}
+    row = {"id": 1, "name": "a"}
+    made = {
+        cdc.OP_CREATE: cdc.envelope(cdc.OP_CREATE, None, row, source, 1),
+        cdc.OP_UPDATE: cdc.envelope(cdc.OP_UPDATE, row, row, source, 1),
+        cdc.OP_DELETE: cdc.envelope(cdc.OP_DELETE, row, None, source, 1),
+        cdc.OP_READ: cdc.envelope(cdc.OP_READ, None, row, source, 1),
+        cdc.OP_TRUNCATE: cdc.envelope(cdc.OP_TRUNCATE, None, None, source, 1),
+    }
+    assert set(made) == cdc.OPS
+    for op, env in made.items():
+        assert list(env) == [cdc.BEFORE, cdc.AFTER, cdc.SOURCE, cdc.OP, cdc.TS_MS, cdc.TRANSACTION]
+        changes = read([encode(env)], [encode_key(["id"], row)])
+        assert changes.rejected == [] and changes.op == [op]
