@@ -14,6 +14,7 @@ from typer.testing import CliRunner
 
 from headwater.cli import app
 from tests.conftest import BrokerProcess
+from tests.kit.waiting import wait_until_async
 from tests.sources.video.conftest import read_values
 
 
@@ -74,13 +75,13 @@ async def test_segments_land_in_the_lake_table_video_segments(
         stderr=asyncio.subprocess.PIPE,
     )  # fmt: skip
     table = lake / "video_segments"
+
+    def first_commit_landed() -> bool:
+        return (table / "_delta_log").is_dir() and _rows(table) > 0
+
     try:
-        for _ in range(240):  # until the sink's first commit, at most ~60 s
-            if (table / "_delta_log").is_dir() and DeltaTable(
-                str(table)
-            ).to_pyarrow_table().num_rows:
-                break
-            await asyncio.sleep(0.25)
+        # Each check reads the table: a slower poll leaves the CPU to the sink under test.
+        await wait_until_async(first_commit_landed, 60, "the sink's first commit", interval_s=0.25)
     finally:
         sink.send_signal(signal.SIGTERM)
         _, sink_err = await asyncio.wait_for(sink.communicate(), 60)
