@@ -7,7 +7,6 @@ import errno
 import re
 import socket
 import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -25,13 +24,11 @@ from headwater.errors import (
     translate,
 )
 from tests.conftest import free_port
+from tests.kit.processes import run_headwater
 
 
 def headwater(*args: str, cwd: Path, timeout: float = 120) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "headwater", *args],
-        capture_output=True, text=True, timeout=timeout, cwd=cwd,
-    )  # fmt: skip
+    return run_headwater(*args, timeout_s=timeout, cwd=cwd)
 
 
 def assert_user_error(result: subprocess.CompletedProcess[str], code: int, *says: str) -> None:

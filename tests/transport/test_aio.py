@@ -8,6 +8,7 @@ import pytest
 
 import headwater.transport as hwt
 from headwater.transport.aio import AsyncGroupProducer
+from tests.kit.waiting import wait_until_async
 
 from ..conftest import BrokerProcess
 
@@ -24,8 +25,8 @@ async def test_groups_are_acknowledged_and_polling_stops_when_idle(broker: Broke
         assert producer.in_flight == 5
         await asyncio.wait_for(asyncio.gather(*futures), 30)
         assert producer.in_flight == 0
-        await asyncio.sleep(0.05)
-        assert producer._polling is None  # idle: no timer left running
+        # Idle: the poll timer stops instead of re-arming itself.
+        await wait_until_async(lambda: producer._polling is None, 10, "polling to stop when idle")
     finally:
         assert producer.close(10) == 0
         conn.close()

@@ -8,6 +8,8 @@ import httpx
 import orjson
 from confluent_kafka import Consumer, KafkaError
 
+from tests.kit.waiting import wait_until
+
 from .conftest import start_collector
 
 AUTH = ("testkey", "")
@@ -251,13 +253,14 @@ def test_broker_down_is_503_then_events_flow_again_none_lost(broker, collector):
     assert down.status_code == 503
     assert down.headers["retry-after"]
     broker.start()
-    deadline = time.monotonic() + 30
-    status = None
-    while time.monotonic() < deadline and status != 200:
-        status = httpx.post(
+
+    def retry_accepted() -> bool:
+        retry = httpx.post(
             f"{collector.url}/collect?k=testkey", json={**event, "messageId": "during"}, timeout=30
-        ).status_code
-    assert status == 200
+        )
+        return retry.status_code == 200
+
+    wait_until(retry_accepted, 30, "a 200 for the retried event once the broker is back")
     ids = [
         orjson.loads(m.value())["event_id"]
         for m in read_topic(broker.bootstrap, "clickstream.events", 3, deadline_s=30)

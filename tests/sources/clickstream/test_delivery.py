@@ -7,7 +7,7 @@ import signal
 import time
 import uuid
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 
@@ -16,6 +16,7 @@ import orjson
 from confluent_kafka import Consumer, KafkaError, TopicPartition
 
 import headwater.transport as hwt
+from tests.kit.waiting import wait_for, wait_until
 
 from ...conftest import BrokerProcess
 from .conftest import start_collector
@@ -86,13 +87,6 @@ def stalled(broker: BrokerProcess) -> Iterator[None]:
         broker.proc.send_signal(signal.SIGCONT)
 
 
-def wait_until(condition: Callable[[], bool], deadline_s: float, what: str) -> None:
-    end = time.monotonic() + deadline_s
-    while not condition():
-        assert time.monotonic() < end, f"timed out waiting for {what}"
-        time.sleep(0.02)
-
-
 def post(url: str, body: dict) -> httpx.Response:
     return httpx.post(f"{url}/v1/batch", json=body, auth=AUTH, timeout=60)
 
@@ -114,10 +108,12 @@ def test_a_503_is_never_stored_and_its_retry_is_stored_once(broker: BrokerProces
         assert orjson.loads(first.content)["pending"] is True
         assert refused.status_code == 503, refused.text  # no room for all 50: none queued
         assert refused.headers["retry-after"]
-        deadline = time.monotonic() + 60
-        retry = post(collector.url, batch("refused", 50))
-        while retry.status_code == 503 and time.monotonic() < deadline:
-            retry = post(collector.url, batch("refused", 50))
+
+        def retried() -> httpx.Response | None:
+            answer = post(collector.url, batch("refused", 50))
+            return None if answer.status_code == 503 else answer
+
+        retry = wait_for(retried, 60, "the collector to take the retried batch")
         assert retry.status_code == 200, retry.text
         expected = ids("warm", 1) | ids("first", 50) | ids("refused", 50)
         landed = Counter(

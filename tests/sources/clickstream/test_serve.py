@@ -5,20 +5,16 @@ from __future__ import annotations
 
 import socket
 import subprocess
-import sys
 
 import pytest
+
+from tests.kit.processes import run_headwater
 
 from ...conftest import BrokerProcess, free_port
 
 
 def collect(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "headwater", "collect", *args],
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    return run_headwater("collect", *args, timeout_s=60)
 
 
 def assert_clean_failure(result: subprocess.CompletedProcess[str], code: int, *words: str) -> None:

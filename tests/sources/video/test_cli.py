@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import signal
-import sys
 from pathlib import Path
 
 import orjson
@@ -14,7 +13,24 @@ from typer.testing import CliRunner
 
 from headwater.cli import app
 from tests.conftest import BrokerProcess
+from tests.kit.processes import ManagedProcess, headwater_process
+from tests.kit.waiting import wait_until_async
 from tests.sources.video.conftest import read_values
+
+
+async def run_to_end(process: ManagedProcess, timeout_s: float) -> int:
+    """Start `process` and wait for its exit without blocking the loop (the origin serves in it);
+    stopped (SIGTERM, then SIGKILL) if it is still running after `timeout_s`."""
+    process.start()
+    try:
+        return await asyncio.to_thread(process.wait, timeout_s)
+    finally:
+        process.stop()
+
+
+def logged_events(process: ManagedProcess) -> list[dict]:
+    """The JSON log lines of `process` (stdout and stderr share its log)."""
+    return [orjson.loads(line) for line in process.log_text().splitlines() if line.startswith("{")]
 
 
 async def test_headwater_video_follows_a_stream_to_its_end(
@@ -22,16 +38,13 @@ async def test_headwater_video_follows_a_stream_to_its_end(
 ) -> None:
     origin, base = await start_origin(ts_segments, target_duration=1, window=5)
     origin.add_stream("cam1", head=4, ended=True)
-    proc = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "headwater", "video",
-        "--stream", f"cam1={base}/cam1/index.m3u8",
+    video = headwater_process(
+        tmp_path, "video", "--stream", f"cam1={base}/cam1/index.m3u8",
         "--broker", broker.bootstrap, "--lake", str(tmp_path / "lake"),
         "--frames", "fps=2", "--frame-format", "png",
-        stderr=asyncio.subprocess.PIPE,
     )  # fmt: skip
-    _, stderr = await asyncio.wait_for(proc.communicate(), 120)
-    assert proc.returncode == 0, stderr.decode()
-    events = [orjson.loads(line)["event"] for line in stderr.decode().splitlines()]
+    assert await run_to_end(video, 120) == 0, video.log_text()
+    events = [e["event"] for e in logged_events(video)]
     assert events[0] == "stream_started" and "playlist_ended" in events
     assert [v["sequence"] for v in read_values(broker.bootstrap, "video.segments")] == [0, 1, 2, 3]
     frames = read_values(broker.bootstrap, "video.frames")
@@ -58,33 +71,27 @@ async def test_segments_land_in_the_lake_table_video_segments(
 ) -> None:
     origin, base = await start_origin(ts_segments, target_duration=1, window=5)
     origin.add_stream("cam2", head=3, ended=True)
-    video = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "headwater", "video",
-        "--stream", f"cam2={base}/cam2/index.m3u8",
+    video = headwater_process(
+        tmp_path, "video", "--stream", f"cam2={base}/cam2/index.m3u8",
         "--broker", broker.bootstrap, "--lake", str(tmp_path / "objects"),
-        stderr=asyncio.subprocess.PIPE,
     )  # fmt: skip
-    _, stderr = await asyncio.wait_for(video.communicate(), 120)
-    assert video.returncode == 0, stderr.decode()
+    assert await run_to_end(video, 120) == 0, video.log_text()
     lake = tmp_path / "lake"
-    sink = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "headwater", "sink",
-        "--broker", broker.bootstrap, "--lake", str(lake),
+    sink = headwater_process(
+        tmp_path, "sink", "--broker", broker.bootstrap, "--lake", str(lake),
         "--topics", "video.segments", "--max-age-s", "0.5",
-        stderr=asyncio.subprocess.PIPE,
-    )  # fmt: skip
+    ).start()  # fmt: skip
     table = lake / "video_segments"
+
+    def first_commit_landed() -> bool:
+        return (table / "_delta_log").is_dir() and _rows(table) > 0
+
     try:
-        for _ in range(240):  # until the sink's first commit, at most ~60 s
-            if (table / "_delta_log").is_dir() and DeltaTable(
-                str(table)
-            ).to_pyarrow_table().num_rows:
-                break
-            await asyncio.sleep(0.25)
+        # Each check reads the table: a slower poll leaves the CPU to the sink under test.
+        await wait_until_async(first_commit_landed, 60, "the sink's first commit", interval_s=0.25)
     finally:
-        sink.send_signal(signal.SIGTERM)
-        _, sink_err = await asyncio.wait_for(sink.communicate(), 60)
-    assert sink.returncode == 0, sink_err.decode()
+        sink_exit = await asyncio.to_thread(sink.stop, signal.SIGTERM, 60)
+    assert sink_exit == 0, sink.log_text()
     rows = DeltaTable(str(table)).to_pyarrow_table().to_pylist()
     assert sorted(r["sequence"] for r in rows) == [0, 1, 2]
     assert {r["stream"] for r in rows} == {"cam2"}

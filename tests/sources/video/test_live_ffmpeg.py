@@ -10,7 +10,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import hashlib
-import subprocess
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -19,8 +18,10 @@ from aiohttp import web
 
 from headwater.sources.video.runner import StreamSpec, run_video
 from tests.conftest import BrokerProcess, free_port
+from tests.kit.processes import ManagedProcess, log_file
+from tests.kit.waiting import wait_until_async
 from tests.sources.video.conftest import FFMPEG_SOURCE, H264, read_values
-from tests.sources.video.test_runner import config, wait_until
+from tests.sources.video.test_runner import config
 
 WINDOW = 3
 
@@ -32,14 +33,13 @@ class FfmpegOrigin:
         self.directory = directory
         self.blocked = False
         self.archive: dict[int, bytes] = {}
-        self.encoder: subprocess.Popen[bytes] | None = None
+        self.encoder: ManagedProcess | None = None
 
     def restart_encoder(self) -> dict[int, bytes]:
         """Stop ffmpeg, clear its output, start it again numbering from 0 (`-start_number 0`);
         returns the archive of the run that ended (a new one starts)."""
         assert self.encoder is not None
-        self.encoder.terminate()
-        self.encoder.wait(10)
+        self.encoder.stop()
         for leftover in self.directory.iterdir():
             leftover.unlink()
         ended, self.archive = self.archive, {}
@@ -58,7 +58,7 @@ class FfmpegOrigin:
     async def archive_forever(self) -> None:
         while True:
             self.archive_once()
-            await asyncio.sleep(0.1)
+            await asyncio.sleep(0.1)  # the archiver's polling pace, not a synchronisation
 
     def archive_once(self) -> None:
         try:
@@ -81,15 +81,18 @@ class FfmpegOrigin:
         return max(self.archive, default=-1)
 
 
-def start_encoder(directory: Path, *options: str) -> subprocess.Popen[bytes]:
-    """ffmpeg writing live HLS into `directory`: 1 s segments, a WINDOW-segment playlist."""
-    return subprocess.Popen(
-        ["ffmpeg", "-loglevel", "error", "-re", *FFMPEG_SOURCE, *H264,
-         "-f", "hls", "-hls_time", "1", "-hls_list_size", str(WINDOW), *options,
-         "-hls_flags", "delete_segments+temp_file+program_date_time",
-         "-hls_segment_filename", str(directory / "seg%d.ts"), str(directory / "live.m3u8")],
-        stdin=subprocess.DEVNULL,
-    )  # fmt: skip
+def start_encoder(directory: Path, *options: str) -> ManagedProcess:
+    """ffmpeg writing live HLS into `directory`: 1 s segments, a WINDOW-segment playlist.
+
+    Its log goes beside `directory` (a restart empties `directory`)."""
+    cmd = [
+        "ffmpeg", "-nostdin", "-loglevel", "error", "-re", *FFMPEG_SOURCE, *H264,
+        "-f", "hls", "-hls_time", "1", "-hls_list_size", str(WINDOW), *options,
+        "-hls_flags", "delete_segments+temp_file+program_date_time",
+        "-hls_segment_filename", str(directory / "seg%d.ts"), str(directory / "live.m3u8"),
+    ]  # fmt: skip
+    encoder = ManagedProcess(cmd, log_file(directory.parent, "ffmpeg"), name="ffmpeg")
+    return encoder.start()
 
 
 @pytest.fixture
@@ -110,8 +113,7 @@ async def live(tmp_path: Path) -> AsyncIterator[tuple[FfmpegOrigin, str]]:
         yield origin, f"http://127.0.0.1:{port}/live/live.m3u8"
     finally:
         archiver.cancel()
-        origin.encoder.terminate()
-        origin.encoder.wait(10)
+        origin.encoder.stop()
         await runner.cleanup()
 
 
@@ -129,15 +131,15 @@ async def test_live_ffmpeg_stream_outage_gap_and_restart_without_duplicates(
     # 1. Follow the live stream for a few segments.
     stop = asyncio.Event()
     task = asyncio.create_task(run_video(cfg, stop))
-    await wait_until(lambda: len(stored_sequences(lake)) >= 4, "4 segments stored", 60)
+    await wait_until_async(lambda: len(stored_sequences(lake)) >= 4, 60, "4 segments stored")
 
     # 2. An outage longer than the window: the segments that came and went are a gap.
     origin.blocked = True
     before = max(stored_sequences(lake))
-    await wait_until(lambda: origin.newest >= before + WINDOW + 3, "window moved past us", 60)
+    await wait_until_async(lambda: origin.newest >= before + WINDOW + 3, 60, "window moved past us")
     origin.blocked = False
     released_at = origin.newest
-    await wait_until(lambda: max(stored_sequences(lake)) >= released_at, "caught up", 60)
+    await wait_until_async(lambda: max(stored_sequences(lake)) >= released_at, 60, "caught up")
     stop.set()
     await asyncio.wait_for(task, 30)
 
@@ -145,7 +147,7 @@ async def test_live_ffmpeg_stream_outage_gap_and_restart_without_duplicates(
     first_run_end = max(stored_sequences(lake))
     stop = asyncio.Event()
     task = asyncio.create_task(run_video(cfg, stop))
-    await wait_until(lambda: max(stored_sequences(lake)) >= first_run_end + 2, "resumed", 60)
+    await wait_until_async(lambda: max(stored_sequences(lake)) >= first_run_end + 2, 60, "resumed")
     stop.set()
     await asyncio.wait_for(task, 30)
 
@@ -183,9 +185,9 @@ async def test_live_ffmpeg_encoder_restarting_its_numbering_is_a_recorded_new_ep
     stop = asyncio.Event()
     task = asyncio.create_task(run_video(cfg, stop))
     # Far enough that the restarted numbering is more than a window behind our position.
-    await wait_until(lambda: max(stored_in(0), default=-1) >= WINDOW + 4, "first run", 90)
+    await wait_until_async(lambda: max(stored_in(0), default=-1) >= WINDOW + 4, 90, "first run")
     first_run = origin.restart_encoder()
-    await wait_until(lambda: len(stored_in(1)) >= 4, "4 segments of the new numbering", 90)
+    await wait_until_async(lambda: len(stored_in(1)) >= 4, 90, "4 segments of the new numbering")
     stop.set()
     await asyncio.wait_for(task, 30)
 

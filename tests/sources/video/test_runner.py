@@ -9,7 +9,6 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import logging
-from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -21,6 +20,7 @@ from headwater.sources.video.fetch import FetchPolicy
 from headwater.sources.video.frames import FrameSampling
 from headwater.sources.video.runner import StreamSpec, VideoConfig, run_video
 from tests.conftest import BrokerProcess
+from tests.kit.waiting import wait_until_async
 from tests.sources.video.conftest import read_values
 
 QUICK = FetchPolicy(
@@ -41,15 +41,6 @@ def config(broker: BrokerProcess, lake: Path, *streams: StreamSpec, **kw: object
     )
 
 
-async def wait_until(condition: Callable[[], bool], what: str, deadline_s: float = 30.0) -> None:
-    loop = asyncio.get_running_loop()
-    end = loop.time() + deadline_s
-    while not condition():
-        if loop.time() > end:
-            raise TimeoutError(f"not within {deadline_s}s: {what}")
-        await asyncio.sleep(0.05)
-
-
 def stored(lake: Path, stream: str, sequence: int, ext: str = "ts") -> bool:
     return any(lake.glob(f"{stream}/*/{sequence}.{ext}"))
 
@@ -66,9 +57,11 @@ async def test_every_segment_stored_byte_exact_in_order_and_restart_repeats_none
         stop = asyncio.Event()
         task = asyncio.create_task(run_video(cfg, stop))
         while origin.newest("cam1") < newest:
-            await wait_until(lambda: stored(lake, "cam1", origin.newest("cam1")), "caught up")
+            await wait_until_async(
+                lambda: stored(lake, "cam1", origin.newest("cam1")), 30, "caught up"
+            )
             origin.advance("cam1", 2)
-        await wait_until(lambda: stored(lake, "cam1", newest), f"segment {newest} stored")
+        await wait_until_async(lambda: stored(lake, "cam1", newest), 30, f"segment {newest} stored")
         stop.set()
         await asyncio.wait_for(task, 30)
 
@@ -98,13 +91,15 @@ async def test_an_outage_longer_than_the_window_is_recorded_as_a_gap_with_its_nu
     task = asyncio.create_task(
         run_video(config(broker, lake, StreamSpec("cam1", f"{base}/cam1/index.m3u8")), stop)
     )
-    await wait_until(lambda: stored(lake, "cam1", 2), "first window stored")
+    await wait_until_async(lambda: stored(lake, "cam1", 2), 30, "first window stored")
     stream.failing = True  # the playlist answers 503
     origin.advance("cam1", 5)  # window 5..7: 3 and 4 come and go unseen
     failed_from = stream.playlist_requests
-    await wait_until(lambda: stream.playlist_requests >= failed_from + 3, "failed reloads")
+    await wait_until_async(
+        lambda: stream.playlist_requests >= failed_from + 3, 30, "failed reloads"
+    )
     stream.failing = False
-    await wait_until(lambda: stored(lake, "cam1", 7), "caught up after the outage")
+    await wait_until_async(lambda: stored(lake, "cam1", 7), 30, "caught up after the outage")
     stop.set()
     await asyncio.wait_for(task, 30)
 
@@ -205,13 +200,13 @@ async def test_a_malformed_playlist_is_reported_and_retried_and_one_bad_stream_s
         StreamSpec("good", f"{base}/good/index.m3u8"),
     )
     task = asyncio.create_task(run_video(cfg, stop))
-    await wait_until(lambda: stored(lake, "good", 2), "the good stream stored")
-    await wait_until(lambda: bad.playlist_requests >= 3, "the bad playlist retried")
+    await wait_until_async(lambda: stored(lake, "good", 2), 30, "the good stream stored")
+    await wait_until_async(lambda: bad.playlist_requests >= 3, 30, "the bad playlist retried")
     errors = [r for r in caplog.records if getattr(r, "event", "") == "playlist_error"]
     assert "first line must be #EXTM3U" in errors[0].fields["error"]  # type: ignore[attr-defined]
     bad.playlist_text = None  # the origin recovers
     bad.ended = True
-    await wait_until(lambda: stored(lake, "bad", 1), "the bad stream recovered")
+    await wait_until_async(lambda: stored(lake, "bad", 1), 30, "the bad stream recovered")
     await asyncio.wait_for(task, 30)  # both playlists ended
     by_stream: dict[str, list[int]] = {}
     for v in read_values(broker.bootstrap, "video.segments"):
@@ -234,11 +229,12 @@ async def test_a_playlist_that_stops_updating_is_reported_stalled_then_recovered
     def logged(event: str) -> bool:
         return any(getattr(r, "event", "") == event for r in caplog.records)
 
-    await wait_until(lambda: logged("playlist_stalled"), "stall reported")  # 3 target durations
+    # Reported after 3 target durations without a new segment.
+    await wait_until_async(lambda: logged("playlist_stalled"), 30, "stall reported")
     reloads = stream.playlist_requests
     origin.advance("cam1")
-    await wait_until(lambda: logged("playlist_recovered"), "recovery reported")
-    await wait_until(lambda: stored(lake, "cam1", 2), "the new segment stored")
+    await wait_until_async(lambda: logged("playlist_recovered"), 30, "recovery reported")
+    await wait_until_async(lambda: stored(lake, "cam1", 2), 30, "the new segment stored")
     stop.set()
     await asyncio.wait_for(task, 30)
     assert stream.playlist_requests > reloads
@@ -262,11 +258,11 @@ async def test_an_origin_that_restarts_its_numbering_starts_a_recorded_epoch(
 
     stop = asyncio.Event()
     task = asyncio.create_task(run_video(cfg, stop))
-    await wait_until(lambda: stored(lake, "cam1", 9), "segment 9 stored")
+    await wait_until_async(lambda: stored(lake, "cam1", 9), 30, "segment 9 stored")
     origin.add_stream("cam1", head=2)  # the encoder restarted: 0..1, below our position 10
-    await wait_until(lambda: any(lake.glob("cam1/*/e1-1.ts")), "epoch 1 segment 1 stored")
+    await wait_until_async(lambda: any(lake.glob("cam1/*/e1-1.ts")), 30, "epoch 1 segment 1 stored")
     origin.advance("cam1", 2)
-    await wait_until(lambda: any(lake.glob("cam1/*/e1-3.ts")), "epoch 1 segment 3 stored")
+    await wait_until_async(lambda: any(lake.glob("cam1/*/e1-3.ts")), 30, "epoch 1 segment 3 stored")
     stop.set()
     await asyncio.wait_for(task, 30)
     assert load_video(positions) == {"cam1": VideoPosition(4, epoch=1)}
@@ -275,7 +271,7 @@ async def test_an_origin_that_restarts_its_numbering_starts_a_recorded_epoch(
     origin.advance("cam1", 2)
     stop = asyncio.Event()
     task = asyncio.create_task(run_video(cfg, stop))
-    await wait_until(lambda: any(lake.glob("cam1/*/e1-5.ts")), "resumed in epoch 1")
+    await wait_until_async(lambda: any(lake.glob("cam1/*/e1-5.ts")), 30, "resumed in epoch 1")
     stop.set()
     await asyncio.wait_for(task, 30)
 

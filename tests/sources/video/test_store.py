@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import subprocess
 import sys
 from collections.abc import Iterator
 from datetime import date
@@ -12,7 +11,8 @@ import pyarrow.fs as pafs
 import pytest
 
 from headwater.sources.video.store import ObjectStore, check_stream_name, segment_path
-from tests.conftest import free_port, wait_for_port
+from tests.kit.ports import free_port
+from tests.kit.processes import ManagedProcess
 
 
 def test_segments_land_byte_exact_under_stream_date_sequence(tmp_path: Path) -> None:
@@ -43,21 +43,18 @@ def test_unsafe_stream_names_are_refused(name: str) -> None:
 def s3_endpoint(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
     """A local S3-compatible server (moto's standalone server), credentials in the environment."""
     port = free_port()
-    with (tmp_path / "moto.log").open("wb") as log:
-        server = subprocess.Popen(
-            [str(Path(sys.executable).parent / "moto_server"), "-H", "127.0.0.1", "-p", str(port)],
-            stdout=subprocess.DEVNULL,
-            stderr=log,
-        )
+    moto_server = str(Path(sys.executable).parent / "moto_server")
+    server = ManagedProcess(
+        [moto_server, "-H", "127.0.0.1", "-p", str(port)], tmp_path / "moto.log", name="moto_server"
+    )
+    server.start(ready_port=("127.0.0.1", port), deadline_s=30)
     try:
-        wait_for_port("127.0.0.1", port)
         monkeypatch.setenv("AWS_ACCESS_KEY_ID", "test")
         monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "test")
         monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
         yield f"127.0.0.1:{port}"
     finally:
-        server.terminate()
-        server.wait(10)
+        server.stop()
 
 
 def test_segments_land_byte_exact_in_an_s3_compatible_store(s3_endpoint: str) -> None:
