@@ -38,6 +38,10 @@ class TableSpec:
     partition_column: str = PARTITION_COLUMN
     #: More columns the sink fills itself (the CDC tables' `valid_from`, `_op`, ...).
     sink_filled: frozenset[str] = frozenset()
+    #: The column whose repeats are dropped (`lake.dedup`) and the arrival time its window is
+    #: measured on; None: every record is a row.
+    dedup_key: str | None = None
+    arrival: str | None = None
 
     @property
     def schema(self) -> pa.Schema:
@@ -96,6 +100,8 @@ CLICKSTREAM_EVENTS = TableSpec(
         pa.field("is_bot", pa.bool_()),
     ),
     date_from="ts",
+    dedup_key="event_id",  # a client's retry repeats it (DESIGN.md: the dedup key)
+    arrival="received_ts",
 )
 
 KNOWN = {CLICKSTREAM_EVENTS.topic: CLICKSTREAM_EVENTS}
