@@ -52,6 +52,10 @@ class SinkConfig:
     fetch_records: int = 10_000
     consumer: hwt.ConsumerOptions | None = None
     metrics_listen: tuple[str, int] | None = None  # (host, port) of a Prometheus /metrics
+    #: A clickstream event whose `event_id` reached the collector at most this long after an
+    #: earlier copy's is not written again (`lake.dedup`); 0: no check. One hour covers SDK
+    #: retry schedules (backoff over minutes) and costs ~40 bytes of memory per event of the hour.
+    dedup_window_s: float = 3600.0
 
 
 class Sink:
@@ -65,7 +69,10 @@ class Sink:
         #: Next offset each assigned partition needs in its table (for lag); None: from the start.
         self._next: dict[tuple[str, int], int | None] = {}
         self._stop = threading.Event()
-        self._tables = {t: table_sink(config.lake, t, config.group) for t in config.topics}
+        self._tables = {
+            t: table_sink(config.lake, t, config.group, config.dedup_window_s)
+            for t in config.topics
+        }
         self._buffers = {t: TopicBuffer(t) for t in config.topics}
         self._consumer = transport.consumer(config.group, config.consumer)
         self.commits = 0
@@ -201,11 +208,20 @@ class Sink:
             version=report.version,
             rows=report.rows,
             rejected=report.rejected,
+            duplicates=report.repeats.dropped,
             records=len(batch),
             attempts=report.attempts,
             seconds=round(report.seconds, 3),
             offsets={str(p): list(r) for p, r in report.offsets.items()},
         )
+        if report.repeats.dropped:
+            log_event(
+                log,
+                "duplicates_dropped",
+                table=report.table,
+                rows=report.repeats.dropped,
+                sample=list(report.repeats.sample),
+            )
         try:  # informational (lag): the table's txn versions are what a sink resumes from
             self._consumer.commit(
                 [hwt.TopicPartition(batch.topic, p, o + 1) for p, o in batch.last.items()],
@@ -249,13 +265,16 @@ class Sink:
         )
 
 
-def table_sink(lake: Path, topic: str, group: str) -> TopicSink | CdcTableSink:
+def table_sink(
+    lake: Path, topic: str, group: str, dedup_window_s: float = 0.0
+) -> TopicSink | CdcTableSink:
     """The writer of a topic: change topics (`cdc.<source>.<db>.<table>`) land in a history and a
-    current-state table, any other topic in the table `spec_for` names."""
+    current-state table, any other topic in the table `spec_for` names (repeats dropped within
+    `dedup_window_s` where its spec names a key)."""
     names = cdc_names(topic)
     if names is not None:
         return CdcTableSink(lake, topic, names, group)
-    return TopicSink(lake, spec_for(topic), group)
+    return TopicSink(lake, spec_for(topic), group, dedup_window_s)
 
 
 def run_sink(broker: str, config: SinkConfig) -> None:
