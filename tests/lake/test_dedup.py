@@ -6,6 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pyarrow as pa
+import pyarrow.compute as pc
 import pytest
 from deltalake import DeltaTable
 
@@ -48,8 +49,9 @@ def landed(path: Path) -> list[tuple[str, int, int]]:
 
 
 def test_first_occurrences_keeps_the_first_of_each_key_and_every_null() -> None:
-    keys = pa.array(["a", "b", "a", None, "c", "b", None])
+    keys = pc.dictionary_encode(pa.array(["a", "b", "a", None, "c", "b", None]))
     assert first_occurrences(keys).tolist() == [True, True, False, True, True, False, True]
+    assert first_occurrences(pc.dictionary_encode(pa.array(["a", None, "b"]))).all()
 
 
 def test_a_key_repeated_in_one_batch_is_written_once(tmp_path: Path) -> None:

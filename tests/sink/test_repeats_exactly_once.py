@@ -13,12 +13,13 @@ import pytest
 from deltalake import DeltaTable
 
 import headwater.transport as hwt
+from headwater.lake import txn
 
 from ..conftest import BrokerProcess
 from ..lake.events import click_event, click_value
 from ..sources.clickstream.conftest import start_collector
 from ..transport.support import wait_until
-from .test_exactly_once import PARTITIONS, TOPIC, SinkProcess, all_landed, table_version
+from .test_exactly_once import PARTITIONS, TOPIC, SinkProcess, table_version
 
 AUTH = ("testkey", "")
 
@@ -34,6 +35,16 @@ def produce(bootstrap: str, records: list[tuple[int, bytes]]) -> None:
 def end_offsets(bootstrap: str) -> dict[int, int]:
     with hwt.connect(bootstrap) as t, t.consumer("probe") as probe:
         return {p: probe.watermarks(hwt.TopicPartition(TOPIC, p))[1] for p in range(PARTITIONS)}
+
+
+def all_landed(table: Path, ends: dict[int, int]) -> bool:
+    """Whether each partition's txn version reached its end offset (empty ones need none)."""
+    try:
+        dt = DeltaTable(str(table))
+    except Exception:  # not created yet
+        return False
+    app = [txn.app_id("lake-test", TOPIC, p) for p in range(PARTITIONS)]
+    return all(dt.transaction_version(app[p]) == e - 1 for p, e in ends.items() if e)
 
 
 def landed_ids(table: Path) -> tuple[int, set[str]]:
@@ -75,6 +86,8 @@ def test_sinks_sharing_partitions_through_rebalances_write_each_event_id_once(
             sinks.pop(rng.randrange(len(sinks))).kill()  # mid-batch or between commits
             sinks.append(SinkProcess(broker.bootstrap, lake, tmp_path, started))
             started += 1
+            new = sinks[-1]  # in the group before the next round (and before SIGTERM)
+            wait_until(lambda s=new: "sink_started" in s.log(), 60, "the new sink started")
         ends = end_offsets(broker.bootstrap)
         wait_until(lambda: all_landed(table, ends), 120, "every partition's last offset landed")
         for sink in sinks:

@@ -68,11 +68,12 @@ class RepeatFilter:
             self.last = Repeats()
             return rows
         keys = rows.column(self.key).combine_chunks()
-        keep = first_occurrences(keys)
+        encoded = pc.dictionary_encode(keys)  # one hashing pass: first occurrences and the set
+        keep = first_occurrences(encoded)
         seen = self.seen(table, self.horizon(rows))
         if len(seen):
             # The batch is the (small) set, the window's keys are probed against it.
-            again = seen.filter(pc.is_in(seen, value_set=pc.unique(keys.drop_null())))
+            again = seen.filter(pc.is_in(seen, value_set=encoded.dictionary))
             if len(again):
                 keep &= ~pc.is_in(keys, value_set=again.combine_chunks()).to_numpy(
                     zero_copy_only=False
@@ -125,11 +126,15 @@ class RepeatFilter:
         return column.combine_chunks().cast(pa.string()).drop_null()
 
 
-def first_occurrences(keys: pa.Array) -> np.ndarray:
-    """A mask of the rows whose key did not occur earlier in `keys` (null keys: always kept)."""
-    codes = pc.dictionary_encode(keys).indices.fill_null(-1).to_numpy()
+def first_occurrences(encoded: pa.DictionaryArray) -> np.ndarray:
+    """A mask of the rows whose key did not occur earlier (`pc.dictionary_encode` of the keys;
+    null keys: always kept)."""
+    n = len(encoded)
+    if len(encoded.dictionary) == n - encoded.null_count:
+        return np.ones(n, dtype=bool)  # no key twice: the usual batch
+    codes = encoded.indices.fill_null(-1).to_numpy()
     _, first = np.unique(codes, return_index=True)
-    keep = np.zeros(len(keys), dtype=bool)
+    keep = np.zeros(n, dtype=bool)
     keep[first] = True
     keep |= codes < 0
     return keep
