@@ -11,6 +11,13 @@ batch is in flight, and the next flush waits for it, so a partition's commits st
 order; an assignment, a revocation and the end of `run` wait for it too, so the table's txn
 versions are final whenever partitions move.
 
+Repeats: a clickstream event whose `event_id` the table already holds, from an arrival at most
+`dedup_window_s` earlier, or that its batch holds twice, is consumed but not written (`lake.dedup`;
+each commit attempt checks against the table version it commits on, and commits of such a table
+are serialised across sinks by a whole-table txn, `lake.writer`), so a client's retry is in the
+lake once across restarts, rebalances and kill -9. Each commit's count is in `lake_commit`, the
+`headwater_sink_duplicates` counter and a `duplicates_dropped` line with a few of the ids.
+
 Stopping: `stop()` (SIGINT/SIGTERM in the CLI) ends the loop; what is buffered is committed, then
 the consumer leaves the group. A kill -9 loses only the buffer and the batch in flight, which the
 next owner re-reads.
