@@ -217,6 +217,13 @@ def sink(
     metrics_listen: Annotated[
         str | None, typer.Option(help="HOST:PORT for the Prometheus /metrics endpoint.")
     ] = None,
+    dedup_window: Annotated[
+        str,
+        typer.Option(
+            help="Drop a clickstream event whose event_id arrived within this long of a "
+            "copy's (30s, 15m, 1h, 1d; 0s: keep all)."
+        ),
+    ] = "1h",
     log_level: Annotated[str, typer.Option(help="debug, info, warning, error.")] = "info",
 ) -> None:
     """Land topics in Delta tables exactly once until Ctrl-C/SIGTERM (commits what it holds)."""
@@ -241,6 +248,7 @@ def sink(
         max_age_s=max_age_s,
         consumer=hwt.ConsumerOptions(session_timeout_ms=session_timeout_ms),
         metrics_listen=_split_listen(metrics_listen) if metrics_listen else None,
+        dedup_window_s=snapshot_cli.parse_duration(dedup_window),
     )
     stop = threading.Event()
     with stop_on_signals("sink", stop.set):

@@ -39,7 +39,10 @@ class SinkProcess:
         self.proc.wait(10)
 
     def stop(self) -> int:
+        """SIGTERM once the sink runs: one still starting has no handler yet and would die of it."""
         if self.proc.poll() is None:
+            wait_until(lambda: "sink_started" in self.log() or self.proc.poll() is not None,
+                       60, "the sink started")  # fmt: skip
             self.proc.send_signal(signal.SIGTERM)
             self.proc.wait(30)
         return self.proc.returncode

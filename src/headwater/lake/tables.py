@@ -39,6 +39,10 @@ class TableSpec:
     partition_column: str = PARTITION_COLUMN
     #: More columns the sink fills itself (the CDC tables' `valid_from`, `_op`, ...).
     sink_filled: frozenset[str] = frozenset()
+    #: The column whose repeats are dropped (`lake.dedup`) and the arrival time its window is
+    #: measured on; None: every record is a row.
+    dedup_key: str | None = None
+    arrival: str | None = None
 
     @property
     def schema(self) -> pa.Schema:
@@ -62,6 +66,8 @@ CLICKSTREAM_EVENTS = TableSpec(
     topic=topics.CLICKSTREAM_EVENTS,
     data_fields=CLICK_EVENT_FIELDS,
     date_from="ts",
+    dedup_key="event_id",  # a client's retry repeats it (DESIGN.md: the dedup key)
+    arrival="received_ts",
 )
 
 KNOWN = {CLICKSTREAM_EVENTS.topic: CLICKSTREAM_EVENTS}

@@ -7,6 +7,11 @@ stored version + 1, and before committing it drops the rows at or below the stor
 batch read twice (a restart, a rebalance, a stalled "zombie" sink) is written once. Delta keeps
 txn versions until a transaction retention expires them; headwater never sets one
 (`delta.setTransactionRetentionDuration`), and refuses a table that has it.
+
+A table whose rows are checked against the table itself (repeated event ids, `lake.dedup`) adds
+one more txn to every commit: `<sink>-<topic>-table`, version = the table version the commit read
++ 1. Two such commits made concurrently then conflict, whatever partitions they cover, so the
+loser re-reads and checks its rows against the winner's (`table_txn`).
 """
 
 from __future__ import annotations
@@ -23,6 +28,16 @@ RETENTION_KEY = "delta.setTransactionRetentionDuration"
 def app_id(sink: str, topic: str, partition: int) -> str:
     """The txn app id of one topic-partition: `<sink>-<topic>-<partition>`."""
     return f"{sink}-{topic}-{partition}"
+
+
+def table_app_id(sink: str, topic: str) -> str:
+    """The txn app id every commit of a self-checked table carries: `<sink>-<topic>-table`."""
+    return f"{sink}-{topic}-table"
+
+
+def table_txn(sink: str, topic: str, table: DeltaTable | None) -> Transaction:
+    """The commit's whole-table txn (module docstring): read version + 1, hence increasing."""
+    return Transaction(table_app_id(sink, topic), 0 if table is None else table.version() + 1)
 
 
 def stored_versions(

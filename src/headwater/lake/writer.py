@@ -9,6 +9,13 @@ both commit the same offsets: the loser's commit fails, and its next attempt re-
 version and drops what the winner wrote (tests/lake/test_writer.py proves both). Data files of a
 failed attempt are left unreferenced (`vacuum` removes them).
 
+A table whose rows are also checked against the table (repeated event ids, `lake.dedup`) needs
+its commits serialised across partitions too: `append_once(..., keep=...)` runs the check in every
+attempt on the version that attempt commits on, and adds the whole-table txn (`txn.table_txn`),
+so a concurrent commit of any partition makes ours lose and re-check. Sinks of such a table then
+wait for each other's commits (a lost race costs one more write of the batch), which is the price
+of an exact check across processes.
+
 Crash behaviour: a process killed before the commit leaves at most unreferenced data files; one
 killed after it has committed rows and their txn versions together (one atomic log entry).
 """
@@ -23,7 +30,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pyarrow as pa
-from deltalake import CommitProperties, DeltaTable, write_deltalake
+from deltalake import CommitProperties, DeltaTable, Transaction, write_deltalake
 from deltalake.exceptions import CommitFailedError, DeltaError, TableNotFoundError
 
 from headwater.lake import txn
@@ -80,15 +87,20 @@ class LakeTable:
         self,
         build: Callable[[pa.Schema | None], pa.Table],
         last: Mapping[int, int],
+        keep: Callable[[DeltaTable | None, pa.Table], pa.Table] | None = None,
     ) -> CommitResult:
         """Append the rows `build(current schema)` returns, covering offsets up to `last` per
-        partition, exactly once (module rule). `build` runs again after each lost race."""
+        partition, exactly once (module rule). `build` runs again after each lost race, and so
+        does `keep(table, rows)`, a filter of the unwritten rows against the table read by that
+        attempt (its commits are then serialised: module docstring)."""
 
         def append(
             table: DeltaTable | None, stored: Mapping[int, int | None], props: CommitProperties
         ) -> int:
             schema = None if table is None else pa.schema(table.schema().to_arrow())
             rows = txn.unwritten(build(schema), stored)
+            if keep is not None:
+                rows = keep(table, rows)
             if table is None:
                 write_deltalake(
                     str(self.path), rows, mode="error", partition_by=[self.partition_by],
@@ -101,18 +113,21 @@ class LakeTable:
                 )  # fmt: skip
             return rows.num_rows
 
-        return self.commit_once(append, last)
+        return self.commit_once(append, last, whole_table=keep is not None)
 
     def commit_once(
         self,
         write: Callable[[DeltaTable | None, Mapping[int, int | None], CommitProperties], int],
         last: Mapping[int, int],
+        whole_table: bool = False,
     ) -> CommitResult:
         """Run `write(table or None, stored txn versions, commit properties)`, which makes one
         commit (an append, a MERGE, a DELETE) carrying the properties' txns and returns its row
         count, covering offsets up to `last` per partition, exactly once: `write` must leave out
         what `stored` says is written. Retried like `append_once`. A MERGE or DELETE that
-        changed nothing commits nothing in deltalake 1.6; the txns then go in an empty append."""
+        changed nothing commits nothing in deltalake 1.6; the txns then go in an empty append.
+        `whole_table`: the commit also carries the table txn (`txn.table_txn`), so it loses to
+        any concurrent commit that carries it, whichever partitions either covers."""
         others = 0
         for attempt in range(1, MAX_ATTEMPTS + 1):
             table = self.load()
@@ -120,6 +135,8 @@ class LakeTable:
             txns = txn.transactions(self.sink, self.topic, last, stored)
             if not txns:
                 return CommitResult(None, 0, attempt, stored)
+            if whole_table:
+                txns.append(txn.table_txn(self.sink, self.topic, table))
             props = CommitProperties(app_transactions=txns)
             try:
                 rows = write(table, stored, props)
@@ -127,9 +144,7 @@ class LakeTable:
                 assert written is not None
                 # Only txns no commit has recorded yet (a no-op MERGE): one a racing sink has
                 # already moved past must not be written again, or its version would go back.
-                missing = [
-                    t for t in txns if (written.transaction_version(t.app_id) or -1) < t.version
-                ]
+                missing = [t for t in txns if not _recorded(written, t)]
                 if missing:
                     empty = pa.schema(written.schema().to_arrow()).empty_table()
                     write_deltalake(
@@ -157,3 +172,9 @@ class LakeTable:
     @staticmethod
     def _backoff(attempt: int) -> None:
         time.sleep(random.uniform(0, min(0.5, 0.01 * attempt)))
+
+
+def _recorded(table: DeltaTable, t: Transaction) -> bool:
+    """Whether the table's txn version of `t`'s app id is at `t.version` or past it."""
+    version = table.transaction_version(t.app_id)
+    return version is not None and version >= t.version

@@ -1,4 +1,5 @@
-"""Prometheus metrics of a sink: rows, rejects and commits per table, offsets and lag per partition.
+"""Prometheus metrics of a sink: rows, rejects, repeats dropped and commits per table, offsets
+and lag per partition.
 
 Counters and gauges are updated once per flush (never per record), by the sink's own thread.
 Lag, per assigned partition, is the broker's high watermark minus the next offset the table needs
@@ -26,6 +27,10 @@ class SinkMetrics:
         self.rejected = Counter(
             "headwater_sink_rejected", "Records written to the dead-letter table", ["table"],
             registry=r,
+        )  # fmt: skip
+        self.duplicates = Counter(
+            "headwater_sink_duplicates", "Rows left out: their event id was in the lake already",
+            ["table"], registry=r,
         )  # fmt: skip
         self.commits = Counter("headwater_sink_commits", "Delta commits", ["table"], registry=r)
         self.commit_attempts = Counter(
@@ -56,6 +61,7 @@ class SinkMetrics:
             self.commits.labels(table=table).inc()
         self.rows.labels(table=table).inc(report.rows)
         self.rejected.labels(table=table).inc(report.rejected)
+        self.duplicates.labels(table=table).inc(report.repeats.dropped)
         self.commit_attempts.labels(table=table).inc(report.attempts)
         self.flush_seconds.labels(table=table).observe(report.seconds)
         for partition, (_first, last) in report.offsets.items():

@@ -11,6 +11,13 @@ batch is in flight, and the next flush waits for it, so a partition's commits st
 order; an assignment, a revocation and the end of `run` wait for it too, so the table's txn
 versions are final whenever partitions move.
 
+Repeats: a clickstream event whose `event_id` the table already holds, from an arrival at most
+`dedup_window_s` earlier, or that its batch holds twice, is consumed but not written (`lake.dedup`;
+each commit attempt checks against the table version it commits on, and commits of such a table
+are serialised across sinks by a whole-table txn, `lake.writer`), so a client's retry is in the
+lake once across restarts, rebalances and kill -9. Each commit's count is in `lake_commit`, the
+`headwater_sink_duplicates` counter and a `duplicates_dropped` line with a few of the ids.
+
 Stopping: `stop()`, or the stop event passed in (the CLI sets it on SIGINT/SIGTERM), ends the
 loop; what is buffered is committed, then the consumer leaves the group. A kill -9 loses only
 the buffer and the batch in flight, which the next owner re-reads.
@@ -53,6 +60,10 @@ class SinkConfig:
     fetch_records: int = 10_000
     consumer: hwt.ConsumerOptions | None = None
     metrics_listen: tuple[str, int] | None = None  # (host, port) of a Prometheus /metrics
+    #: A clickstream event whose `event_id` reached the collector at most this long after an
+    #: earlier copy's is not written again (`lake.dedup`); 0: no check. One hour covers SDK
+    #: retry schedules (backoff over minutes) and costs ~40 bytes of memory per event of the hour.
+    dedup_window_s: float = 3600.0
 
 
 class Sink:
@@ -70,7 +81,10 @@ class Sink:
         #: Next offset each assigned partition needs in its table (for lag); None: from the start.
         self._next: dict[tuple[str, int], int | None] = {}
         self._stop = stop or threading.Event()  # set: commit what is held and return
-        self._tables = {t: table_sink(config.lake, t, config.group) for t in config.topics}
+        self._tables = {
+            t: table_sink(config.lake, t, config.group, config.dedup_window_s)
+            for t in config.topics
+        }
         self._buffers = {t: TopicBuffer(t) for t in config.topics}
         self._consumer = transport.consumer(config.group, config.consumer)
         self.commits = 0
@@ -206,11 +220,20 @@ class Sink:
             version=report.version,
             rows=report.rows,
             rejected=report.rejected,
+            duplicates=report.repeats.dropped,
             records=len(batch),
             attempts=report.attempts,
             seconds=round(report.seconds, 3),
             offsets={str(p): list(r) for p, r in report.offsets.items()},
         )
+        if report.repeats.dropped:
+            log_event(
+                log,
+                "duplicates_dropped",
+                table=report.table,
+                rows=report.repeats.dropped,
+                sample=list(report.repeats.sample),
+            )
         try:  # informational (lag): the table's txn versions are what a sink resumes from
             self._consumer.commit(
                 [hwt.TopicPartition(batch.topic, p, o + 1) for p, o in batch.last.items()],
@@ -254,13 +277,16 @@ class Sink:
         )
 
 
-def table_sink(lake: Path, topic: str, group: str) -> TopicSink | CdcTableSink:
+def table_sink(
+    lake: Path, topic: str, group: str, dedup_window_s: float = 0.0
+) -> TopicSink | CdcTableSink:
     """The writer of a topic: change topics (`cdc.<source>.<db>.<table>`) land in a history and a
-    current-state table, any other topic in the table `spec_for` names."""
+    current-state table, any other topic in the table `spec_for` names (repeats dropped within
+    `dedup_window_s` where its spec names a key)."""
     names = cdc_names(topic)
     if names is not None:
         return CdcTableSink(lake, topic, names, group)
-    return TopicSink(lake, spec_for(topic), group)
+    return TopicSink(lake, spec_for(topic), group, dedup_window_s)
 
 
 def run_sink(broker: str, config: SinkConfig, stop: threading.Event | None = None) -> None:

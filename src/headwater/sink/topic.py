@@ -6,6 +6,11 @@ records are read again and their dead letters are not written twice (the dead-le
 txn versions filter them). A record rejected under one schema might fit after a restart if the
 table's schema changed in between (another sink widened it); it is then in both tables, never twice
 in either, never in neither.
+
+Repeats: a table whose spec names a dedup key (clickstream's `event_id`) gets a `RepeatFilter`
+(`lake.dedup`) with the sink's window; each commit attempt leaves out the rows whose key its
+batch or the table already holds, and the report counts them (`duplicates`). Their offsets are
+still covered by the commit's txns: a repeat is consumed, never written, and never read again.
 """
 
 from __future__ import annotations
@@ -17,6 +22,7 @@ from pathlib import Path
 import pyarrow as pa
 
 from headwater.lake.convert import Converted, Converter
+from headwater.lake.dedup import RepeatFilter, Repeats
 from headwater.lake.tables import TableSpec
 from headwater.lake.writer import LakeTable
 from headwater.sink.buffer import Batch
@@ -36,6 +42,9 @@ DEAD_LETTER_SCHEMA = pa.schema(
 )
 
 
+NO_REPEATS = Repeats()
+
+
 @dataclass(frozen=True, slots=True)
 class FlushReport:
     """What one flush committed (for the per-commit log line)."""
@@ -47,16 +56,22 @@ class FlushReport:
     attempts: int
     seconds: float
     offsets: dict[int, tuple[int, int]]  # partition -> (first, last) offsets of the batch
+    repeats: Repeats = NO_REPEATS  # rows left out: their key is in the batch or table already
 
 
 class TopicSink:
     """Writes batches of one topic into `<lake>/<table>` and `<lake>/<table>_dead_letters`."""
 
-    def __init__(self, lake: Path, spec: TableSpec, sink: str) -> None:
+    def __init__(self, lake: Path, spec: TableSpec, sink: str, dedup_window_s: float = 0.0) -> None:
         self.spec = spec
         self.table = LakeTable(lake / spec.name, spec.partition_column, sink, spec.topic)
         self.dead = LakeTable(lake / spec.dead_letter_name, "event_date", sink, spec.topic)
         self.converter = Converter(spec)
+        self.repeats: RepeatFilter | None = None
+        if spec.dedup_key is not None and spec.arrival is not None and dedup_window_s > 0:
+            self.repeats = RepeatFilter(
+                lake / spec.name, spec.dedup_key, spec.arrival, dedup_window_s
+            )
 
     def start_offsets(self, partitions: list[int]) -> dict[int, int | None]:
         """Where each partition resumes: the stored txn version + 1 (None: from the start)."""
@@ -78,7 +93,11 @@ class TopicSink:
         if first.rejected:
             dead = self.dead.append_once(lambda _: self._dead_letters(batch, first), batch.last)
             rejected = dead.rows
-        result = self.table.append_once(rows, batch.last)
+        keep = None if self.repeats is None else self.repeats.apply
+        result = self.table.append_once(rows, batch.last, keep)
+        repeats = (
+            NO_REPEATS if self.repeats is None or result.version is None else self.repeats.last
+        )
         return FlushReport(
             table=self.spec.name,
             version=result.version,
@@ -87,6 +106,7 @@ class TopicSink:
             attempts=result.attempts,
             seconds=time.monotonic() - started,
             offsets={p: (batch.first[p], batch.last[p]) for p in sorted(batch.last)},
+            repeats=repeats,
         )
 
     def _convert(self, batch: Batch, schema: pa.Schema) -> Converted:
