@@ -23,6 +23,7 @@ from __future__ import annotations
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 
 import duckdb
@@ -103,22 +104,18 @@ class CdcTableSink:
                     pc.and_(pc.greater_equal(idx, seg.start), pc.less(idx, seg.end))
                 ).drop_columns(["__i"])
                 h = self.history.commit_once(
-                    lambda t, s, props, part=part: self._history(t, s, props, part, known),
+                    partial(self._history, changes=part, known=known),
                     seg.last,
                 )
-                c = self.current.commit_once(
-                    lambda t, s, props, part=part: self._current(t, s, props, part), seg.last
-                )
+                c = self.current.commit_once(partial(self._current, changes=part), seg.last)
                 known.update(part.column("_key").to_pylist())
             else:
                 pos, ts_ms = seg.truncate
                 h = self.history.commit_once(
-                    lambda t, s, props, pos=pos, ts=ts_ms: self._close_all(t, props, pos, ts),
+                    partial(self._close_all, position=pos, ts_ms=ts_ms),
                     seg.last,
                 )
-                c = self.current.commit_once(
-                    lambda t, s, props, pos=pos: self._truncate(t, props, pos), seg.last
-                )
+                c = self.current.commit_once(partial(self._truncate, position=pos), seg.last)
             version = h.version if h.version is not None else version
             written += h.rows
             attempts += h.attempts + c.attempts
@@ -265,7 +262,12 @@ class CdcTableSink:
         return rows.num_rows
 
     def _close_all(
-        self, table: DeltaTable | None, props: CommitProperties, position: str, ts_ms: int
+        self,
+        table: DeltaTable | None,
+        stored: Mapping[int, int | None],
+        props: CommitProperties,
+        position: str,
+        ts_ms: int,
     ) -> int:
         if table is None:  # nothing to end; the commit still records the txns
             merge.create(str(self.history.path), scd2.history_rows(_empty_changes()), props)
@@ -274,7 +276,13 @@ class CdcTableSink:
             merge.close_all(table, at, position, props)
         return 0
 
-    def _truncate(self, table: DeltaTable | None, props: CommitProperties, position: str) -> int:
+    def _truncate(
+        self,
+        table: DeltaTable | None,
+        stored: Mapping[int, int | None],
+        props: CommitProperties,
+        position: str,
+    ) -> int:
         if table is None:
             merge.create(str(self.current.path), scd2.current_rows(_empty_changes()), props)
         else:
