@@ -18,7 +18,8 @@ prints `error: <cause>` and `fix: <hint>` on stderr and exits with the code. Err
 libraries are translated here (`translate`, as httpx maps httpcore's), not where they are raised:
 OSError by errno, `headwater.transport` errors by class and `retriable` (a refused topic is a
 usage error, a refused record a data error, the rest unavailable), and any exception that carries
-`exit_code` and `hint` (or `cause` and `fix`, as CdcError and SnapshotError do) is taken as is.
+`exit_code` and `hint` (or `cause` and `fix`, as CdcError and SnapshotError do) is taken as is;
+a missing module of an optional extra (`EXTRAS`) is a usage error naming the extra to install.
 Click's usage errors never get here: click prints them and exits 2 itself.
 """
 
@@ -35,6 +36,19 @@ EX_DATAERR = 65
 EX_UNAVAILABLE = 69
 EX_SOFTWARE = 70
 EX_IOERR = 74
+
+#: The module an optional extra installs -> the extra (pyproject's optional-dependencies).
+EXTRAS = {
+    "psycopg2": "cdc",
+    "pymysqlreplication": "cdc",
+    "MySQLdb": "snapshot",
+    "adbc_driver_postgresql": "snapshot",
+    "adbc_driver_manager": "snapshot",
+    "av": "video",
+    "aiohttp": "video",
+    "pandas": "ml",
+    "sklearn": "ml",
+}
 
 #: The table the `--help` epilog and the README show.
 EXIT_CODES = (
@@ -108,6 +122,14 @@ def translate(exc: BaseException) -> HeadwaterError | None:
         return DataError(f"broker refused a record: {exc}", "see the broker's limits and log")
     if isinstance(exc, transport.TransportError):
         return ServiceUnavailableError(f"broker: {exc}", "see the broker's log; then run again")
+    if isinstance(exc, ModuleNotFoundError) and exc.name:
+        extra = EXTRAS.get(exc.name.partition(".")[0])
+        if extra is not None:
+            return UsageError(
+                f"this command needs {exc.name}, which `headwater[{extra}]` installs",
+                f"pip install 'headwater[{extra}]' (or 'headwater[all]')",
+            )
+        return None
     if isinstance(exc, OSError):
         return _os_error(exc)
     return None
