@@ -65,6 +65,7 @@ def broker(
     from headwater.broker.config import BrokerConfig
     from headwater.broker.log import LogConfig
     from headwater.broker.server import run
+    from headwater.dirlock import DirectoryInUseError
     from headwater.logs import setup_logging
 
     if flush not in ("always", "interval", "never"):
@@ -89,7 +90,11 @@ def broker(
         metrics_host=metrics_host,
         metrics_port=metrics_port,
     )
-    run(config)
+    try:
+        run(config)
+    except DirectoryInUseError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(1) from None
 
 
 @app.command()
