@@ -14,6 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from headwater.broker.handlers.bodies import ProduceBody
 from headwater.broker.handlers.raw import RawResponse
 from headwater.broker.log import AppendResult, PartitionLog
 from headwater.broker.log.errors import LogError
@@ -43,7 +44,7 @@ class PartitionAppend:
     topic: str
     index: int
     log: PartitionLog
-    records: Any  # bytes-like, as decoded (kio gives bytes or a read-only memoryview)
+    records: bytes
     now_ms: int
 
     def run(self) -> AppendOutcome:
@@ -123,15 +124,16 @@ def handle_produce(state: BrokerState, request: Request) -> ProduceAppends | Raw
         return RawResponse(
             encode_legacy_produce_error(request.api_version, body, UNSUPPORTED_VERSION)
         )
+    typed: ProduceBody = body
     now_ms = state.now_ms()
-    effect = ProduceAppends(acks=body.acks)
-    for topic_data in body.topic_data:
+    effect = ProduceAppends(acks=typed.acks)
+    for topic_data in typed.topic_data:
         name = topic_data.name
         topic = state.topic_or_autocreate(name)
         partitions: list[dict[str, Any] | None] = []
         for part in topic_data.partition_data:
-            index = part.index
-            if body.transactional_id is not None:
+            index, records = part.index, part.records
+            if typed.transactional_id is not None:
                 partitions.append(
                     _partition_error(index, INVALID_REQUEST, TRANSACTIONS_NOT_SUPPORTED)
                 )
@@ -141,19 +143,19 @@ def handle_produce(state: BrokerState, request: Request) -> ProduceAppends | Raw
                         index, UNKNOWN_TOPIC_OR_PARTITION, f"unknown topic-partition {name}-{index}"
                     )
                 )
-            elif not part.records:
+            elif not records:
                 partitions.append(
                     _partition_error(index, CORRUPT_MESSAGE, "produce request carries no records")
                 )
             else:
                 log = topic.partitions[index]
-                effect.appends.append(PartitionAppend(name, index, log, part.records, now_ms))
+                effect.appends.append(PartitionAppend(name, index, log, records, now_ms))
                 partitions.append(None)
         effect.responses.append((name, partitions))
     return effect
 
 
-def handle_init_producer_id(state: Any, request: Any) -> dict[str, Any]:
+def handle_init_producer_id(state: BrokerState, request: Request) -> dict[str, Any]:
     body = request.body
     if body.transactional_id is not None:
         return {
