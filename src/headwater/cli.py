@@ -335,7 +335,13 @@ def video(
             loop.add_signal_handler(sig, stop.set)
         await run_video(config, stop)
 
-    asyncio.run(main())
+    from headwater.dirlock import DirectoryInUseError
+
+    try:
+        asyncio.run(main())
+    except DirectoryInUseError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(1) from None
 
 
 @app.command()
