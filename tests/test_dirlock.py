@@ -60,6 +60,7 @@ def test_lock_held_by_another_process_names_the_directory_and_its_pid(tmp_path: 
         message = str(info.value)
         assert str(tmp_path) in message
         assert f"process {holder.pid}" in message
+        assert info.value.exit_code == 69 and info.value.hint  # what the CLI boundary prints
         assert (tmp_path / LOCK_FILE).read_text() == f"{holder.pid}\n"  # the loser wrote nothing
     finally:
         holder.communicate("")

@@ -92,9 +92,9 @@ def broker(
     )
     try:
         run(config)
-    except DirectoryInUseError as exc:
-        typer.echo(f"error: {exc}", err=True)
-        raise typer.Exit(1) from None
+    except DirectoryInUseError as exc:  # as the error boundary does: cause, fix, exit 69
+        typer.echo(f"error: {exc.cause}\nfix: {exc.hint}", err=True)
+        raise typer.Exit(exc.exit_code) from None
 
 
 @app.command()
@@ -339,9 +339,9 @@ def video(
 
     try:
         asyncio.run(main())
-    except DirectoryInUseError as exc:
-        typer.echo(f"error: {exc}", err=True)
-        raise typer.Exit(1) from None
+    except DirectoryInUseError as exc:  # as the error boundary does: cause, fix, exit 69
+        typer.echo(f"error: {exc.cause}\nfix: {exc.hint}", err=True)
+        raise typer.Exit(exc.exit_code) from None
 
 
 @app.command()

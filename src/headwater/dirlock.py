@@ -25,17 +25,21 @@ LOCK_FILE = ".lock"
 
 
 class DirectoryInUseError(Exception):
-    """Another process holds the directory's lock: this is the user's setup, a retry won't help
-    while that process lives. `holder_pid` is None when the lock file names no pid."""
+    """Another process holds the directory's lock: a retry helps only once that process is gone.
+
+    `holder_pid` is None when the lock file names no pid. `cause`, `hint` and `exit_code` (69,
+    EX_UNAVAILABLE: a resource is taken) are what the CLI's error boundary prints and exits with.
+    """
+
+    exit_code = 69
+    hint = "stop that process, or give this one another directory"
 
     def __init__(self, directory: Path, holder_pid: int | None) -> None:
         self.directory = directory
         self.holder_pid = holder_pid
         holder = f"process {holder_pid}" if holder_pid is not None else "another process"
-        super().__init__(
-            f"{directory} is in use by {holder} (lock file {directory / LOCK_FILE}); "
-            "stop that process or choose another directory"
-        )
+        self.cause = f"{directory} is in use by {holder} (lock file {directory / LOCK_FILE})"
+        super().__init__(f"{self.cause}; {self.hint}")
 
 
 class DirectoryLock:

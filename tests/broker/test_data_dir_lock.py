@@ -52,7 +52,7 @@ def test_second_broker_on_a_data_dir_in_use_refuses_and_touches_nothing(broker_f
 
     result = second_broker(first.data_dir)
 
-    assert result.returncode != 0
+    assert result.returncode == 69  # EX_UNAVAILABLE: the directory is taken
     assert str(first.data_dir) in result.stderr
     assert f"process {first.proc.pid}" in result.stderr
     assert "Traceback" not in result.stderr + result.stdout
