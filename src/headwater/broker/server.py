@@ -187,25 +187,27 @@ class KafkaConnection(asyncio.BufferedProtocol):
         appending = _Appending(effect)
         self._pending.append((request, appending))
         self._appends_in_flight += 1
-        future = self._writer.submit(lambda: _run_appends(effect))
-        future.add_done_callback(lambda f: self._appends_done(request, appending, f))
+        self._writer.submit(
+            lambda: _run_appends(effect),
+            lambda outcomes, exc: self._appends_done(request, appending, outcomes, exc),
+        )
         self._update_reading()
 
     def _appends_done(
         self,
         request: Request,
         appending: _Appending,
-        future: asyncio.Future[list[AppendOutcome]],
+        outcomes: list[AppendOutcome] | None,
+        exc: BaseException | None,
     ) -> None:
         """On the loop: answer a produce whose appends ran (even if the client has gone, so
         metrics and fetch wake-ups see every append), then run what waited for it."""
         self._appends_in_flight -= 1
-        exc = future.exception()
-        if exc is not None:
+        if exc is not None or outcomes is None:
             self._handler_crashed(request, exc)
             return
         try:
-            appending.response = appending.effect.complete(self._state, future.result())
+            appending.response = appending.effect.complete(self._state, outcomes)
         except Exception:
             self._handler_crashed(request)
             return
