@@ -8,6 +8,11 @@ Rules:
 3. A handler that raises is a broker bug: it is logged with its traceback and the connection is
    closed; the process and every other connection keep going.
 4. Reading pauses while a connection has too much queued (slow reader or pipelining client).
+5. No disk writes on the event loop: Produce handlers return their appends (`ProduceAppends`),
+   which run on the writer thread (`broker.writer`); the answer is built when they are done.
+   While a connection has appends in flight, its later requests other than Produce wait for them,
+   so a request sees the effects of every request sent before it on its connection (Kafka handles
+   one request per connection at a time). Retention and DeleteTopics hold the writer off.
 """
 
 from __future__ import annotations
@@ -16,11 +21,13 @@ import asyncio
 import contextlib
 import logging
 from collections import deque
+from dataclasses import dataclass, field
 from typing import Any
 
 from headwater.broker.config import BrokerConfig
 from headwater.broker.handlers import HANDLERS, RawResponse
 from headwater.broker.handlers.api_versions import unsupported_version_payload
+from headwater.broker.handlers.produce import AppendOutcome, ProduceAppends
 from headwater.broker.log import LogError, PartitionLog
 from headwater.broker.protocol.build import build
 from headwater.broker.protocol.codec import (
@@ -39,6 +46,7 @@ from headwater.broker.protocol.fetch_response import encode_fetch_response
 from headwater.broker.protocol.framing import FrameDecoder
 from headwater.broker.protocol.versions import ApiKey, api_name
 from headwater.broker.state import BrokerState
+from headwater.broker.writer import StorageWriter
 from headwater.logs import log_event
 
 logger = logging.getLogger("headwater.broker.server")
@@ -46,17 +54,37 @@ logger = logging.getLogger("headwater.broker.server")
 MAX_PENDING_PER_CONNECTION = 256
 FLUSH_TICK_S = 0.1
 _NOTHING = object()
+#: Requests that remove segments or close logs: run on the loop with the writer held off.
+_EXCLUSIVE_APIS = frozenset({ApiKey.DELETE_TOPICS})
+
+
+@dataclass(slots=True)
+class _Appending:
+    """A produce whose appends run on the writer thread; `response` is set when they are done."""
+
+    effect: ProduceAppends
+    done: bool = False
+    response: Any = field(default=None)
+
+
+def _run_appends(effect: ProduceAppends) -> list[AppendOutcome]:
+    return [append.run() for append in effect.appends]
 
 
 class KafkaConnection(asyncio.BufferedProtocol):
     """One client connection: frames in, responses out in order."""
 
-    def __init__(self, state: BrokerState, connections: set[KafkaConnection]) -> None:
+    def __init__(
+        self, state: BrokerState, connections: set[KafkaConnection], writer: StorageWriter
+    ) -> None:
         self._state = state
         self._connections = connections
+        self._writer = writer
         self._decoder = FrameDecoder(state.config.max_frame_bytes)
         self._transport: asyncio.Transport | None = None
         self._pending: deque[tuple[Request, Any]] = deque()
+        self._deferred: deque[Request] = deque()
+        self._appends_in_flight = 0
         self._peer = ""
         self._closed = False
         self._write_paused = False
@@ -78,6 +106,7 @@ class KafkaConnection(asyncio.BufferedProtocol):
             if isinstance(pending, asyncio.Task):
                 pending.cancel()
         self._pending.clear()
+        self._deferred.clear()
 
     def pause_writing(self) -> None:
         self._write_paused = True
@@ -121,11 +150,28 @@ class KafkaConnection(asyncio.BufferedProtocol):
         name = api_name(request.api_key)
         state.metrics.requests.labels(api=name).inc()
         state.metrics.bytes_in.labels(api=name).inc(request.size)
+        if self._deferred or (self._appends_in_flight and request.api_key != ApiKey.PRODUCE):
+            self._deferred.append(request)  # rule 5: after this connection's appends
+            return
+        self._dispatch(request)
+
+    def _dispatch(self, request: Request) -> None:
+        state = self._state
         try:
-            result = HANDLERS[request.api_key](state, request)
+            if request.api_key in _EXCLUSIVE_APIS:
+                with self._writer.exclusive():
+                    result = HANDLERS[request.api_key](state, request)
+            else:
+                result = HANDLERS[request.api_key](state, request)
         except Exception:
             self._handler_crashed(request)
             return
+        if isinstance(result, ProduceAppends):
+            if not result.appends:
+                result = result.complete(state, [])
+            else:
+                self._start_appends(request, result)
+                return
         if asyncio.iscoroutine(result):
             task = asyncio.ensure_future(result)
             self._pending.append((request, task))
@@ -136,11 +182,50 @@ class KafkaConnection(asyncio.BufferedProtocol):
             self._pending.append((request, _NOTHING if result is None else result))
         self._drain()
 
+    def _start_appends(self, request: Request, effect: ProduceAppends) -> None:
+        appending = _Appending(effect)
+        self._pending.append((request, appending))
+        self._appends_in_flight += 1
+        self._writer.submit(
+            lambda: _run_appends(effect),
+            lambda outcomes, exc: self._appends_done(request, appending, outcomes, exc),
+        )
+        self._update_reading()
+
+    def _appends_done(
+        self,
+        request: Request,
+        appending: _Appending,
+        outcomes: list[AppendOutcome] | None,
+        exc: BaseException | None,
+    ) -> None:
+        """On the loop: answer a produce whose appends ran (even if the client has gone, so
+        metrics and fetch wake-ups see every append), then run what waited for it."""
+        self._appends_in_flight -= 1
+        if exc is not None or outcomes is None:
+            self._handler_crashed(request, exc)
+            return
+        try:
+            appending.response = appending.effect.complete(self._state, outcomes)
+        except Exception:
+            self._handler_crashed(request)
+            return
+        appending.done = True
+        self._drain()
+        while self._deferred and not self._closed:
+            if self._appends_in_flight and self._deferred[0].api_key != ApiKey.PRODUCE:
+                break
+            self._dispatch(self._deferred.popleft())
+
     def _drain(self) -> None:
         """Write every finished response at the head of the queue, in request order."""
         while self._pending and not self._closed:
             request, pending = self._pending[0]
-            if isinstance(pending, asyncio.Task):
+            if isinstance(pending, _Appending):
+                if not pending.done:
+                    break
+                pending = pending.response
+            elif isinstance(pending, asyncio.Task):
                 if not pending.done():
                     break
                 if pending.cancelled():
@@ -185,7 +270,8 @@ class KafkaConnection(asyncio.BufferedProtocol):
     def _update_reading(self) -> None:
         if self._transport is None or self._closed:
             return
-        should_pause = self._write_paused or len(self._pending) >= MAX_PENDING_PER_CONNECTION
+        queued = len(self._pending) + len(self._deferred)
+        should_pause = self._write_paused or queued >= MAX_PENDING_PER_CONNECTION
         if should_pause and not self._read_paused:
             self._transport.pause_reading()
             self._read_paused = True
@@ -238,6 +324,7 @@ class BrokerServer:
     def __init__(self, config: BrokerConfig) -> None:
         self.config = config
         self.state = BrokerState(config)
+        self.writer = StorageWriter()
         self._server: asyncio.Server | None = None
         self._connections: set[KafkaConnection] = set()
         self._tasks: list[asyncio.Task[None]] = []
@@ -247,7 +334,7 @@ class BrokerServer:
         await self.state.start()
         loop = asyncio.get_running_loop()
         self._server = await loop.create_server(
-            lambda: KafkaConnection(self.state, self._connections),
+            lambda: KafkaConnection(self.state, self._connections, self.writer),
             self.config.host,
             self.config.port,
             reuse_address=True,
@@ -296,7 +383,8 @@ class BrokerServer:
         while True:
             await asyncio.sleep(interval)
             try:
-                deleted = self.state.logs.apply_retention(self.state.now_ms())
+                with self.writer.exclusive():
+                    deleted = self.state.logs.apply_retention(self.state.now_ms())
                 if deleted:
                     log_event(logger, "retention_applied", segments_deleted=deleted)
             except (LogError, OSError) as exc:
@@ -315,6 +403,7 @@ class BrokerServer:
         if self._flushing is not None:  # a worker thread may still be inside fsync
             with contextlib.suppress(Exception):
                 await self._flushing
+        await asyncio.get_running_loop().run_in_executor(None, self.writer.close)
         await self.state.close()
         log_event(logger, "broker_stopped")
 

@@ -4,6 +4,7 @@ Data directory layout:
     <data_dir>/logs/            partition logs (`<topic>-<partition>/` segments) and topics.json
     <data_dir>/groups/          committed offsets and group metadata
     <data_dir>/producer-ids.json
+    <data_dir>/.lock            held (flock) for the process's life: one broker per directory
 """
 
 from __future__ import annotations
@@ -19,24 +20,33 @@ from headwater.broker.log.errors import LogError
 from headwater.broker.metrics import BrokerMetrics
 from headwater.broker.notifier import AppendNotifier
 from headwater.broker.producer_ids import ProducerIdAllocator
+from headwater.dirlock import DirectoryLock
 from headwater.logs import log_event
 
 logger = logging.getLogger("headwater.broker")
 
 
 class BrokerState:
-    """Everything request handlers read and change."""
+    """Everything request handlers read and change.
+
+    The data directory's lock is taken before anything in it is read or recovered, so a second
+    broker on the same directory raises `DirectoryInUseError` having touched nothing.
+    """
 
     def __init__(self, config: BrokerConfig) -> None:
         self.config = config
-        config.data_dir.mkdir(parents=True, exist_ok=True)
-        self.logs = LogManager(config.data_dir / "logs", config.log)
-        self.groups = GroupCoordinator(
-            config.data_dir / "groups",
-            initial_rebalance_delay_ms=config.group_initial_rebalance_delay_ms,
-            fsync=config.log.flush_policy == "always",
-        )
-        self.producer_ids = ProducerIdAllocator(config.data_dir)
+        self.lock = DirectoryLock(config.data_dir).acquire()
+        try:
+            self.logs = LogManager(config.data_dir / "logs", config.log)
+            self.groups = GroupCoordinator(
+                config.data_dir / "groups",
+                initial_rebalance_delay_ms=config.group_initial_rebalance_delay_ms,
+                fsync=config.log.flush_policy == "always",
+            )
+            self.producer_ids = ProducerIdAllocator(config.data_dir)
+        except BaseException:
+            self.lock.release()
+            raise
         self.notifier = AppendNotifier()
         self.metrics = BrokerMetrics(self)
 
@@ -44,10 +54,13 @@ class BrokerState:
         await self.groups.start()
 
     async def close(self) -> None:
-        await self.groups.close()
-        self.logs.flush_all()
-        self.groups.flush()
-        self.logs.close()
+        try:
+            await self.groups.close()
+            self.logs.flush_all()
+            self.groups.flush()
+            self.logs.close()
+        finally:
+            self.lock.release()
 
     def topic_or_autocreate(self, name: str, allow_auto_create: bool = True) -> TopicInfo | None:
         """The topic, created with the default partition count when allowed; None when unknown."""

@@ -9,6 +9,8 @@ from __future__ import annotations
 from typing import Any
 
 from headwater.broker.log.errors import LogError
+from headwater.broker.protocol.codec import Request
+from headwater.broker.state import BrokerState
 
 UNKNOWN_TOPIC_OR_PARTITION = 3
 INVALID_REPLICATION_FACTOR = 38
@@ -19,7 +21,7 @@ SOURCE_TOPIC_CONFIG = 1
 SOURCE_DEFAULT = 5
 
 
-def handle_create_topics(state: Any, request: Any) -> dict[str, Any]:
+def handle_create_topics(state: BrokerState, request: Request) -> dict[str, Any]:
     body = request.body
     results = []
     for ct in body.topics:
@@ -55,7 +57,7 @@ def handle_create_topics(state: Any, request: Any) -> dict[str, Any]:
     return {"throttle_time_ms": 0, "topics": results}
 
 
-def handle_delete_topics(state: Any, request: Any) -> dict[str, Any]:
+def handle_delete_topics(state: BrokerState, request: Request) -> dict[str, Any]:
     responses = []
     for name in request.body.topic_names:
         if name not in state.logs.topics:
@@ -69,7 +71,7 @@ def handle_delete_topics(state: Any, request: Any) -> dict[str, Any]:
     return {"throttle_time_ms": 0, "responses": responses}
 
 
-def handle_create_partitions(state: Any, request: Any) -> dict[str, Any]:
+def handle_create_partitions(state: BrokerState, request: Request) -> dict[str, Any]:
     body = request.body
     results = []
     for t in body.topics:
@@ -101,7 +103,7 @@ def _config_entry(
     }
 
 
-def _broker_configs(state: Any) -> list[tuple[str, str, bool]]:
+def _broker_configs(state: BrokerState) -> list[tuple[str, str, bool]]:
     c = state.config
     return [
         ("broker.id", str(c.node_id), True),
@@ -112,7 +114,7 @@ def _broker_configs(state: Any) -> list[tuple[str, str, bool]]:
     ]
 
 
-def handle_describe_configs(state: Any, request: Any) -> dict[str, Any]:
+def handle_describe_configs(state: BrokerState, request: Request) -> dict[str, Any]:
     results = []
     for res in request.body.resources:
         keys = set(res.configuration_keys) if res.configuration_keys is not None else None

@@ -5,7 +5,9 @@ from __future__ import annotations
 import struct
 from typing import Any
 
+from headwater.broker.protocol.codec import Request
 from headwater.broker.protocol.versions import SUPPORTED_VERSIONS
+from headwater.broker.state import BrokerState
 
 UNSUPPORTED_VERSION = 35
 
@@ -17,7 +19,7 @@ def _api_keys() -> list[dict[str, int]]:
     ]
 
 
-def handle_api_versions(state: Any, request: Any) -> dict[str, Any]:
+def handle_api_versions(state: BrokerState, request: Request) -> dict[str, Any]:
     return {
         "error_code": 0,
         "api_keys": _api_keys(),

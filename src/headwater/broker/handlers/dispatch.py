@@ -2,16 +2,23 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from headwater.broker.handlers import admin, api_versions, fetch, groups, metadata, offsets, produce
+from headwater.broker.handlers.produce import ProduceAppends
 from headwater.broker.handlers.raw import RawResponse
+from headwater.broker.protocol.codec import Request
 from headwater.broker.protocol.versions import ApiKey
+from headwater.broker.state import BrokerState
 
-__all__ = ["HANDLERS", "RawResponse"]
+__all__ = ["HANDLERS", "Handler", "HandlerResult", "RawResponse"]
 
-HANDLERS: dict[int, Callable[..., Any]] = {
+#: A response as plain data (see protocol.build), encoded bytes, appends to run, or no answer.
+HandlerResult = dict[str, Any] | RawResponse | ProduceAppends | None
+Handler = Callable[[BrokerState, Request], HandlerResult | Awaitable[HandlerResult]]
+
+HANDLERS: dict[int, Handler] = {
     ApiKey.API_VERSIONS: api_versions.handle_api_versions,
     ApiKey.METADATA: metadata.handle_metadata,
     ApiKey.PRODUCE: produce.handle_produce,

@@ -12,7 +12,10 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
+from headwater.broker.handlers.bodies import FetchBody
 from headwater.broker.log.errors import LogError
+from headwater.broker.protocol.codec import Request
+from headwater.broker.state import BrokerState
 
 UNKNOWN_TOPIC_OR_PARTITION = 3
 EARLIEST = -2
@@ -35,7 +38,7 @@ def _partition(
     }
 
 
-def _read_all(state: Any, body: Any) -> tuple[list[dict[str, Any]], int, bool]:
+def _read_all(state: BrokerState, body: FetchBody) -> tuple[list[dict[str, Any]], int, bool]:
     """One pass over every requested partition: (topic responses, bytes, any error)."""
     budget = body.max_bytes
     total = 0
@@ -69,8 +72,8 @@ def _read_all(state: Any, body: Any) -> tuple[list[dict[str, Any]], int, bool]:
     return responses, total, errors
 
 
-async def handle_fetch(state: Any, request: Any) -> dict[str, Any]:
-    body = request.body
+async def handle_fetch(state: BrokerState, request: Request) -> dict[str, Any]:
+    body: FetchBody = request.body
     loop = asyncio.get_running_loop()
     deadline = loop.time() + body.max_wait.total_seconds()
     keys = [(t.topic, p.partition) for t in body.topics for p in t.partitions]
@@ -86,7 +89,7 @@ async def handle_fetch(state: Any, request: Any) -> dict[str, Any]:
     return {"throttle_time_ms": 0, "error_code": 0, "session_id": 0, "responses": responses}
 
 
-def handle_list_offsets(state: Any, request: Any) -> dict[str, Any]:
+def handle_list_offsets(state: BrokerState, request: Request) -> dict[str, Any]:
     topics = []
     for lt in request.body.topics:
         topic = state.logs.topics.get(lt.name)

@@ -4,12 +4,15 @@ from __future__ import annotations
 
 from typing import Any
 
+from headwater.broker.protocol.codec import Request
+from headwater.broker.state import BrokerState
+
 COORDINATOR_NOT_AVAILABLE = 15
 GROUP_KEY = 0
 AUTHORIZED_OPERATIONS_OMITTED = -(2**31)
 
 
-def handle_find_coordinator(state: Any, request: Any) -> dict[str, Any]:
+def handle_find_coordinator(state: BrokerState, request: Request) -> dict[str, Any]:
     body = request.body
     config = state.config
     if getattr(body, "key_type", GROUP_KEY) != GROUP_KEY:
@@ -31,7 +34,7 @@ def handle_find_coordinator(state: Any, request: Any) -> dict[str, Any]:
     }
 
 
-async def handle_join_group(state: Any, request: Any) -> dict[str, Any]:
+async def handle_join_group(state: BrokerState, request: Request) -> dict[str, Any]:
     b = request.body
     session_ms = int(b.session_timeout.total_seconds() * 1000)
     rebalance = getattr(b, "rebalance_timeout", None)
@@ -67,7 +70,7 @@ async def handle_join_group(state: Any, request: Any) -> dict[str, Any]:
     }
 
 
-async def handle_sync_group(state: Any, request: Any) -> dict[str, Any]:
+async def handle_sync_group(state: BrokerState, request: Request) -> dict[str, Any]:
     b = request.body
     result = await state.groups.sync_group(
         b.group_id,
@@ -87,7 +90,7 @@ async def handle_sync_group(state: Any, request: Any) -> dict[str, Any]:
     }
 
 
-def handle_heartbeat(state: Any, request: Any) -> dict[str, Any]:
+def handle_heartbeat(state: BrokerState, request: Request) -> dict[str, Any]:
     b = request.body
     code = state.groups.heartbeat(
         b.group_id, b.generation_id, b.member_id, getattr(b, "group_instance_id", None)
@@ -95,7 +98,7 @@ def handle_heartbeat(state: Any, request: Any) -> dict[str, Any]:
     return {"throttle_time_ms": 0, "error_code": code}
 
 
-async def handle_leave_group(state: Any, request: Any) -> dict[str, Any]:
+async def handle_leave_group(state: BrokerState, request: Request) -> dict[str, Any]:
     b = request.body
     code, members = await state.groups.leave_group(b.group_id, [(b.member_id, None)])
     if code == 0 and members:
@@ -103,7 +106,7 @@ async def handle_leave_group(state: Any, request: Any) -> dict[str, Any]:
     return {"throttle_time_ms": 0, "error_code": code}
 
 
-def handle_list_groups(state: Any, request: Any) -> dict[str, Any]:
+def handle_list_groups(state: BrokerState, request: Request) -> dict[str, Any]:
     wanted = set(getattr(request.body, "states_filter", ()) or ())
     groups = [
         {"group_id": gid, "protocol_type": ptype, "group_state": st}
@@ -113,7 +116,7 @@ def handle_list_groups(state: Any, request: Any) -> dict[str, Any]:
     return {"throttle_time_ms": 0, "error_code": 0, "groups": groups}
 
 
-def handle_describe_groups(state: Any, request: Any) -> dict[str, Any]:
+def handle_describe_groups(state: BrokerState, request: Request) -> dict[str, Any]:
     groups = []
     for gid in request.body.groups:
         d = state.groups.describe_group(gid, request.api_version)

@@ -10,6 +10,8 @@ from typing import Any
 
 from headwater.broker.log import TopicInfo
 from headwater.broker.log.errors import InvalidTopicError, LogError
+from headwater.broker.protocol.codec import Request
+from headwater.broker.state import BrokerState
 
 UNKNOWN_TOPIC_OR_PARTITION = 3
 INVALID_TOPIC = 17
@@ -49,7 +51,7 @@ def _missing_topic(name: str, error: int) -> dict[str, Any]:
     }
 
 
-def handle_metadata(state: Any, request: Any) -> dict[str, Any]:
+def handle_metadata(state: BrokerState, request: Request) -> dict[str, Any]:
     body = request.body
     config = state.config
     requested = body.topics

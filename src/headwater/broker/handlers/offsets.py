@@ -5,8 +5,11 @@ from __future__ import annotations
 from collections import defaultdict
 from typing import Any
 
+from headwater.broker.protocol.codec import Request
+from headwater.broker.state import BrokerState
 
-def handle_offset_commit(state: Any, request: Any) -> dict[str, Any]:
+
+def handle_offset_commit(state: BrokerState, request: Request) -> dict[str, Any]:
     b = request.body
     offsets = [
         (
@@ -35,7 +38,7 @@ def handle_offset_commit(state: Any, request: Any) -> dict[str, Any]:
     }
 
 
-def handle_offset_fetch(state: Any, request: Any) -> dict[str, Any]:
+def handle_offset_fetch(state: BrokerState, request: Request) -> dict[str, Any]:
     b = request.body
     wanted = None
     if b.topics is not None:

@@ -168,9 +168,9 @@ class OffsetIndex(_IndexFile):
             return
         pack = self._ENTRY.pack
         self._write_entries(b"".join([pack(o, p) for o, p in entries]), len(self._offsets))
-        for o, p in entries:
-            self._offsets.append(o)
+        for o, p in entries:  # the looked-up array last: a reader thread never sees half an entry
             self._positions.append(p)
+            self._offsets.append(o)
 
     def truncate_entries(self, count: int) -> None:
         """Keep the first `count` entries (undo of a failed append)."""
@@ -239,9 +239,9 @@ class TimeIndex(_IndexFile):
             return
         pack = self._ENTRY.pack
         self._write_entries(b"".join([pack(t, o) for t, o in entries]), len(self._offsets))
-        for t, o in entries:
-            self._timestamps.append(t)
+        for t, o in entries:  # the looked-up array last: a reader thread never sees half an entry
             self._offsets.append(o)
+            self._timestamps.append(t)
 
     def truncate_entries(self, count: int) -> None:
         self._truncate_file(count)

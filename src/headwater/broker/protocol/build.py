@@ -55,7 +55,7 @@ def _plan(cls: type) -> tuple[tuple[str, str | None, type | None, bool, bool], .
         if origin is tuple:
             is_tuple = True
             inner = typing.get_args(tp)[0]
-            if dataclasses.is_dataclass(inner):
+            if isinstance(inner, type) and dataclasses.is_dataclass(inner):
                 nested = inner
         elif isinstance(tp, type) and dataclasses.is_dataclass(tp):
             nested = tp

@@ -36,6 +36,9 @@ _HEADER = struct.Struct(">hhi")
 _INT16 = struct.Struct(">h")
 _SIZE_AND_CORRELATION = struct.Struct(">ii")
 
+#: A request frame as the server has it: bytes, or a read-only view of a received bytearray.
+Frame = bytes | memoryview
+
 
 @dataclass(slots=True)
 class Request:
@@ -67,12 +70,17 @@ def response_type(api_key: int, api_version: int) -> type:
     return load_response_schema(api_key, api_version)
 
 
-@cache
+_WRITERS: dict[type, Callable[[io.BytesIO, Any], None]] = {}
+
+
 def _body_writer(body_type: type) -> Callable[[io.BytesIO, Any], None]:
-    return entity_writer(body_type)
+    writer = _WRITERS.get(body_type)
+    if writer is None:
+        writer = _WRITERS[body_type] = entity_writer(body_type)
+    return writer
 
 
-def _read_uvarint(buf: bytes, pos: int) -> tuple[int, int]:
+def _read_uvarint(buf: Frame, pos: int) -> tuple[int, int]:
     value = 0
     shift = 0
     while True:
@@ -88,7 +96,7 @@ def _read_uvarint(buf: bytes, pos: int) -> tuple[int, int]:
             raise RequestDecodeError("varint in request header is too long")
 
 
-def _skip_tagged_fields(buf: bytes, pos: int) -> int:
+def _skip_tagged_fields(buf: Frame, pos: int) -> int:
     count, pos = _read_uvarint(buf, pos)
     for _ in range(count):
         _tag, pos = _read_uvarint(buf, pos)
@@ -99,7 +107,7 @@ def _skip_tagged_fields(buf: bytes, pos: int) -> int:
     return pos
 
 
-def peek_header(frame: bytes) -> tuple[int, int, int]:
+def peek_header(frame: Frame) -> tuple[int, int, int]:
     """(api_key, api_version, correlation_id) of a frame, or RequestDecodeError."""
     if len(frame) < _HEADER.size:
         raise RequestDecodeError(f"request of {len(frame)} bytes is shorter than a header")
@@ -108,9 +116,9 @@ def peek_header(frame: bytes) -> tuple[int, int, int]:
 
 def decode_request(frame: bytes | bytearray) -> Request:
     """Decode one frame (size prefix already stripped)."""
-    if isinstance(frame, bytearray):  # kio's native reader takes read-only buffers only
-        frame = memoryview(frame).toreadonly()  # type: ignore[assignment]
-    api_key, api_version, correlation_id = peek_header(frame)
+    # kio's native reader takes read-only buffers only
+    data: Frame = memoryview(frame).toreadonly() if isinstance(frame, bytearray) else frame
+    api_key, api_version, correlation_id = peek_header(data)
     supported = SUPPORTED_VERSIONS.get(api_key)
     if supported is None or not supported[0] <= api_version <= supported[1]:
         raise UnsupportedVersionError(
@@ -122,20 +130,20 @@ def decode_request(frame: bytes | bytearray) -> Request:
         )
     try:
         pos = _HEADER.size
-        (client_len,) = _INT16.unpack_from(frame, pos)
+        (client_len,) = _INT16.unpack_from(data, pos)
         pos += 2
         client_id = None
         if client_len >= 0:
-            client_id = bytes(frame[pos : pos + client_len]).decode("utf-8", "replace")
+            client_id = bytes(data[pos : pos + client_len]).decode("utf-8", "replace")
             pos += client_len
-            if pos > len(frame):
+            if pos > len(data):
                 raise RequestDecodeError("client id runs past the end of the request")
         if is_flexible(api_key, api_version):
-            pos = _skip_tagged_fields(frame, pos)
+            pos = _skip_tagged_fields(data, pos)
         if api_key == ApiKey.PRODUCE and api_version in LEGACY_PRODUCE_VERSIONS:
-            body = decode_legacy_produce(frame, pos)
+            body = decode_legacy_produce(data, pos)
         else:
-            body, _ = _body_reader(api_key, api_version)(frame, pos)
+            body, _ = _body_reader(api_key, api_version)(data, pos)
     except RequestDecodeError as exc:
         exc.api_key, exc.api_version, exc.correlation_id = api_key, api_version, correlation_id
         raise
@@ -146,10 +154,10 @@ def decode_request(frame: bytes | bytearray) -> Request:
             api_version,
             correlation_id,
         ) from None
-    return Request(api_key, api_version, correlation_id, client_id, body, len(frame))
+    return Request(api_key, api_version, correlation_id, client_id, body, len(data))
 
 
-def encode_response(api_key: int, api_version: int, correlation_id: int, body: Any) -> bytes:
+def encode_response(api_key: int, api_version: int, correlation_id: int, body: object) -> bytes:
     """A framed response: size, header (v0 or v1), body encoded by kio."""
     buffer = io.BytesIO()
     buffer.write(b"\0\0\0\0")

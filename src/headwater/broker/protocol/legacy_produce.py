@@ -22,7 +22,7 @@ class LegacyProduceRequest:
     topics: list[tuple[str, list[int]]]
 
 
-def _read_string(buf: bytes, pos: int) -> tuple[str, int]:
+def _read_string(buf: bytes | memoryview, pos: int) -> tuple[str, int]:
     (length,) = _I16.unpack_from(buf, pos)
     pos += 2
     if length < 0 or pos + length > len(buf):
@@ -30,7 +30,7 @@ def _read_string(buf: bytes, pos: int) -> tuple[str, int]:
     return bytes(buf[pos : pos + length]).decode("utf-8", "replace"), pos + length
 
 
-def decode_legacy_produce(buf: bytes, pos: int) -> LegacyProduceRequest:
+def decode_legacy_produce(buf: bytes | memoryview, pos: int) -> LegacyProduceRequest:
     try:
         (acks,) = _I16.unpack_from(buf, pos)
         pos += 6  # acks, timeout

@@ -37,7 +37,18 @@ async def run_video(
 
     On `stop` each stream finishes the segment in hand and stores its position; streams still
     busy after `stop_timeout_s` are cancelled (they resume from their last stored position)."""
-    stop = stop or asyncio.Event()
+    store = ObjectStore(config.lake)
+    locks = store.lock_streams([spec.name for spec in config.streams])
+    try:
+        return await _run_video(config, store, stop or asyncio.Event(), stop_timeout_s)
+    finally:
+        for lock in locks:
+            lock.release()
+
+
+async def _run_video(
+    config: VideoConfig, store: ObjectStore, stop: asyncio.Event, stop_timeout_s: float
+) -> dict[str, StreamRunner]:
     conn = transport.connect(config.broker, client_id="headwater-video")
     positions = await asyncio.to_thread(_prepare, conn)
     publisher = Publisher(conn)
@@ -46,7 +57,7 @@ async def run_video(
     runners: dict[str, StreamRunner] = {}
     try:
         async with aiohttp.ClientSession(connector=connector) as session:
-            shared = Shared(config, session, ObjectStore(config.lake), publisher, decoder, stop)
+            shared = Shared(config, session, store, publisher, decoder, stop)
             for spec in config.streams:
                 runners[spec.name] = StreamRunner(spec, shared, positions.get(spec.name))
                 log_event(

@@ -11,6 +11,10 @@ Writes are whole-object: S3 puts are atomic; on a local disk we write a temporar
 rename it, so a crash never leaves a partial segment under its final name. Writing the same
 sequence again (after a restart before the position was stored) replaces the object with the
 same bytes. Blocking: call from a thread (`asyncio.to_thread`).
+
+On a local disk a follower holds `<root>/<stream>/.lock` (`lock_streams`) for its run, so a second
+`headwater video` following the same stream into the same directory refuses to start instead of
+storing and publishing every segment twice.
 """
 
 from __future__ import annotations
@@ -21,6 +25,8 @@ import uuid
 from datetime import date
 
 import pyarrow.fs as pafs  # type: ignore[import-untyped]
+
+from headwater.dirlock import DirectoryLock
 
 _STREAM_NAME = re.compile(r"[A-Za-z0-9._-]{1,128}")
 
@@ -66,6 +72,18 @@ class ObjectStore:
             with self.fs.open_output_stream(path) as out:
                 out.write(data)
         return self.url(relpath)
+
+    def lock_streams(self, streams: list[str]) -> list[DirectoryLock]:
+        """Lock each stream's directory (local stores only; all or none, DirectoryInUseError)."""
+        locks: list[DirectoryLock] = []
+        try:
+            for stream in streams if self._local else []:
+                locks.append(DirectoryLock(f"{self._base}/{check_stream_name(stream)}").acquire())
+        except BaseException:
+            for lock in locks:
+                lock.release()
+            raise
+        return locks
 
     def get(self, relpath: str) -> bytes:
         with self.fs.open_input_stream(f"{self._base}/{relpath}") as f:
