@@ -76,7 +76,9 @@ def save_week(
         positions.ensure_topic(admin)
     total = int(days * 86_400 * rate)
     step_ms = 1000 / rate
-    start_ms = int(time.time() * 1000 - days * DAY_MS)
+    # the week ends an hour ago: the batches here span minutes where CDC's span one save, and a
+    # segment's age (segment.ms) counts from its first batch's newest timestamp, as Kafka's does
+    start_ms = int(time.time() * 1000 - days * DAY_MS - 3_600_000)
     names = [f"source-{i}" for i in range(sources)]
     keys = [name.encode() for name in names]
     connectors = ["mysql" if i % 2 == 0 else "postgresql" for i in range(sources)]

@@ -14,8 +14,7 @@ from typing import Any
 
 from headwater.broker.config import BrokerConfig
 from headwater.broker.groups import GroupCoordinator
-from headwater.broker.log import LogManager, TopicInfo
-from headwater.broker.log.cleaner import LogCleaner
+from headwater.broker.log import LogCleaner, LogManager, TopicInfo
 from headwater.broker.log.errors import LogError
 from headwater.broker.metrics import BrokerMetrics
 from headwater.broker.notifier import AppendNotifier

@@ -8,7 +8,10 @@ Durability: an append is in the OS page cache when `append` returns (it survives
 topic's flush policy decides when it reaches the disk: `always` fdatasyncs before returning;
 `interval` and `never` leave it to `flush_due()`, which the broker's background task calls (and
 which may run in a worker thread: it only fsyncs descriptors and tolerates a segment being deleted
-meanwhile). Everything else must be called from one thread. Crash recovery is in `loader`.
+meanwhile). The log cleaner's thread (`cleaner`) reads sealed segments without a lock and takes
+`lock` only to swap cleaned segments in (`swap_cleaned`) or roll a quiet active segment; append,
+read, retention and close hold `lock` too, so a read never meets a segment closed under it.
+Crash recovery, including a swap cut short, is in `loader`.
 """
 
 from __future__ import annotations
