@@ -6,17 +6,21 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import shutil
+import subprocess
 import threading
+import warnings
 from pathlib import Path
 
 import pytest
 
 import headwater.transport as hwt
-from headwater.broker.log import LogConfig, LogManager, PartitionLog
+from headwater.broker.log import LogConfig, LogManager, PartitionLog, iter_batches
 from headwater.broker.log.cleaner import LogCleaner
 from headwater.broker.log.compaction import clean
 
-from ..clients import wait_until
+from ...conftest import BrokerProcess
+from ..clients import produce, wait_until
 from .compacted import T0, Row, latest_per_key, put, rows
 from .conftest import abandon
 
@@ -173,44 +177,49 @@ def test_a_topic_without_compact_is_never_touched(tmp_path: Path) -> None:
     manager.close()
 
 
-def test_a_consumer_reads_the_latest_value_per_key_after_the_broker_compacted(
-    broker_factory,
-) -> None:
-    """confluent-kafka through headwater.transport, against `headwater broker`."""
-    broker = broker_factory("--log-cleaner-backoff-ms", "100")
-    conn = hwt.connect(broker.bootstrap)
-    topic = "compacted.e2e"
-    with conn.admin() as admin:
-        admin.create_topics(
-            [
-                hwt.TopicSpec(
-                    topic,
-                    partitions=1,
-                    config={
-                        "cleanup.policy": "compact",
-                        "segment.bytes": "4096",
-                        "segment.ms": "500",
-                    },
-                )
-            ]
-        )
-    latest: dict[bytes, bytes] = {}
-    with conn.producer() as producer:
-        for i in range(3000):
-            key, value = f"key{i % 5}".encode(), f"value{i}".encode()
-            producer.produce(topic, value, key=key)
-            latest[key] = value
-        assert producer.flush(30) == 0
+def _create_compacted(bootstrap: str, topic: str) -> None:
+    with hwt.connect(bootstrap).admin() as admin:
+        config = {
+            "cleanup.policy": "compact",
+            "segment.bytes": "4096",
+            "segment.ms": "500",
+            "min.cleanable.dirty.ratio": "0.01",  # clean even a small dirty tail
+        }
+        admin.create_topics([hwt.TopicSpec(topic, partitions=1, config=config)])
+
+
+def _wait_cleaned(broker: BrokerProcess, topic: str, end_offset: int) -> None:
+    """Until the broker logs a `log_cleaned` line for `topic` that covers `end_offset`."""
 
     def cleaned_to_end() -> bool:
         for line in broker.log_text().splitlines():
             if line.startswith("{") and '"log_cleaned"' in line:
                 event = json.loads(line)
-                if event["topic"] == topic and event["cleaned_to"] >= 3000:
+                if event["topic"] == topic and event["cleaned_to"] >= end_offset:
                     return True
         return False
 
-    wait_until(cleaned_to_end, 60, "a log_cleaned event covering every record")
+    wait_until(cleaned_to_end, 60, f"a log_cleaned event for {topic} up to {end_offset}")
+
+
+@pytest.mark.parametrize("codec", ["none", "lz4", "snappy", "zstd"])
+def test_a_consumer_reads_the_latest_value_per_key_after_the_broker_compacted(
+    broker_factory, codec: str
+) -> None:
+    """confluent-kafka through headwater.transport, against `headwater broker`; the cleaner
+    rewrites batches in their codec, and librdkafka must decompress what it wrote."""
+    broker = broker_factory("--log-cleaner-backoff-ms", "100")
+    conn = hwt.connect(broker.bootstrap)
+    topic = f"compacted.{codec}"
+    _create_compacted(broker.bootstrap, topic)
+    latest: dict[bytes, bytes] = {}
+    with conn.producer(hwt.ProducerOptions(compression=codec)) as producer:  # type: ignore[arg-type]
+        for i in range(3000):
+            key, value = f"key{i % 5}".encode(), f"value{i}".encode() * (1 + i % 3)
+            producer.produce(topic, value, key=key)
+            latest[key] = value
+        assert producer.flush(30) == 0
+    _wait_cleaned(broker, topic, 3000)
     options = hwt.ConsumerOptions(fetch_max_wait_ms=100)
     got: dict[bytes, bytes] = {}
     count = 0
@@ -230,3 +239,58 @@ def test_a_consumer_reads_the_latest_value_per_key_after_the_broker_compacted(
         wait_until(lambda: consumer.at_end(part), 30, "the end of the topic", step=read_some)
     assert got == latest
     assert count == len(latest)
+
+
+def test_kafka_python_and_kcat_step_over_gaps_and_empty_batches(broker_factory) -> None:
+    """Producer 1 (gzip) is superseded by producer 2 but for one key: its first batch is
+    rewritten, still gzip, around that key, its last batch stays, empty (Kafka keeps a producer's
+    last batch for its sequence numbers), and everything between goes."""
+    broker = broker_factory("--log-cleaner-backoff-ms", "100")
+    topic = "compacted.clients"
+    _create_compacted(broker.bootstrap, topic)
+    keys = [b"keep"] + [f"k{i % 5}".encode() for i in range(500)]
+    small_gzip_batches = {"compression.type": "gzip", "linger.ms": 0, "batch.num.messages": 10}
+    first = produce(broker.bootstrap, topic, [b"kept"] + [b"old"] * 500, keys, **small_gzip_batches)
+    second = produce(broker.bootstrap, topic, [b"new"] * 5, keys[1:6])
+    end = second[-1].offset + 1
+    _wait_cleaned(broker, topic, end)
+    expected = [(0, b"keep", b"kept")] + [(d.offset, d.key, b"new") for d in second]
+    assert first[-1].offset < second[0].offset
+    headers = [
+        header
+        for path in sorted((broker.data_dir / "logs" / f"{topic}-0").glob("*.log"))
+        for _, header in iter_batches(path.read_bytes())
+    ]
+    assert (headers[0].base_offset, headers[0].records_count, headers[0].compression) == (0, 1, 1)
+    assert headers[0].last_offset_delta > 0  # rewritten around the one kept record
+    assert headers[1].records_count == 0  # producer 1's last batch, kept for its sequence
+    assert headers[1].last_offset == first[-1].offset
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
+        from kafka import KafkaConsumer, TopicPartition
+
+    consumer = KafkaConsumer(
+        bootstrap_servers=broker.bootstrap, enable_auto_commit=False, consumer_timeout_ms=10_000
+    )
+    part = TopicPartition(topic, 0)
+    consumer.assign([part])
+    consumer.seek_to_beginning(part)
+    seen = []
+    for message in consumer:
+        seen.append((message.offset, message.key, message.value))
+        if message.offset == end - 1:
+            break
+    consumer.close()
+    assert seen == expected
+
+    kcat = shutil.which("kcat")
+    if kcat is None:
+        pytest.skip("kcat is not installed")
+    out = subprocess.run(
+        [kcat, "-C", "-q", "-b", broker.bootstrap, "-t", topic, "-p", "0", "-o", "beginning",
+         "-e", "-J"],
+        capture_output=True, timeout=40, check=True,
+    ).stdout  # fmt: skip
+    lines = [json.loads(line) for line in out.splitlines() if line.strip()]
+    assert [(m["offset"], m["key"].encode(), m["payload"].encode()) for m in lines] == expected
