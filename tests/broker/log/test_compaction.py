@@ -12,6 +12,7 @@ from headwater.broker.log import PartitionLog
 from headwater.broker.log.batch import BatchHeader, iter_batches
 from headwater.broker.log.compaction import (
     CHECKPOINT_FILE,
+    CleaningAborted,
     clean,
     needs_cleaning,
     read_checkpoint,
@@ -247,3 +248,18 @@ def test_the_checkpoint_survives_a_reopen(open_log: OpenLog) -> None:
     reopened = open_log(**COMPACT)
     assert read_checkpoint(reopened.directory).offset == 12
     assert not needs_cleaning(reopened, T0)
+
+
+@pytest.mark.parametrize("after", [0, 5, 15])  # while mapping keys, while copying
+def test_a_pass_told_to_stop_leaves_the_log_as_it_was(open_log: OpenLog, after: int) -> None:
+    log = open_log(**COMPACT)
+    _interleaved(log, 10)
+    put(log, [(b"z", b"z")])
+    log.close()
+    log = open_log(cleanup_policy="compact", segment_bytes=1 << 20)  # one group: one swap
+    before = rows(log)
+    asked = iter(range(10_000))
+    with pytest.raises(CleaningAborted):
+        clean(log, T0, stop=lambda: next(asked) >= after)
+    assert rows(log) == before
+    assert [p.name for p in log.directory.iterdir() if p.suffix == ".cleaned"] == []

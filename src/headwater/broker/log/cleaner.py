@@ -23,7 +23,7 @@ import threading
 import time
 from collections.abc import Callable
 
-from headwater.broker.log.compaction import CleanResult, clean, needs_cleaning
+from headwater.broker.log.compaction import CleaningAborted, CleanResult, clean, needs_cleaning
 from headwater.broker.log.errors import LogError
 from headwater.broker.log.manager import LogManager
 from headwater.broker.log.partition_log import PartitionLog
@@ -61,7 +61,8 @@ class LogCleaner:
         self._thread.start()
 
     def stop(self, timeout_s: float = 30.0) -> None:
-        """Finish the pass under way (a swap is never interrupted) and end the thread."""
+        """Abandon the pass under way between two batches (a swap already started finishes;
+        groups swapped in stay cleaned) and end the thread."""
         with self._wake:
             self._stopping = True
             self._wake.notify_all()
@@ -118,7 +119,9 @@ class LogCleaner:
             now_ms = self._clock()
             log.roll_if_quiet(now_ms)
             if needs_cleaning(log, now_ms):
-                return clean(log, now_ms)
+                return clean(log, now_ms, stop=lambda: self._stopping)
+        except CleaningAborted:
+            return None
         except (LogError, OSError) as exc:
             if not log.closed:  # a topic deleted meanwhile is not a failure
                 log_event(

@@ -27,6 +27,7 @@ from __future__ import annotations
 import logging
 import os
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -118,14 +119,25 @@ def needs_cleaning(log: PartitionLog, now_ms: int) -> bool:
     return (dirty > 0 and ratio >= log.config.min_cleanable_dirty_ratio) or expired
 
 
-def clean(log: PartitionLog, now_ms: int) -> CleanResult | None:
-    """One compaction pass over `log` (see the module docstring); None if nothing to clean."""
+class CleaningAborted(Exception):
+    """`stop()` said so mid-pass: the partial `.cleaned` file is gone, nothing was swapped."""
+
+
+def _never() -> bool:
+    return False
+
+
+def clean(log: PartitionLog, now_ms: int, stop: Callable[[], bool] = _never) -> CleanResult | None:
+    """One compaction pass over `log` (see the module docstring); None if nothing to clean.
+
+    `stop` is asked between batches; when it answers True the pass raises CleaningAborted
+    (groups already swapped in stay cleaned)."""
     started = time.perf_counter()
     segments = cleanable_segments(log, now_ms)
     if not segments:
         return None
     last_batches = log.producer_last_offsets()
-    latest = _offset_map(segments)
+    latest = _offset_map(segments, stop)
     retention_ms = log.config.delete_retention_ms
     removed = 0
     expiry = -1
@@ -134,7 +146,7 @@ def clean(log: PartitionLog, now_ms: int) -> CleanResult | None:
     kept_segments = 0
     for group in _groups(segments, log.config.segment_bytes):
         path = log.directory / offset_file_name(group[0].base_offset, CLEANED_SUFFIX)
-        counts = _copy_group(group, path, latest, last_batches, now_ms, retention_ms)
+        counts = _copy_group(group, path, latest, last_batches, now_ms, retention_ms, stop)
         new = log.swap_cleaned(group, path)
         if new is None:  # retention or a delete got there first: try again next pass
             return None
@@ -182,11 +194,13 @@ def _end_of(log: PartitionLog, last_cleaned: LogSegment) -> int:
         return log.log_end_offset
 
 
-def _offset_map(segments: list[LogSegment]) -> dict[bytes, int]:
+def _offset_map(segments: list[LogSegment], stop: Callable[[], bool]) -> dict[bytes, int]:
     """Key -> offset of its last record in `segments` (Kafka's OffsetMap, exact here)."""
     latest: dict[bytes, int] = {}
     for segment in segments:
         for header, batch in segment.iter_batch_bytes():
+            if stop():
+                raise CleaningAborted(f"{segment.log_path}: stopped while mapping keys")
             if header.attributes & _UNTOUCHED:
                 continue
             try:
@@ -232,6 +246,7 @@ def _copy_group(
     last_batches: dict[int, int],
     now_ms: int,
     retention_ms: int,
+    stop: Callable[[], bool],
 ) -> _GroupCounts:
     """Write the kept part of `group` to `path` and fsync it."""
     counts = _GroupCounts()
@@ -241,6 +256,8 @@ def _copy_group(
         pending_bytes = 0
         for segment in group:
             for header, batch in segment.iter_batch_bytes():
+                if stop():
+                    raise CleaningAborted(f"{path}: stopped while copying")
                 out = _clean_batch(
                     header, batch, latest, last_batches, now_ms, retention_ms, counts
                 )
