@@ -13,9 +13,11 @@ Kafka's LogCleaner, pass by pass:
    it is a tombstone (null value) whose timestamp is more than `delete.retention.ms` old. Batches
    keep their base and last offsets (offsets are preserved; gaps appear); a batch left with no
    record is dropped unless it is the last batch its producer wrote, which stays, empty, so the
-   producer's sequence numbers survive (Kafka's rule). Control and transactional batches, and
-   batches that do not decode, are copied unchanged. Each group becomes `<base>.log.cleaned`,
-   fsynced, then swapped in under the lock (`PartitionLog.swap_cleaned`).
+   producer's sequence numbers survive (Kafka's rule). Control and transactional batches,
+   batches that do not decode, and the batch holding the log's last offset (which Kafka never
+   cleans, as it is always in the active segment there) are copied unchanged. Each group
+   becomes `<base>.log.cleaned`, fsynced, then swapped in under the lock
+   (`PartitionLog.swap_cleaned`).
 
 The checkpoint file `cleaner-offset-checkpoint` in the partition directory holds "<offset>
 <tombstone expiry ms>": where the last pass stopped and when its oldest kept tombstone expires
@@ -136,9 +138,15 @@ def clean(log: PartitionLog, now_ms: int, stop: Callable[[], bool] = _never) -> 
     segments = cleanable_segments(log, now_ms)
     if not segments:
         return None
-    last_batches = log.producer_last_offsets()
-    latest = _offset_map(segments, stop)
-    retention_ms = log.config.delete_retention_ms
+    with log.lock:
+        log_last_offset = log.log_end_offset - 1
+    rules = _Rules(
+        _offset_map(segments, stop),
+        log.producer_last_offsets(),
+        now_ms,
+        log.config.delete_retention_ms,
+        log_last_offset,
+    )
     removed = 0
     expiry = -1
     bytes_before = sum(segment.size for segment in segments)
@@ -146,7 +154,7 @@ def clean(log: PartitionLog, now_ms: int, stop: Callable[[], bool] = _never) -> 
     kept_segments = 0
     for group in _groups(segments, log.config.segment_bytes):
         path = log.directory / offset_file_name(group[0].base_offset, CLEANED_SUFFIX)
-        counts = _copy_group(group, path, latest, last_batches, now_ms, retention_ms, stop)
+        counts = _copy_group(group, path, rules, stop)
         new = log.swap_cleaned(group, path)
         if new is None:  # retention or a delete got there first: try again next pass
             return None
@@ -233,6 +241,17 @@ def _groups(segments: list[LogSegment], segment_bytes: int) -> list[list[LogSegm
     return groups
 
 
+@dataclass(frozen=True, slots=True)
+class _Rules:
+    """What decides the fate of each record in one pass."""
+
+    latest: dict[bytes, int]  # key -> offset of its last record
+    last_batches: dict[int, int]  # producer id -> last offset it wrote
+    now_ms: int
+    delete_retention_ms: int
+    log_last_offset: int  # the batch holding it is copied unchanged (see _clean_batch)
+
+
 @dataclass(slots=True)
 class _GroupCounts:
     removed: int = 0
@@ -242,10 +261,7 @@ class _GroupCounts:
 def _copy_group(
     group: list[LogSegment],
     path: Path,
-    latest: dict[bytes, int],
-    last_batches: dict[int, int],
-    now_ms: int,
-    retention_ms: int,
+    rules: _Rules,
     stop: Callable[[], bool],
 ) -> _GroupCounts:
     """Write the kept part of `group` to `path` and fsync it."""
@@ -258,9 +274,7 @@ def _copy_group(
             for header, batch in segment.iter_batch_bytes():
                 if stop():
                     raise CleaningAborted(f"{path}: stopped while copying")
-                out = _clean_batch(
-                    header, batch, latest, last_batches, now_ms, retention_ms, counts
-                )
+                out = _clean_batch(header, batch, rules, counts)
                 if out is None:
                     continue
                 pending.append(out)
@@ -281,13 +295,18 @@ def _copy_group(
 def _clean_batch(
     header: BatchHeader,
     batch: memoryview,
-    latest: dict[bytes, int],
-    last_batches: dict[int, int],
-    now_ms: int,
-    retention_ms: int,
+    rules: _Rules,
     counts: _GroupCounts,
 ) -> bytes | memoryview | None:
-    """The batch as compaction leaves it: unchanged, rebuilt with fewer records, or None."""
+    """The batch as compaction leaves it: unchanged, rebuilt with fewer records, or None.
+
+    The batch holding the log's last offset stays as it is, as it would in Kafka, where it is
+    always in the active segment: consumers find their end of the partition by reaching a record
+    at log end - 1 (librdkafka's EOF, the position reader), and a quiet topic whose active segment
+    the cleaner rolled must not lose that record."""
+    last_batches = rules.last_batches
+    if header.last_offset >= rules.log_last_offset:
+        return batch
     if header.attributes & _UNTOUCHED or header.records_count == 0:
         return batch if header.records_count or _producer_needs(header, last_batches) else None
     try:
@@ -302,11 +321,11 @@ def _clean_batch(
         key = record.key
         if key is not None:
             offset = base + record.offset_delta
-            if latest.get(key, offset) > offset:
+            if rules.latest.get(key, offset) > offset:
                 continue
             if record.tombstone:
-                due = record.timestamp + retention_ms
-                if due <= now_ms:
+                due = record.timestamp + rules.delete_retention_ms
+                if due <= rules.now_ms:
                     continue
                 counts.tombstone_expiry = (
                     due if counts.tombstone_expiry < 0 else min(counts.tombstone_expiry, due)
