@@ -265,17 +265,17 @@ def test_a_pass_told_to_stop_leaves_the_log_as_it_was(open_log: OpenLog, after: 
     assert [p.name for p in log.directory.iterdir() if p.suffix == ".cleaned"] == []
 
 
-def test_the_last_batch_of_a_quiet_log_keeps_its_records_after_a_roll(open_log: OpenLog) -> None:
+def test_the_last_record_of_a_quiet_log_stays_after_a_roll(open_log: OpenLog) -> None:
     """A consumer finds the partition's end by reaching a record at log end - 1 (librdkafka's
-    EOF, kcat -e, the position reader): in Kafka that batch is always in the active segment."""
+    EOF, kcat -e, the position reader): in Kafka that record is always in the active segment."""
     log = open_log(cleanup_policy="compact", segment_ms=1000, delete_retention_ms=0)
     put(log, [(b"a", b"1"), (b"b", b"1")])
-    put(log, [(b"a", b"2"), (b"b", None)], now_ms=T0 + 1)  # b's tombstone, due at once
+    put(log, [(b"a", b"2"), (b"a", b"3"), (b"b", None)], now_ms=T0 + 1)  # tombstone due at once
     assert log.roll_if_quiet(T0 + 1000)
     clean(log, T0 + 1000)
-    assert rows(log) == [(2, b"a", b"2"), (3, b"b", None)]
-    assert rows(log, 3) == [(3, b"b", None)]
-    put(log, [(b"c", b"1")], now_ms=T0 + 2000)  # no longer last: cleaned like any other
+    assert rows(log) == [(3, b"a", b"3"), (4, b"b", None)]
+    assert rows(log, 4) == [(4, b"b", None)]
+    put(log, [(b"c", b"1")], now_ms=T0 + 2000)  # no longer last: goes like any other
     assert log.roll_if_quiet(T0 + 3000)
     clean(log, T0 + 3000)
-    assert rows(log) == [(2, b"a", b"2"), (4, b"c", b"1")]
+    assert rows(log) == [(3, b"a", b"3"), (5, b"c", b"1")]

@@ -13,9 +13,9 @@ Kafka's LogCleaner, pass by pass:
    it is a tombstone (null value) whose timestamp is more than `delete.retention.ms` old. Batches
    keep their base and last offsets (offsets are preserved; gaps appear); a batch left with no
    record is dropped unless it is the last batch its producer wrote, which stays, empty, so the
-   producer's sequence numbers survive (Kafka's rule). Control and transactional batches,
-   batches that do not decode, and the batch holding the log's last offset (which Kafka never
-   cleans, as it is always in the active segment there) are copied unchanged. Each group
+   producer's sequence numbers survive (Kafka's rule). The record at the log's last offset is
+   never removed (Kafka never cleans it: it is always in the active segment there). Control and
+   transactional batches, and batches that do not decode, are copied unchanged. Each group
    becomes `<base>.log.cleaned`, fsynced, then swapped in under the lock
    (`PartitionLog.swap_cleaned`).
 
@@ -249,7 +249,7 @@ class _Rules:
     last_batches: dict[int, int]  # producer id -> last offset it wrote
     now_ms: int
     delete_retention_ms: int
-    log_last_offset: int  # the batch holding it is copied unchanged (see _clean_batch)
+    log_last_offset: int  # the record there is never removed (see _clean_batch)
 
 
 @dataclass(slots=True)
@@ -300,13 +300,11 @@ def _clean_batch(
 ) -> bytes | memoryview | None:
     """The batch as compaction leaves it: unchanged, rebuilt with fewer records, or None.
 
-    The batch holding the log's last offset stays as it is, as it would in Kafka, where it is
-    always in the active segment: consumers find their end of the partition by reaching a record
-    at log end - 1 (librdkafka's EOF, the position reader), and a quiet topic whose active segment
-    the cleaner rolled must not lose that record."""
+    The record at the log's last offset always stays (it can only go as an expired tombstone):
+    consumers find the end of a partition by reaching a record at log end - 1 (librdkafka's
+    EOF, kcat -e, the position reader), and in Kafka that record is never cleaned since it is
+    always in the active segment; here the cleaner may have rolled a quiet one."""
     last_batches = rules.last_batches
-    if header.last_offset >= rules.log_last_offset:
-        return batch
     if header.attributes & _UNTOUCHED or header.records_count == 0:
         return batch if header.records_count or _producer_needs(header, last_batches) else None
     try:
@@ -325,7 +323,7 @@ def _clean_batch(
                 continue
             if record.tombstone:
                 due = record.timestamp + rules.delete_retention_ms
-                if due <= rules.now_ms:
+                if due <= rules.now_ms and offset != rules.log_last_offset:
                     continue
                 counts.tombstone_expiry = (
                     due if counts.tombstone_expiry < 0 else min(counts.tombstone_expiry, due)
