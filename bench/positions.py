@@ -1,145 +1,207 @@
-"""Position store benchmark: a reader's start-up after a simulated week of saves.
+"""Benchmark of `_headwater.positions` compaction: the topic's size and the position reader's start
+time after a simulated week of CDC position saves, before and after the broker's log cleaner ran.
 
-Load: one embedded broker (fresh port and data directory). `_headwater.positions` gets a week of
-saves as the running sources make them: each CDC source saves every `--save-interval-ms` (the
-publisher's default, 200 ms: 3,024,000 records a week) and each video stream once per 2-second
-segment (302,400 a week), under the store's keys (`cdc:<source>`, `video:<stream>`), through
-`CdcPositionWriter`'s value format.
+    .venv/bin/python bench/positions.py [--days 7] [--rate 5] [--sources 4] [--segment-ms MS]
+                                        [--repeat 2] [--json PATH]
 
-Measured, for the uncompacted week and for what compaction leaves of it (one record per key,
-produced to a second topic created by the same `topic_spec`, as the baseline of the same run):
-the partition's bytes on disk, the records read, and the wall time of `read_latest`, the read a
-CDC reader or video follower does before it starts. The week's read must return exactly the
-latest position of every key.
+One embedded broker (`headwater broker`, private port and data directory), three starts:
 
-    PYTHONPATH=src .venv/bin/python bench/positions.py [--cdc-sources 1] [--video-streams 4]
-                                                       [--days 7] [--save-interval-ms 200]
+  save      `--days` of saves at `--rate` a second in all (5/s for 7 days = 3,024,000 records),
+            round robin over `--sources` sources (half MySQL/MariaDB GTID + file/pos, half
+            PostgreSQL LSN + txId), into the topic as `positions.ensure_topic` creates it
+            (cleanup.policy=compact, segment.ms 1 h, segment.bytes 16 MiB), each record stamped with its
+            simulated save time. Produced batched (linger 50 ms) to keep the run short: CDC saves
+            one record per batch, so the real topic is larger than this one by ~60 bytes a save.
+  before    a restart with the cleaner idle (--log-cleaner-backoff-ms of a day): the topic's bytes
+            on disk and the time `read_position` (`headwater.sources.positions.load_cdc`)
+            takes for one source, best of --repeat.
+  after     a restart with the cleaner running every 200 ms: it rolls the week-old active segment
+            (segment.ms) and compacts; once its `log_cleaned` line covers the log end, the same
+            measurements. The positions read must be the same as before.
+
+Ratios are after / before, measured in the same run.
 """
 
 from __future__ import annotations
 
 import argparse
-import itertools
-import shutil
+import json
 import signal
-import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterable, Iterator
 from pathlib import Path
+from typing import Any
 
-from headwater import transport
-from headwater.contracts import positions as formats
-from headwater.contracts.topics import POSITIONS
-from headwater.local.ports import free_port, wait_for_port
-from headwater.sources import positions
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
 
+from rich.console import Console  # noqa: E402
+from rich.table import Table  # noqa: E402
+from tests.conftest import BrokerProcess  # noqa: E402
 
-def week_of_saves(
-    sources: int, streams: int, days: float, save_interval_ms: int
-) -> Iterator[tuple[bytes, bytes]]:
-    """Every (key, value) saved, in write order (generated: a week is gigabytes of tuples)."""
-    cdc_saves = int(days * 86_400_000 / save_interval_ms)
-    video_saves = int(days * 86_400 / 2)
-    for i in range(max(cdc_saves, video_saves)):
-        if i < cdc_saves:
-            for s in range(sources):
-                position = {"lsn": f"0/{i:X}", "lsn_int": i, "txId": 1000 + i}
-                value = formats.encode_cdc(f"db{s}", "postgresql", position, i)
-                yield formats.cdc_key(f"db{s}"), value
-        if i < video_saves:
-            for c in range(streams):
-                yield formats.video_key(f"cam{c}"), formats.encode_video(f"cam{c}", i)
+from headwater import transport  # noqa: E402
+from headwater.contracts import positions as formats  # noqa: E402
+from headwater.contracts.topics import POSITIONS  # noqa: E402
+from headwater.sources import positions  # noqa: E402
+
+DAY_MS = 86_400_000
+IDLE_CLEANER = ["--log-cleaner-backoff-ms", str(DAY_MS)]
+BUSY_CLEANER = ["--log-cleaner-backoff-ms", "200"]
 
 
-def produce(
-    conn: transport.Transport, topic: str, records: Iterable[tuple[bytes, bytes]]
-) -> dict[bytes, bytes]:
-    """Produce every record; returns the latest value per key and counts them."""
-    latest: dict[bytes, bytes] = {}
-    count = 0
-    options = transport.ProducerOptions(linger_ms=50, queue_max_messages=1_000_000)
-    with conn.producer(options) as producer:
-        it = iter(records)
-        while chunk := list(itertools.islice(it, 100_000)):
-            producer.produce_batch(transport.ProducerRecord(topic, v, k) for k, v in chunk)
-            latest.update(chunk)
-            count += len(chunk)
-            producer.poll(0)
-        if producer.flush(600) != 0:
-            raise SystemExit("the broker did not acknowledge every record")
-    return count, latest
-
-
-def timed_read(conn: transport.Transport) -> tuple[dict[bytes, bytes], float]:
+def read_position(bootstrap: str, source: str) -> tuple[Any, float]:
+    """(position, seconds) of one start-up read: the only call into the position store's API."""
+    conn = transport.connect(bootstrap)
     started = time.perf_counter()
-    latest = positions.read_latest(conn, stall_timeout_s=30)
-    return latest, time.perf_counter() - started
+    found = positions.load_cdc(conn, source)
+    return found, time.perf_counter() - started
 
 
-def partition_bytes(data_dir: Path, topic: str) -> int:
-    return sum(f.stat().st_size for f in (data_dir / "logs" / f"{topic}-0").glob("*.log"))
+def _position(source_index: int, n: int) -> dict[str, Any]:
+    if source_index % 2 == 0:
+        gtid = f"3e11fa47-71ca-11e1-9e33-c80aa94295{source_index:02d}:1-{n}"
+        return {"gtid": gtid, "file": f"mysql-bin.{n // 500_000:06d}", "pos": 4 + n * 317}
+    return {"lsn": f"{n >> 20:X}/{(n * 1187) & 0xFFFFFFFF:X}", "txId": 740 + n}
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--cdc-sources", type=int, default=1)
-    parser.add_argument("--video-streams", type=int, default=4)
-    parser.add_argument("--days", type=float, default=7)
-    parser.add_argument("--save-interval-ms", type=int, default=200)
-    args = parser.parse_args()
-
-    work = Path(tempfile.mkdtemp(prefix="hw-bench-positions-"))
-    port = free_port()
-    broker = subprocess.Popen(
-        [sys.executable, "-m", "headwater", "broker", "--listen", f"127.0.0.1:{port}",
-         "--data-dir", str(work / "data")],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        start_new_session=True,
-    )  # fmt: skip
-    try:
-        wait_for_port("127.0.0.1", port)
-        conn = transport.connect(f"127.0.0.1:{port}")
-        with conn.admin() as admin:
-            positions.ensure_topic(admin)
-        saves = week_of_saves(
-            args.cdc_sources, args.video_streams, args.days, args.save_interval_ms
-        )
-        records, latest = produce(conn, POSITIONS, saves)
-        week, week_s = timed_read(conn)
-        if week != latest:
-            raise SystemExit("the week's read did not return the latest value of every key")
-        week_bytes = partition_bytes(work / "data", POSITIONS)
-
-        # What compaction leaves: one record per key, in a fresh positions topic.
-        with conn.admin() as admin:
-            admin.delete_topics([POSITIONS])
-            positions.ensure_topic(admin)
-        produce(conn, POSITIONS, list(latest.items()))  # what compaction keeps
-        compacted, compacted_s = timed_read(conn)
-        assert compacted == latest
-        compacted_bytes = partition_bytes(work / "data", POSITIONS)
-        conn.close()
-    finally:
-        broker.send_signal(signal.SIGTERM)
-        broker.wait(30)
-        shutil.rmtree(work, ignore_errors=True)
-
-    print(
-        f"{records:,} saves over {args.days:g} days: {args.cdc_sources} CDC source(s) "
-        f"every {args.save_interval_ms} ms, {args.video_streams} video stream(s) every 2 s"
+def save_week(
+    bootstrap: str, days: float, rate: float, sources: int, segment_ms: int | None
+) -> tuple[int, float]:
+    """Produce the simulated saves; (records, seconds)."""
+    conn = transport.connect(bootstrap)
+    with conn.admin() as admin:
+        if segment_ms is not None:  # created first: ensure_topic then finds it
+            config = {"cleanup.policy": "compact", "segment.ms": str(segment_ms)}
+            admin.create_topics([transport.TopicSpec(POSITIONS, 1, config=config)])
+        positions.ensure_topic(admin)
+    total = int(days * 86_400 * rate)
+    step_ms = 1000 / rate
+    # the week ends an hour ago: the batches here span minutes where CDC's span one save, and a
+    # segment's age (segment.ms) counts from its first batch's newest timestamp, as Kafka's does
+    start_ms = int(time.time() * 1000 - days * DAY_MS - 3_600_000)
+    names = [f"source-{i}" for i in range(sources)]
+    keys = [formats.cdc_key(name) for name in names]
+    connectors = ["mysql" if i % 2 == 0 else "postgresql" for i in range(sources)]
+    options = transport.ProducerOptions(
+        linger_ms=50, extra={"batch.num.messages": 10_000, "batch.size": 1_000_000}
     )
+    encode = formats.encode_cdc
+    started = time.perf_counter()
+    with conn.producer(options) as producer:
+        for n in range(total):
+            i = n % sources
+            ts = start_ms + int(n * step_ms)
+            value = encode(names[i], connectors[i], _position(i, n // sources), ts)
+            producer.produce(POSITIONS, value, key=keys[i], timestamp_ms=ts)
+        left = producer.flush(300)
+    if left:
+        raise RuntimeError(f"{left} saves were not acknowledged")
+    return total, time.perf_counter() - started
+
+
+def topic_on_disk(data_dir: Path) -> tuple[int, int]:
+    """(bytes, segments) of the positions topic's partition 0."""
+    logs = list((data_dir / "logs" / f"{POSITIONS}-0").glob("*.log"))
+    return sum(p.stat().st_size for p in logs), len(logs)
+
+
+def measure(broker: BrokerProcess, source: str, repeat: int) -> dict[str, Any]:
+    size, segments = topic_on_disk(broker.data_dir)
+    runs = [read_position(broker.bootstrap, source) for _ in range(repeat)]
+    return {
+        "bytes": size,
+        "segments": segments,
+        "read_s": min(seconds for _, seconds in runs),
+        "position": runs[0][0],
+    }
+
+
+def wait_for_clean(broker: BrokerProcess, end_offset: int, deadline_s: float) -> dict[str, Any]:
+    """The broker's `log_cleaned` line for the topic that covers `end_offset`."""
+    deadline = time.monotonic() + deadline_s
+    while time.monotonic() < deadline:
+        for line in broker.log_text().splitlines():
+            if '"log_cleaned"' in line and POSITIONS in line:
+                event: dict[str, Any] = json.loads(line)
+                if event["cleaned_to"] >= end_offset:
+                    return event
+        time.sleep(0.2)  # polling the broker's log with a deadline
+    raise TimeoutError(f"no log_cleaned event up to offset {end_offset} in {deadline_s} s")
+
+
+def report(result: dict[str, Any]) -> Table:
+    before, after = result["before"], result["after"]
+    table = Table(
+        title=f"{POSITIONS} after {result['days']:g} days of saves at {result['rate']:g}/s "
+        f"({result['records']:,} records, {result['sources']} sources), before and after "
+        "compaction"
+    )
+    for col in ("measure", "before", "after", "after/before"):
+        table.add_column(col, justify="left" if col == "measure" else "right")
     rows = [
-        ("a week, uncompacted", records, week_bytes, week_s),
-        ("compacted (baseline)", len(latest), compacted_bytes, compacted_s),
+        ("topic bytes on disk", "bytes", "{:,.0f}"),
+        ("segments", "segments", "{:,.0f}"),
+        ("reader start (positions.load_cdc), s", "read_s", "{:.3f}"),
     ]
-    print(f"{'topic':<24}{'records':>12}{'bytes':>15}{'read_latest s':>15}")
-    for name, count, size, seconds in rows:
-        print(f"{name:<24}{count:>12,}{size:>15,}{seconds:>15.3f}")
-    bytes_ratio, read_ratio = week_bytes / compacted_bytes, week_s / compacted_s
-    print(f"ratio: {bytes_ratio:,.0f}x the bytes, {read_ratio:,.1f}x the read")
+    for label, key, fmt in rows:
+        ratio = after[key] / before[key] if before[key] else float("nan")
+        table.add_row(label, fmt.format(before[key]), fmt.format(after[key]), f"{ratio:.2g}x")
+    clean = result["clean"]
+    table.caption = (
+        f"saves produced in {result['save_s']:.1f} s; the cleaning pass took "
+        f"{clean['duration_ms'] / 1000:.1f} s and removed {clean['records_removed']:,} records"
+    )
+    return table
+
+
+def main(argv: list[str] | None = None) -> dict[str, Any]:
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p.add_argument("--days", type=float, default=7.0)
+    p.add_argument("--rate", type=float, default=5.0, help="saves per second, all sources")
+    p.add_argument("--sources", type=int, default=4)
+    p.add_argument("--repeat", type=int, default=2, help="reads per measurement (best kept)")
+    p.add_argument(
+        "--segment-ms",
+        type=int,
+        help="create the topic with this segment.ms (default: as ensure_topic does, so the "
+        "broker's 7 days; runs shorter than that need it, or nothing is ever cleanable)",
+    )
+    p.add_argument("--json", type=Path, help="also write the results here")
+    args = p.parse_args(argv)
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # so `finally` stops the broker
+    with tempfile.TemporaryDirectory(prefix="bench-positions-") as tmp:
+        data_dir = Path(tmp) / "broker"
+        broker = BrokerProcess(data_dir=data_dir, extra_args=IDLE_CLEANER).start()
+        try:
+            records, save_s = save_week(
+                broker.bootstrap, args.days, args.rate, args.sources, args.segment_ms
+            )
+            broker.restart()
+            before = measure(broker, "source-0", args.repeat)
+            broker.stop()
+            broker.extra_args = BUSY_CLEANER
+            broker.start()
+            clean = wait_for_clean(broker, records, deadline_s=600)
+            after = measure(broker, "source-0", args.repeat)
+        finally:
+            broker.stop()
+    if before["position"] != after["position"]:
+        raise AssertionError(f"compaction changed the position: {before} != {after}")
+    result = {
+        "days": args.days,
+        "rate": args.rate,
+        "sources": args.sources,
+        "records": records,
+        "save_s": save_s,
+        "before": before,
+        "after": after,
+        "clean": {k: clean[k] for k in ("duration_ms", "records_removed", "bytes_before")},
+    }
+    Console().print(report(result))
+    if args.json:
+        args.json.write_text(json.dumps(result, indent=1, default=str))
+    return result
 
 
 if __name__ == "__main__":

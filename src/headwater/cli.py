@@ -61,6 +61,9 @@ def broker(
     metrics_listen: Annotated[
         str | None, typer.Option(help="HOST:PORT for the Prometheus /metrics endpoint.")
     ] = None,
+    log_cleaner_backoff_ms: Annotated[
+        int, typer.Option(help="Pause between passes of the compaction thread (Kafka's name).")
+    ] = 15_000,
     log_level: Annotated[str, typer.Option(help="debug, info, warning, error.")] = "info",
 ) -> None:
     """Run the embedded Kafka-compatible broker in the foreground (Ctrl-C stops it cleanly)."""
@@ -91,6 +94,7 @@ def broker(
         ),
         metrics_host=metrics_host,
         metrics_port=metrics_port,
+        log_cleaner_backoff_ms=log_cleaner_backoff_ms,
     )
     run_until_stopped("broker", lambda stop: serve(config, stop), use_uvloop=True)
 

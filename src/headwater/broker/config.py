@@ -30,6 +30,8 @@ class BrokerConfig:
     metrics_host: str | None = None
     metrics_port: int = 0
     retention_check_interval_ms: int = 60_000
+    #: Kafka's log.cleaner.backoff.ms: the compaction thread's pause between passes.
+    log_cleaner_backoff_ms: int = 15_000
 
     @property
     def advertised(self) -> str:

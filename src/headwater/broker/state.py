@@ -15,7 +15,7 @@ from typing import Any
 
 from headwater.broker.config import BrokerConfig
 from headwater.broker.groups import GroupCoordinator
-from headwater.broker.log import LogManager, TopicInfo
+from headwater.broker.log import LogCleaner, LogManager, TopicInfo
 from headwater.broker.log.errors import LogError
 from headwater.broker.metrics import BrokerMetrics
 from headwater.broker.notifier import AppendNotifier
@@ -44,6 +44,7 @@ class BrokerState:
                 fsync=config.log.flush_policy == "always",
             )
             self.producer_ids = ProducerIdAllocator(config.data_dir)
+            self.cleaner = LogCleaner(self.logs, backoff_ms=config.log_cleaner_backoff_ms)
         except BaseException:
             self.lock.release()
             raise
@@ -52,9 +53,11 @@ class BrokerState:
 
     async def start(self) -> None:
         await self.groups.start()
+        self.cleaner.start()
 
     async def close(self) -> None:
         try:
+            self.cleaner.stop()
             await self.groups.close()
             self.logs.flush_all()
             self.groups.flush()

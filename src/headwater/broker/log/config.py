@@ -35,7 +35,20 @@ class LogConfig:
     max_message_bytes: int = 8 * 1024 * 1024  # largest batch accepted
     flush_policy: FlushPolicy = "interval"
     flush_interval_ms: int = 1000
-    cleanup_policy: str = "delete"  # "compact" is stored but compaction is not implemented
+    cleanup_policy: str = "delete"  # "delete", "compact" or "compact,delete"
+    # compaction (cleanup.policy contains "compact"; see headwater.broker.log.cleaner)
+    delete_retention_ms: int = _DAY_MS  # tombstones stay this long in the cleaned log
+    min_cleanable_dirty_ratio: float = 0.5  # clean when dirty bytes / cleanable bytes reach it
+    min_compaction_lag_ms: int = 0  # a record stays uncompacted at least this long
+
+    @property
+    def compacted(self) -> bool:
+        return "compact" in self.cleanup_policy.split(",")
+
+    @property
+    def deletes(self) -> bool:
+        """Does time/size retention apply? (Not for `compact` alone.)"""
+        return "delete" in self.cleanup_policy.split(",")
 
     def with_overrides(self, overrides: Mapping[str, str]) -> LogConfig:
         """This config with Kafka topic configs applied; InvalidConfigError names a bad one."""
@@ -91,6 +104,16 @@ def _integer(low: int, high: int) -> Callable[[str, str], int]:
     return parse
 
 
+def _ratio(name: str, raw: str) -> float:
+    try:
+        value = float(raw)
+    except ValueError:
+        raise InvalidConfigError(f"{name}={raw!r} is not a number") from None
+    if not 0.0 <= value <= 1.0:
+        raise InvalidConfigError(f"{name}={value} is outside [0, 1]")
+    return value
+
+
 def _cleanup_policy(name: str, raw: str) -> str:
     parts = [part.strip() for part in raw.split(",")]
     if not parts or any(part not in ("delete", "compact") for part in parts):
@@ -108,13 +131,15 @@ _SETTINGS: dict[str, tuple[str, Callable[[str, str], object]]] = {
     "index.interval.bytes": ("index_interval_bytes", _integer(0, _INT32_MAX)),
     "flush.ms": ("flush_interval_ms", _integer(0, _INT64_MAX)),
     "flush.messages": ("flush_policy", _integer(1, _INT64_MAX)),  # only 1 ("always") acts
+    "delete.retention.ms": ("delete_retention_ms", _integer(0, _INT64_MAX)),
+    "min.cleanable.dirty.ratio": ("min_cleanable_dirty_ratio", _ratio),
+    "min.compaction.lag.ms": ("min_compaction_lag_ms", _integer(0, _INT64_MAX)),
 }
 
 # Kafka topic configs accepted and echoed back, without effect on this single-node broker.
 _STORED_ONLY = frozenset(
     {
         "compression.type",
-        "delete.retention.ms",
         "file.delete.delay.ms",
         "follower.replication.throttled.replicas",
         "leader.replication.throttled.replicas",
@@ -127,8 +152,6 @@ _STORED_ONLY = frozenset(
         "message.timestamp.before.max.ms",
         "message.timestamp.difference.max.ms",
         "message.timestamp.type",
-        "min.cleanable.dirty.ratio",
-        "min.compaction.lag.ms",
         "min.insync.replicas",
         "preallocate",
         "remote.storage.enable",

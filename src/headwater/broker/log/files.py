@@ -17,6 +17,8 @@ INDEX_SUFFIX = ".index"
 TIME_INDEX_SUFFIX = ".timeindex"
 SNAPSHOT_SUFFIX = ".snapshot"
 TMP_SUFFIX = ".tmp"
+CLEANED_SUFFIX = ".log.cleaned"  # the log cleaner's output while it is being written
+SWAP_SUFFIX = ".log.swap"  # cleaned output committed to replace segments (see loader)
 
 
 def offset_file_name(offset: int, suffix: str) -> str:

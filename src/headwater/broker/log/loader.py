@@ -6,6 +6,10 @@ A partition directory holds, besides the segment files:
     recovery-point      decimal offset: every segment below it was fsynced whole (log and indexes)
     <offset>.snapshot   producer state as of that offset (see producer_state)
     *.tmp               a replacement that never got renamed in: deleted
+    <offset>.log.cleaned  a segment the log cleaner was still writing: deleted
+    <offset>.log.swap     a cleaned segment committed to replace the segments whose base offsets
+                        fall in [offset, its next offset): those are deleted, then it is renamed
+                        to <offset>.log (Kafka's LogLoader completes swaps the same way)
 
 Crash behaviour. After a clean shutdown the indexes are trusted: they are loaded, the few batches
 after the last index entry of the active segment are scanned and the batches in its last MiB are
@@ -29,9 +33,11 @@ from pathlib import Path
 
 from headwater.broker.log.config import LogConfig
 from headwater.broker.log.files import (
+    CLEANED_SUFFIX,
     INDEX_SUFFIX,
     LOG_SUFFIX,
     SNAPSHOT_SUFFIX,
+    SWAP_SUFFIX,
     TIME_INDEX_SUFFIX,
     TMP_SUFFIX,
     fsync_dir,
@@ -41,7 +47,7 @@ from headwater.broker.log.files import (
     write_atomically,
 )
 from headwater.broker.log.producer_state import ProducerStateManager
-from headwater.broker.log.segment import LogSegment
+from headwater.broker.log.segment import LogSegment, last_offset_in_file
 from headwater.logs import log_event
 
 logger = logging.getLogger("headwater.broker.log")
@@ -87,7 +93,9 @@ def load_log(directory: Path, config: LogConfig, now_ms: int) -> LoadedLog:
 
 
 def _scan_directory(directory: Path) -> list[int]:
-    """Base offsets of the segments; deletes temporary files and indexes without a log."""
+    """Base offsets of the segments; deletes temporary files and indexes without a log, and
+    finishes or abandons interrupted cleaner swaps."""
+    _finish_swaps(directory)
     names = os.listdir(directory)
     bases = sorted(
         base for name in names if (base := parse_offset_file_name(name, LOG_SUFFIX)) is not None
@@ -102,6 +110,33 @@ def _scan_directory(directory: Path) -> list[int]:
             with contextlib.suppress(FileNotFoundError):
                 os.unlink(directory / name)
     return bases
+
+
+def _finish_swaps(directory: Path) -> None:
+    """Delete `.cleaned` files (never committed) and complete `.swap` files (committed)."""
+    names = sorted(os.listdir(directory))
+    changed = False
+    for name in names:
+        if name.endswith(CLEANED_SUFFIX):
+            os.unlink(directory / name)
+            changed = True
+    for name in names:
+        base = parse_offset_file_name(name, SWAP_SUFFIX)
+        if base is None:
+            continue
+        swap = directory / name
+        end = last_offset_in_file(swap) + 1
+        end = max(end, base + 1)
+        for other in os.listdir(directory):
+            for suffix in (LOG_SUFFIX, INDEX_SUFFIX, TIME_INDEX_SUFFIX):
+                old = parse_offset_file_name(other, suffix)
+                if old is not None and base <= old < end:
+                    os.unlink(directory / other)
+        os.replace(swap, directory / offset_file_name(base, LOG_SUFFIX))
+        log_event(logger, "log_swap_completed", logging.WARNING, file=str(swap), next_offset=end)
+        changed = True
+    if changed:
+        fsync_dir(directory)
 
 
 def _open_clean(segments: list[LogSegment], now_ms: int) -> None:
@@ -132,7 +167,7 @@ def _open_after_crash(
         if i == len(segments) - 1:
             break
         following = segments[i + 1]
-        if cut or segment.next_offset != following.base_offset:
+        if cut or segment.next_offset > following.base_offset:  # a gap: cleaned away
             for dropped in segments[i + 1 :]:
                 log_event(
                     logger,
@@ -145,6 +180,7 @@ def _open_after_crash(
                 dropped.delete()
             del segments[i + 1 :]
             break
+        segment.next_offset = following.base_offset
         segment.seal()
         segment.dirty = True  # rebuilt indexes are not on disk yet
     return segments

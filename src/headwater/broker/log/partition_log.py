@@ -8,14 +8,19 @@ Durability: an append is in the OS page cache when `append` returns (it survives
 topic's flush policy decides when it reaches the disk: `always` fdatasyncs before returning;
 `interval` and `never` leave it to `flush_due()`, which the broker's background task calls (and
 which may run in a worker thread: it only fsyncs descriptors and tolerates a segment being deleted
-meanwhile). Everything else must be called from one thread. Crash recovery is in `loader`.
+meanwhile). The log cleaner's thread (`cleaner`) reads sealed segments without a lock and takes
+`lock` only to swap cleaned segments in (`swap_cleaned`) or roll a quiet active segment; append,
+read, retention and close hold `lock` too, so a read never meets a segment closed under it.
+Crash recovery, including a swap cut short, is in `loader`.
 """
 
 from __future__ import annotations
 
 import contextlib
 import logging
+import os
 import shutil
+import threading
 import time
 from bisect import bisect_right
 from collections.abc import Iterator, Sequence
@@ -41,7 +46,7 @@ from headwater.broker.log.errors import (
     RecordTooLargeError,
     UnknownTopicOrPartitionError,
 )
-from headwater.broker.log.files import fsync_dir
+from headwater.broker.log.files import LOG_SUFFIX, SWAP_SUFFIX, fsync_dir, offset_file_name
 from headwater.broker.log.loader import (
     load_log,
     mark_clean_shutdown,
@@ -96,6 +101,9 @@ class PartitionLog:
         self._dir_dirty = False
         self._last_flush_ms = opened_ms
         self._closed = False
+        # Held by every call that reads or changes the segment list; the log cleaner (another
+        # thread) holds it only while it swaps cleaned segments in.
+        self.lock = threading.RLock()
 
     def __repr__(self) -> str:
         return (
@@ -143,6 +151,10 @@ class PartitionLog:
         Raises CorruptRecordError, RecordTooLargeError, InvalidRecordError,
         OutOfOrderSequenceError, InvalidProducerEpochError or LogStorageError.
         """
+        with self.lock:
+            return self._append(records, now_ms)
+
+    def _append(self, records: bytes | bytearray | memoryview, now_ms: int) -> AppendResult:
         self._check_open()
         view = memoryview(records)
         if view.format != "B" or view.ndim != 1:
@@ -250,6 +262,10 @@ class PartitionLog:
     def read(self, offset: int, max_bytes: int) -> bytes | memoryview:
         """Whole batches from the one containing `offset`; at most max_bytes unless the first
         batch alone is larger (KIP-74: one whole batch always comes back). b"" at the log end."""
+        with self.lock:
+            return self._read(offset, max_bytes)
+
+    def _read(self, offset: int, max_bytes: int) -> bytes | memoryview:
         self._check_open()
         start, end = self.log_start_offset, self.log_end_offset
         if not start <= offset <= end:
@@ -271,6 +287,10 @@ class PartitionLog:
 
         Batch granularity: a consumer seeking there may see a few older records, never miss one.
         """
+        with self.lock:
+            return self._offset_for_timestamp(timestamp_ms)
+
+    def _offset_for_timestamp(self, timestamp_ms: int) -> tuple[int, int] | None:
         self._check_open()
         with self._storage_errors("timestamp lookup in"):
             for segment in self._segments:
@@ -286,6 +306,10 @@ class PartitionLog:
         The offset is that batch's last offset, as Kafka reports it for v2 batches without
         opening them. Segments whose max_timestamp cannot win are not scanned.
         """
+        with self.lock:
+            return self._max_timestamp_batch()
+
+    def _max_timestamp_batch(self) -> tuple[int, int] | None:
         self._check_open()
         best: tuple[int, int] | None = None
         with self._storage_errors("max timestamp lookup in"):
@@ -315,9 +339,9 @@ class PartitionLog:
         segment has expired the active one is rolled first, so the log is empty at its old end.
         """
         self._check_open()
-        if "delete" not in self.config.cleanup_policy.split(","):
+        if not self.config.deletes:
             return 0
-        with self._storage_errors("retention of"):
+        with self.lock, self._storage_errors("retention of"):
             return self._apply_retention(now_ms)
 
     def _apply_retention(self, now_ms: int) -> int:
@@ -420,6 +444,10 @@ class PartitionLog:
 
     def close(self) -> None:
         """Flush everything, snapshot producer state and mark the shutdown clean."""
+        with self.lock:
+            self._close()
+
+    def _close(self) -> None:
         if self._closed:
             return
         self._closed = True
@@ -444,10 +472,84 @@ class PartitionLog:
 
     def delete(self) -> None:
         """Close without flushing and remove the directory."""
-        self._closed = True
-        for segment in self._segments:
-            segment.close()
-        shutil.rmtree(self.directory, ignore_errors=True)
+        with self.lock:
+            self._closed = True
+            for segment in self._segments:
+                segment.close()
+            shutil.rmtree(self.directory, ignore_errors=True)
+
+    # -- compaction (called by the log cleaner's thread) -------------------------------------
+
+    @property
+    def closed(self) -> bool:
+        return self._closed
+
+    def producer_last_offsets(self) -> dict[int, int]:
+        """Last offset written by each known producer id: its batch there outlives cleaning."""
+        with self.lock:
+            return {
+                pid: entry.batches[-1].last_offset
+                for pid, entry in self._producers.producers.items()
+                if entry.batches
+            }
+
+    def roll_if_quiet(self, now_ms: int) -> bool:
+        """Roll a non-empty active segment older than segment.ms even without an append, so a
+        quiet compacted topic's last records become cleanable. Returns whether it rolled."""
+        with self.lock:
+            if self._closed:
+                return False
+            active = self._segments[-1]
+            if active.size == 0 or now_ms - active.rolling_base_ms < self.config.segment_ms:
+                return False
+            with self._storage_errors("roll of"):
+                self._roll(now_ms)
+            return True
+
+    def swap_cleaned(self, replaced: Sequence[LogSegment], cleaned: Path) -> LogSegment | None:
+        """Replace `replaced` (consecutive sealed segments) by the cleaned file `cleaned`.
+
+        Kafka's order: rename `.cleaned` to `.swap` (the commit point), delete the old segments
+        newest first, rename `.swap` to `.log`; the loader finishes the same steps after a crash
+        anywhere in between. Returns the new segment, or None (and deletes `cleaned`) when the
+        segments changed meanwhile (retention deleted some, or the log was closed).
+        """
+        with self.lock:
+            segments = self._segments
+            first = replaced[0].base_offset
+            i = bisect_right(self._bases, first) - 1
+            if (
+                self._closed
+                or i < 0
+                or segments[i : i + len(replaced)] != list(replaced)
+                or i + len(replaced) >= len(segments)
+            ):
+                with contextlib.suppress(OSError):
+                    os.unlink(cleaned)
+                return None
+            following = segments[i + len(replaced)].base_offset
+            with self._storage_errors("swap of cleaned segments into"):
+                swap = cleaned.with_name(offset_file_name(first, SWAP_SUFFIX))
+                os.replace(cleaned, swap)
+                fsync_dir(self.directory)
+                for old in reversed(replaced):
+                    old.delete()
+                os.replace(swap, self.directory / offset_file_name(first, LOG_SUFFIX))
+                fsync_dir(self.directory)
+                new = LogSegment(
+                    self.directory,
+                    first,
+                    self.config.index_interval_bytes,
+                    now_ms=_wall_clock_ms(),
+                )
+                new.load_sealed(following)
+                new.rebuild_indexes()
+                new.index.flush()
+                new.time_index.flush()
+                new.close_index_files()
+            segments[i : i + len(replaced)] = [new]
+            self._bases[i : i + len(replaced)] = [first]
+            return new
 
 
 _CONTROL_OR_BAD_CODEC = 0x20 | 0x04  # control batch, or codec >= 4 (only 4, zstd, is valid)

@@ -2,12 +2,14 @@
 
 The `.log` file is the batches exactly as produced, baseOffset stamped by the broker, back to back,
 nothing else: no file header, no padding. A segment is named by the offset of its first batch and
-holds contiguous offsets. Only the active (last) segment of a partition is appended to.
+holds increasing offsets, contiguous except where the log cleaner removed records (a cleaned
+batch keeps its base and last offset, so it may hold fewer records than offsets). Only the active
+(last) segment of a partition is appended to.
 
 Crash behaviour: a write goes to the OS page cache with os.write before the append returns, so a
 killed process loses nothing; a power loss may tear the unsynced tail. Even after a clean shutdown
 the last TAIL_CHECK_BYTES of the active segment are CRC-checked on open. `recover()` walks the file
-batch by batch (length, magic, CRC-32C, contiguous offsets), truncates at the first batch that does
+batch by batch (length, magic, CRC-32C, increasing offsets), truncates at the first batch that does
 not check out and rebuilds both indexes on the way. A failed os.write is undone with ftruncate, so
 the segment never keeps half an append; if even that fails the segment refuses further appends and
 the next open recovers it.
@@ -152,7 +154,7 @@ class LogSegment:
         since, tail_max_ts, last_base = 0, -1, expected
         try:
             for _, header in self._scan_headers(start):
-                if header.base_offset != expected or since > self.index_interval_bytes:
+                if header.base_offset < expected or since > self.index_interval_bytes:
                     return False
                 since += header.size
                 tail_max_ts = max(tail_max_ts, header.max_timestamp)
@@ -162,12 +164,12 @@ class LogSegment:
             return False
         last_time_offset = self.time_index.last_offset()
         if (
-            (next_offset is not None and expected != next_offset)
+            (next_offset is not None and expected > next_offset)
             or (last_time_offset is not None and last_time_offset >= expected)
             or self.time_index.last_timestamp < tail_max_ts
         ):
             return False
-        self.next_offset = expected
+        self.next_offset = expected if next_offset is None else next_offset
         self._max_timestamp = self._last_indexed_ts = self.time_index.last_timestamp
         self._last_batch_offset = last_base
         self._bytes_since_index = since
@@ -218,10 +220,12 @@ class LogSegment:
             if actual != header.crc:
                 reason = f"batch CRC 0x{header.crc:08x} but contents hash to 0x{actual:08x}"
                 break
-            if header.base_offset != self.next_offset:
+            if header.base_offset < self.next_offset:  # gaps are fine: a cleaned segment
                 reason = f"batch base offset {header.base_offset}, expected {self.next_offset}"
                 break
-            if header.last_offset_delta < 0 or header.records_count != header.last_offset_delta + 1:
+            if header.last_offset_delta < 0 or not (
+                0 <= header.records_count <= header.last_offset_delta + 1
+            ):  # fewer records than offsets: compaction kept the batch's last offset
                 reason = f"batch counts {header.records_count} records over "
                 reason += f"{header.last_offset_delta + 1} offsets"
                 break
@@ -285,17 +289,9 @@ class LogSegment:
         self.index.append(offset_entries)
         self.time_index.append(time_entries)
         self._indexes_loaded = True
-        if self.next_offset != next_offset and next_offset != self.base_offset:
-            # offsets up to the next segment are missing: reads skip the gap, as over a
-            # compacted log, rather than fail forever
-            log_event(
-                logger,
-                "log_segment_ends_early",
-                logging.WARNING,
-                file=str(self.log_path),
-                next_offset=self.next_offset,
-                expected=next_offset,
-            )
+        # offsets up to the next segment may be missing (a cleaned segment whose last records
+        # were compacted away): reads skip the gap, as Kafka's do over a compacted log
+        self.next_offset = max(self.next_offset, next_offset)
         self.finish_time_index()
 
     # -- appending ---------------------------------------------------------------------------
@@ -472,6 +468,28 @@ class LogSegment:
         """Every batch header in the segment (used to rebuild producer state)."""
         return self._scan_headers(0)
 
+    def iter_batch_bytes(self) -> Iterator[tuple[BatchHeader, memoryview]]:
+        """Every whole batch with its header, read RECOVERY_CHUNK at a time (for the cleaner)."""
+        end = self.size
+        pos = 0
+        while pos < end:
+            buf = os.pread(self._fd, min(RECOVERY_CHUNK, end - pos), pos)
+            view = memoryview(buf)
+            off = 0
+            while off + BATCH_HEADER_SIZE <= len(buf):
+                header = BatchHeader.parse(buf, off)
+                if off + header.size > len(buf):
+                    break
+                yield header, view[off : off + header.size]
+                off += header.size
+            if off == 0:  # one batch larger than the chunk
+                header = BatchHeader.parse(os.pread(self._fd, BATCH_HEADER_SIZE, pos))
+                if header.batch_length < MIN_BATCH_LENGTH or pos + header.size > end:
+                    raise CorruptRecordError(f"{self.log_path}: bad batch at byte {pos}")
+                yield header, memoryview(os.pread(self._fd, header.size, pos))
+                off = header.size
+            pos += off
+
     def headers_from(self, offset: int) -> Iterator[BatchHeader]:
         """Headers of the batches from the one containing `offset` on."""
         self._ensure_indexes()
@@ -530,3 +548,20 @@ class LogSegment:
         self.time_index.delete()
         with contextlib.suppress(FileNotFoundError):
             os.unlink(self.log_path)
+
+
+def last_offset_in_file(path: Path) -> int:
+    """Last offset of the last whole batch in a log file (-1 if none): the range a swap covers."""
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        end = os.fstat(fd).st_size
+        pos, last = 0, -1
+        while pos + BATCH_HEADER_SIZE <= end:
+            header = BatchHeader.parse(os.pread(fd, BATCH_HEADER_SIZE, pos))
+            if header.batch_length < MIN_BATCH_LENGTH or pos + header.size > end:
+                break
+            last = header.last_offset
+            pos += header.size
+        return last
+    finally:
+        os.close(fd)
