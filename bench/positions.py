@@ -9,9 +9,9 @@ One embedded broker (`headwater broker`, private port and data directory), three
   save      `--days` of saves at `--rate` a second in all (5/s for 7 days = 3,024,000 records),
             round robin over `--sources` sources (half MySQL/MariaDB GTID + file/pos, half
             PostgreSQL LSN + txId), into the topic as `positions.ensure_topic` creates it
-            (cleanup.policy=compact, segment.ms 1 h, segment.bytes 16 MiB), each record stamped with its
-            simulated save time. Produced batched (linger 50 ms) to keep the run short: CDC saves
-            one record per batch, so the real topic is larger than this one by ~60 bytes a save.
+            (cleanup.policy=compact, segment.ms 1 h, segment.bytes 16 MiB), each record stamped
+            with its simulated save time. Produced batched (linger 50 ms) to keep the run short:
+            CDC saves one record per batch, so the real topic is larger by ~60 bytes a save.
   before    a restart with the cleaner idle (--log-cleaner-backoff-ms of a day): the topic's bytes
             on disk and the time `read_position` (`headwater.sources.positions.load_cdc`)
             takes for one source, best of --repeat.

@@ -48,10 +48,11 @@ class _LogCollector(Collector):
             labels=["group", "topic", "partition"],
         )
         for group, committed in self._state.groups.committed_offsets().items():
-            for (topic, partition), offset in committed.items():
-                if (topic, partition) in ends and offset >= 0:
+            for (topic_name, partition), offset in committed.items():
+                if (topic_name, partition) in ends and offset >= 0:
                     lag.add_metric(
-                        [group, topic, str(partition)], max(ends[(topic, partition)] - offset, 0)
+                        [group, topic_name, str(partition)],
+                        max(ends[(topic_name, partition)] - offset, 0),
                     )
         yield from (end, start, size, lag)
 
