@@ -76,13 +76,17 @@ class InProcessBroker:
 
 
 class StuckStorage:
-    """Makes one partition's appends wait until `release` is set; `entered` tells when one does."""
+    """Makes one partition's appends wait until `release` is set; `entered` tells when one does.
 
-    def __init__(self, log: PartitionLog) -> None:
+    `inside_lock`: the wait happens where the write and fsync do, inside the partition's lock
+    (`PartitionLog._append`), as a disk stuck in fdatasync would hold it."""
+
+    def __init__(self, log: PartitionLog, inside_lock: bool = False) -> None:
         self.entered = threading.Event()
         self.release = threading.Event()
         self.threads: list[str] = []
-        original = log.append
+        name = "_append" if inside_lock else "append"
+        original = getattr(log, name)
 
         def append(records: Any, now_ms: int) -> Any:
             self.threads.append(threading.current_thread().name)
@@ -90,7 +94,7 @@ class StuckStorage:
             self.release.wait(STUCK_S)
             return original(records, now_ms)
 
-        log.append = append  # type: ignore[method-assign]
+        setattr(log, name, append)
 
 
 @pytest.fixture
@@ -101,11 +105,36 @@ def broker(tmp_path: Path) -> Iterator[InProcessBroker]:
     b.stop()
 
 
-def stick(broker: InProcessBroker, topic: str) -> StuckStorage:
+def stick(broker: InProcessBroker, topic: str, inside_lock: bool = False) -> StuckStorage:
     def create() -> PartitionLog:
         return broker.server.state.logs.create_topic(topic, 1, {}).partitions[0]
 
-    return StuckStorage(broker.call(create))
+    return StuckStorage(broker.call(create), inside_lock)
+
+
+def test_a_fetch_of_the_partition_being_written_is_answered_while_its_fsync_is_stuck(
+    broker,
+) -> None:
+    """A consumer tailing the partition a producer writes: its reads never wait for the append
+    (the write and fsync hold the partition's writer lock, reads take only its read lock)."""
+    stuck = stick(broker, "tail", inside_lock=True)
+    producer = make_producer(broker.bootstrap)
+    stuck.release.set()  # the first record goes through
+    producer.produce("tail", b"first")
+    assert producer.flush(30) == 0
+    stuck.release.clear()
+    stuck.entered.clear()
+    producer.produce("tail", b"second")
+    producer.poll(0)
+    try:
+        assert stuck.entered.wait(30), "the second produce never reached the partition's write"
+        first = read_partition(broker.bootstrap, "tail", count=1)
+        assert [m.value() for m in first] == [b"first"]
+        assert not stuck.release.is_set()  # answered while the write was still stuck
+    finally:
+        stuck.release.set()
+    assert producer.flush(30) == 0
+    assert [m.value() for m in read_partition(broker.bootstrap, "tail")] == [b"first", b"second"]
 
 
 def test_other_connections_are_answered_while_a_produce_is_stuck_in_its_write(broker) -> None:

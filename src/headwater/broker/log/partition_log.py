@@ -10,7 +10,9 @@ topic's flush policy decides when it reaches the disk: `always` fdatasyncs befor
 which may run in a worker thread: it only fsyncs descriptors and tolerates a segment being deleted
 meanwhile). The log cleaner's thread (`cleaner`) reads sealed segments without a lock and takes
 `lock` only to swap cleaned segments in (`swap_cleaned`) or roll a quiet active segment; append,
-read, retention and close hold `lock` too, so a read never meets a segment closed under it.
+retention and close hold `lock` too. Reads hold only `read_lock`, which the changes that close or
+remove segments (swap, retention, close, delete) take as well, so a read never meets a segment
+closed under it and never waits for an append (its write or fsync runs on the writer thread).
 Crash recovery, including a swap cut short, is in `loader`.
 """
 
@@ -101,9 +103,13 @@ class PartitionLog:
         self._dir_dirty = False
         self._last_flush_ms = opened_ms
         self._closed = False
-        # Held by every call that reads or changes the segment list; the log cleaner (another
-        # thread) holds it only while it swaps cleaned segments in.
+        # `lock`: held by every call that changes the segment list (append and roll on the
+        # broker's writer thread, the cleaner's swap, retention, close). `read_lock`: held by
+        # reads and by the changes that close or remove segments (swap, retention, close,
+        # delete), never by append, so a read on the event loop never waits for an append's
+        # write or fsync, and never meets a segment closed under it. Order: lock, then read_lock.
         self.lock = threading.RLock()
+        self.read_lock = threading.RLock()
 
     def __repr__(self) -> str:
         return (
@@ -262,7 +268,7 @@ class PartitionLog:
     def read(self, offset: int, max_bytes: int) -> bytes | memoryview:
         """Whole batches from the one containing `offset`; at most max_bytes unless the first
         batch alone is larger (KIP-74: one whole batch always comes back). b"" at the log end."""
-        with self.lock:
+        with self.read_lock:
             return self._read(offset, max_bytes)
 
     def _read(self, offset: int, max_bytes: int) -> bytes | memoryview:
@@ -287,7 +293,7 @@ class PartitionLog:
 
         Batch granularity: a consumer seeking there may see a few older records, never miss one.
         """
-        with self.lock:
+        with self.read_lock:
             return self._offset_for_timestamp(timestamp_ms)
 
     def _offset_for_timestamp(self, timestamp_ms: int) -> tuple[int, int] | None:
@@ -306,7 +312,7 @@ class PartitionLog:
         The offset is that batch's last offset, as Kafka reports it for v2 batches without
         opening them. Segments whose max_timestamp cannot win are not scanned.
         """
-        with self.lock:
+        with self.read_lock:
             return self._max_timestamp_batch()
 
     def _max_timestamp_batch(self) -> tuple[int, int] | None:
@@ -341,7 +347,7 @@ class PartitionLog:
         self._check_open()
         if not self.config.deletes:
             return 0
-        with self.lock, self._storage_errors("retention of"):
+        with self.lock, self.read_lock, self._storage_errors("retention of"):
             return self._apply_retention(now_ms)
 
     def _apply_retention(self, now_ms: int) -> int:
@@ -444,7 +450,7 @@ class PartitionLog:
 
     def close(self) -> None:
         """Flush everything, snapshot producer state and mark the shutdown clean."""
-        with self.lock:
+        with self.lock, self.read_lock:
             self._close()
 
     def _close(self) -> None:
@@ -472,7 +478,7 @@ class PartitionLog:
 
     def delete(self) -> None:
         """Close without flushing and remove the directory."""
-        with self.lock:
+        with self.lock, self.read_lock:
             self._closed = True
             for segment in self._segments:
                 segment.close()
@@ -514,7 +520,7 @@ class PartitionLog:
         anywhere in between. Returns the new segment, or None (and deletes `cleaned`) when the
         segments changed meanwhile (retention deleted some, or the log was closed).
         """
-        with self.lock:
+        with self.lock, self.read_lock:
             segments = self._segments
             first = replaced[0].base_offset
             i = bisect_right(self._bases, first) - 1
