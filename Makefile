@@ -9,6 +9,7 @@ demo: setup
 
 test: setup
 	.venv/bin/ruff check .
+	.venv/bin/mypy
 	.venv/bin/pytest
 
 bench:
@@ -24,6 +25,7 @@ bench:
 lint: setup
 	.venv/bin/ruff check .
 	.venv/bin/ruff format --check .
+	.venv/bin/mypy
 
 format: setup
 	.venv/bin/ruff format .
