@@ -1,4 +1,5 @@
-"""Brokers for the transport tests: the embedded headwater broker, and Tansu where installed.
+"""Brokers for the transport tests: the embedded headwater broker, Tansu where installed, and a
+3-node Apache Kafka cluster (tests/kit/kafka.py; its cases are marked `kafka`).
 
 Tests ask for `bootstrap` ("host:port"), parametrized over the brokers they must pass on, and for
 `transport`, a `headwater.transport.Transport` connected to it. Tansu (a Kafka-compatible broker
@@ -21,7 +22,7 @@ import pytest
 
 import headwater.transport as hwt
 
-BROKERS = ["embedded", "tansu"]
+BROKERS = ["embedded", "tansu", pytest.param("kafka", marks=pytest.mark.kafka)]
 
 
 def _free_port() -> int:
@@ -83,6 +84,8 @@ def bootstrap(request: pytest.FixtureRequest) -> str:
     """The bootstrap address of a fresh broker of each kind in BROKERS."""
     if request.param == "embedded":
         return str(request.getfixturevalue("broker").bootstrap)
+    if request.param == "kafka":
+        return str(request.getfixturevalue("kafka_cluster").bootstrap)
     return str(request.getfixturevalue(request.param))
 
 
