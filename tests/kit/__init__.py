@@ -11,6 +11,5 @@
 - `databases`: private PostgreSQL and MariaDB servers from the installed binaries.
 
 Fixtures built on these live in tests/conftest.py (`broker`, `broker_factory`, `kafka_cluster`)
-and in the
-conftest of each area that needs a database.
+and in the conftest of each area that needs a database.
 """
