@@ -213,6 +213,7 @@ class KafkaCluster:
     libs: Path
     nodes: list[KafkaNode] = field(default_factory=list)
     cluster_id: str = field(default_factory=new_cluster_id)
+    _admin: AdminClient | None = field(default=None, repr=False)
 
     @property
     def bootstrap(self) -> str:
@@ -246,7 +247,14 @@ class KafkaCluster:
         return self
 
     def admin(self) -> AdminClient:
-        return AdminClient({"bootstrap.servers": self.bootstrap, "socket.timeout.ms": 5000})
+        """The kit's one admin client for this cluster (each client holds threads and sockets)."""
+        if self._admin is None:
+            config: dict[str, str | int | float | bool] = {
+                "bootstrap.servers": self.bootstrap,
+                "socket.timeout.ms": 5000,
+            }
+            self._admin = AdminClient(config)
+        return self._admin
 
     def broker_ids(self, timeout_s: float = 5.0) -> set[int]:
         """The brokers the cluster's metadata lists now (fenced or dead ones drop out)."""
@@ -293,6 +301,7 @@ class KafkaCluster:
     def stop(self, timeout_s: float = 20.0) -> None:
         """SIGTERM to every node at once, then wait; SIGKILL those still running after the
         timeout (a node left without a quorum may wait for it forever)."""
+        self._admin = None  # let go of it before its brokers go: no reconnect noise
         running = [n for n in self.nodes if n.alive()]
         for node in running:
             node.resume()
