@@ -18,6 +18,9 @@ if [ "${1:-}" = "--bench" ]; then
   command -v wrk >/dev/null || apt_missing+=(wrk)
   command -v nginx >/dev/null || apt_missing+=(nginx-light)
 fi
+# Real Apache Kafka clusters in the tests: the broker's jars come from Maven Central (fetch-kafka.sh).
+command -v java >/dev/null || apt_missing+=(openjdk-17-jre-headless)
+command -v mvn >/dev/null || apt_missing+=(maven)
 # Change data capture tests: a private MariaDB with row binlog, PostgreSQL's wal2json decoder.
 command -v mariadbd >/dev/null || apt_missing+=(mariadb-server)
 [ -f "$(pg_config --pkglibdir 2>/dev/null || echo /usr/lib/postgresql/15/lib)/wal2json.so" ] \
@@ -34,6 +37,8 @@ if [ ${#apt_missing[@]} -gt 0 ]; then
   apt-get update -q >/dev/null
   apt-get install -y -q --no-install-recommends "${apt_missing[@]}" >/dev/null
 fi
+
+bash scripts/fetch-kafka.sh
 
 uv_bin=$(command -v uv || true)
 if [ -z "$uv_bin" ]; then

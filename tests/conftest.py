@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from tests.kit import processes
+from tests.kit.kafka import KafkaCluster, kafka_libs
 from tests.kit.ports import free_port, wait_for_port
 from tests.kit.services import BrokerProcess
 
@@ -64,6 +65,32 @@ def broker_factory(tmp_path: Path) -> Iterator[Callable[..., BrokerProcess]]:
 def broker(broker_factory: Callable[..., BrokerProcess]) -> BrokerProcess:
     """One running embedded broker on a free port with a private data dir."""
     return broker_factory()
+
+
+@pytest.fixture(scope="session")
+def kafka_cluster_once(tmp_path_factory: pytest.TempPathFactory) -> Iterator[KafkaCluster]:
+    """One 3-node Apache Kafka cluster for the whole session (it takes ~15 s to start).
+
+    Skips where setup has not fetched Kafka's jars, except in CI, where that is a setup bug.
+    """
+    libs = kafka_libs()
+    if libs is None:
+        message = "Apache Kafka's jars are not fetched: run scripts/fetch-kafka.sh"
+        if os.environ.get("CI"):
+            pytest.fail(message)
+        pytest.skip(message)
+    cluster = KafkaCluster(tmp_path_factory.mktemp("kafka-cluster"), libs).start()
+    yield cluster
+    cluster.stop()
+
+
+@pytest.fixture
+def kafka_cluster(kafka_cluster_once: KafkaCluster) -> KafkaCluster:
+    """The session's Kafka cluster, all three nodes up (a test that killed or paused one is
+    healed first); its nodes' logs are shown when the test fails."""
+    kafka_cluster_once.heal()
+    processes.STARTED.extend(kafka_cluster_once.processes())  # noted as this test's processes
+    return kafka_cluster_once
 
 
 os.environ.setdefault("PYTHONUNBUFFERED", "1")

@@ -6,8 +6,10 @@
   port, stop with SIGTERM then SIGKILL, its log attached to a failing test's report),
   `start_headwater` / `run_headwater` for `python -m headwater …`.
 - `services`: the embedded broker (`BrokerProcess`) and Tansu.
+- `kafka`: a private 3-node Apache Kafka cluster (KRaft, one rack per node) from the jars setup
+  fetched; nodes can be killed, paused and restarted.
 - `databases`: private PostgreSQL and MariaDB servers from the installed binaries.
 
-Fixtures built on these live in tests/conftest.py (`broker`, `broker_factory`) and in the
-conftest of each area that needs a database.
+Fixtures built on these live in tests/conftest.py (`broker`, `broker_factory`, `kafka_cluster`)
+and in the conftest of each area that needs a database.
 """

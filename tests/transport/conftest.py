@@ -1,4 +1,5 @@
-"""Brokers for the transport tests: the embedded headwater broker, and Tansu where installed.
+"""Brokers for the transport tests: the embedded headwater broker, Tansu where installed, and a
+3-node Apache Kafka cluster (tests/kit/kafka.py; its cases are marked `kafka`).
 
 Tests ask for `bootstrap` ("host:port"), parametrized over the brokers they must pass on, and for
 `transport`, a `headwater.transport.Transport` connected to it. Tansu (a Kafka-compatible broker
@@ -17,7 +18,7 @@ import headwater.transport as hwt
 from tests.kit.ports import dead_address
 from tests.kit.services import start_tansu, tansu_binary
 
-BROKERS = ["embedded", "tansu"]
+BROKERS = ["embedded", "tansu", pytest.param("kafka", marks=pytest.mark.kafka)]
 
 
 @pytest.fixture
@@ -38,6 +39,8 @@ def bootstrap(request: pytest.FixtureRequest) -> str:
     """The bootstrap address of a fresh broker of each kind in BROKERS."""
     if request.param == "embedded":
         return str(request.getfixturevalue("broker").bootstrap)
+    if request.param == "kafka":
+        return str(request.getfixturevalue("kafka_cluster").bootstrap)
     return str(request.getfixturevalue(request.param))
 
 

@@ -10,11 +10,9 @@ import headwater.transport as hwt
 from headwater.transport.aio import AsyncGroupProducer
 from tests.kit.waiting import wait_until_async
 
-from ..conftest import BrokerProcess
 
-
-async def test_groups_are_acknowledged_and_polling_stops_when_idle(broker: BrokerProcess) -> None:
-    conn = hwt.connect(broker.bootstrap)
+async def test_groups_are_acknowledged_and_polling_stops_when_idle(bootstrap: str) -> None:
+    conn = hwt.connect(bootstrap)
     producer = AsyncGroupProducer(conn.producer())
     try:
         groups = [

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from headwater.broker.log.config import STORED_ONLY_DEFAULTS
 from headwater.broker.log.errors import LogError
 from headwater.broker.protocol.codec import Request
 from headwater.broker.state import BrokerState
@@ -111,6 +112,12 @@ def _broker_configs(state: BrokerState) -> list[tuple[str, str, bool]]:
         ("num.partitions", str(c.default_partitions), True),
         ("socket.request.max.bytes", str(c.max_frame_bytes), True),
         ("log.flush.policy", c.log.flush_policy, True),
+        ("message.max.bytes", str(c.log.max_message_bytes), True),
+        # One node: every replica count is 1, and no replica is ever elected unclean.
+        ("default.replication.factor", "1", True),
+        ("offsets.topic.replication.factor", "1", True),
+        ("min.insync.replicas", STORED_ONLY_DEFAULTS["min.insync.replicas"], True),
+        ("unclean.leader.election.enable", "false", True),
     ]
 
 

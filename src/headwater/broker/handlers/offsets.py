@@ -1,4 +1,8 @@
-"""OffsetCommit and OffsetFetch: committed offsets (with their metadata, round-tripped exactly)."""
+"""OffsetCommit and OffsetFetch: committed offsets (with their metadata, round-tripped exactly).
+
+As Kafka does, a commit for a topic or partition that does not exist is answered
+UNKNOWN_TOPIC_OR_PARTITION and not stored, while the request's other partitions are committed.
+"""
 
 from __future__ import annotations
 
@@ -7,6 +11,8 @@ from typing import Any
 
 from headwater.broker.protocol.codec import Request
 from headwater.broker.state import BrokerState
+
+UNKNOWN_TOPIC_OR_PARTITION = 3
 
 
 def handle_offset_commit(state: BrokerState, request: Request) -> dict[str, Any]:
@@ -22,15 +28,20 @@ def handle_offset_commit(state: BrokerState, request: Request) -> dict[str, Any]
         for t in b.topics
         for p in t.partitions
     ]
-    results = state.groups.commit_offsets(
-        b.group_id,
-        b.generation_id_or_member_epoch,
-        b.member_id,
-        getattr(b, "group_instance_id", None),
-        offsets,
-    )
+    known = [o for o in offsets if state.logs.get(o[0], o[1]) is not None]
+    results = []
+    if known:
+        results = state.groups.commit_offsets(
+            b.group_id,
+            b.generation_id_or_member_epoch,
+            b.member_id,
+            getattr(b, "group_instance_id", None),
+            known,
+        )
+    codes = {(topic, partition): code for topic, partition, code in results}
     by_topic: dict[str, list[dict[str, int]]] = defaultdict(list)
-    for topic, partition, code in results:
+    for topic, partition, *_ in offsets:
+        code = codes.get((topic, partition), UNKNOWN_TOPIC_OR_PARTITION)
         by_topic[topic].append({"partition_index": partition, "error_code": code})
     return {
         "throttle_time_ms": 0,

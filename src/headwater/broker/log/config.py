@@ -32,7 +32,7 @@ class LogConfig:
     retention_ms: int = 7 * _DAY_MS  # -1: keep forever
     retention_bytes: int = -1  # per partition; -1: no size limit
     index_interval_bytes: int = 4096
-    max_message_bytes: int = 8 * 1024 * 1024  # largest batch accepted
+    max_message_bytes: int = 1_048_588  # largest batch accepted: Kafka's default (1 MiB + 12)
     flush_policy: FlushPolicy = "interval"
     flush_interval_ms: int = 1000
     cleanup_policy: str = "delete"  # "delete", "compact" or "compact,delete"
@@ -84,6 +84,11 @@ class LogConfig:
         rows.extend(
             (name, value, False) for name, value in overrides.items() if name in _STORED_ONLY
         )
+        rows.extend(
+            (name, value, True)
+            for name, value in STORED_ONLY_DEFAULTS.items()
+            if name not in overrides
+        )
         return rows
 
 
@@ -134,6 +139,17 @@ _SETTINGS: dict[str, tuple[str, Callable[[str, str], object]]] = {
     "delete.retention.ms": ("delete_retention_ms", _integer(0, _INT64_MAX)),
     "min.cleanable.dirty.ratio": ("min_cleanable_dirty_ratio", _ratio),
     "min.compaction.lag.ms": ("min_compaction_lag_ms", _integer(0, _INT64_MAX)),
+}
+
+# What this broker does where Kafka has a setting it does not act on, reported by DescribeConfigs
+# as Kafka reports its defaults (tools that check durability read them): one node is the whole
+# in-sync set, it never elects an unclean leader, and it stores batches and their timestamps as
+# the producer sent them.
+STORED_ONLY_DEFAULTS = {
+    "min.insync.replicas": "1",
+    "unclean.leader.election.enable": "false",
+    "compression.type": "producer",
+    "message.timestamp.type": "CreateTime",
 }
 
 # Kafka topic configs accepted and echoed back, without effect on this single-node broker.
