@@ -1,6 +1,8 @@
 """The one test kit: waiting on conditions, ports, subprocesses and private services.
 
 - `waiting`: `wait_until` / `wait_for` (a condition and a deadline, never a bare sleep).
+- `consuming`: `consume_until` (poll a consumer until what arrived satisfies a condition, or
+  fail naming what did) and `valid_messages` (confluent-kafka's records, error events raised).
 - `ports`: free ports, waiting for a port to listen, an address where nothing listens.
 - `processes`: `ManagedProcess` (a subprocess with its log file: wait for its ready line or
   port, stop with SIGTERM then SIGKILL, its log attached to a failing test's report),
