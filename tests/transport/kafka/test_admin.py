@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 import uuid
 
 import pytest
@@ -97,11 +96,13 @@ def test_check_lists_topics(transport: hwt.Transport) -> None:
     assert transport.check()[topic] == 1
 
 
-def test_unreachable_broker_is_reported_within_the_timeout(dead_bootstrap: str) -> None:
+def test_unreachable_broker_is_reported_once_the_timeout_passes(dead_bootstrap: str) -> None:
+    """Each call returns a retriable error though no broker ever answers (a call that ignored
+    its timeout would hang until pytest-timeout ends the test)."""
     admin = hwt.connect(dead_bootstrap).admin()
-    started = time.monotonic()
-    with pytest.raises(hwt.BrokerUnavailableError):
+    with pytest.raises(hwt.BrokerUnavailableError, match=f"list topics at {dead_bootstrap}") as e:
         admin.list_topics(timeout_s=1.0)
-    with pytest.raises(hwt.BrokerUnavailableError):
+    assert e.value.retriable
+    with pytest.raises(hwt.BrokerUnavailableError, match="create topic 't': no answer") as e:
         admin.create_topics([hwt.TopicSpec("t")], timeout_s=1.0)
-    assert time.monotonic() - started < 10
+    assert e.value.retriable

@@ -160,17 +160,17 @@ def test_closed_producer_refuses_work(transport: hwt.Transport, new_topic: NewTo
 # -- no broker at all: every failure arrives within a bound, none hangs -----------------------
 
 
-def test_unreachable_broker_fails_each_record_within_the_message_timeout(
+def test_unreachable_broker_fails_each_record_at_its_message_timeout(
     dead_bootstrap: str,
 ) -> None:
+    """Each record's report is the message-timeout error (`_MSG_TIMED_OUT`): the producer gave
+    up because the timeout passed, not because of anything else."""
     transport = hwt.connect(dead_bootstrap)
     deliveries: list[hwt.Delivery] = []
-    started = time.monotonic()
     with transport.producer(hwt.ProducerOptions(message_timeout_ms=1000)) as producer:
         producer.produce("events", b"lost?", on_delivery=deliveries.append)
         producer.produce("events", b"lost!", on_delivery=deliveries.append)
-        wait_until(lambda: producer.poll(0.1) >= 0 and len(deliveries) == 2, 15, "2 failures")
-    assert time.monotonic() - started < 15
+        wait_until(lambda: producer.poll(0.1) >= 0 and len(deliveries) == 2, 30, "2 failures")
     for d in deliveries:
         assert d.offset == -1 and not d.ok
         assert isinstance(d.error, hwt.DeliveryError)
@@ -207,18 +207,37 @@ def test_full_queue_to_unreachable_broker_raises_after_enqueue_timeout(
     producer = hwt.connect(dead_bootstrap).producer(options)
     producer.produce("events", b"first")
     started = time.monotonic()
-    with pytest.raises(hwt.QueueFullError) as caught:
+    with pytest.raises(hwt.QueueFullError, match=r"still full after 0\.3s") as caught:
         producer.produce("events", b"second")
-    assert 0.3 <= time.monotonic() - started < 5
+    # Only a lower bound, and it cannot flake: the producer gives up once its own monotonic
+    # deadline has passed, so a slow machine lengthens this wait, never shortens it. (How long
+    # past the deadline it takes is the machine's business: no upper bound.)
+    assert time.monotonic() - started >= 0.3
     assert caught.value.retriable
     assert producer.close(timeout_s=0.1) == 1
 
 
+def test_full_queue_to_unreachable_broker_waits_for_room_inside_produce(
+    dead_bootstrap: str,
+) -> None:
+    """The wait is seen by its effect, not a clock: within its enqueue timeout, produce serves
+    delivery reports until a slot frees, here by the first record's failure."""
+    options = hwt.ProducerOptions(
+        queue_max_messages=1, enqueue_timeout_s=60, message_timeout_ms=500
+    )
+    deliveries: list[hwt.Delivery] = []
+    with hwt.connect(dead_bootstrap).producer(options) as producer:
+        producer.produce("events", b"first", on_delivery=deliveries.append)
+        producer.produce("events", b"second", on_delivery=deliveries.append)
+        assert [d.error.name for d in deliveries if d.error] == ["_MSG_TIMED_OUT"]
+        assert producer.in_flight == 1  # the second record took the freed slot
+
+
 def test_check_reports_an_unreachable_broker(dead_bootstrap: str) -> None:
-    started = time.monotonic()
-    with pytest.raises(hwt.BrokerUnavailableError) as caught:
+    """The check returns the error naming the address (a check that ignored its timeout would
+    hang until pytest-timeout ends the test)."""
+    with pytest.raises(hwt.BrokerUnavailableError, match=f"at {dead_bootstrap}") as caught:
         hwt.connect(dead_bootstrap).check(timeout_s=1.0)
-    assert time.monotonic() - started < 5
     assert caught.value.retriable
 
 
