@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
 
 import pytest
 
 import headwater.transport as hwt
+from tests.kit.consuming import consume_until
 
 from ..support import FAST_GROUP, consume_n, wait_until
 
@@ -235,13 +235,14 @@ def test_subscribe_wants_a_list(transport: hwt.Transport) -> None:
 
 
 def test_unreachable_broker_gives_empty_batches_not_a_hang(dead_bootstrap: str) -> None:
-    started = time.monotonic()
+    """Each call returns with its documented answer though no broker ever answers (a call that
+    hung would meet pytest-timeout instead)."""
     with hwt.connect(dead_bootstrap).consumer("nobody", FAST_GROUP) as consumer:
         consumer.subscribe(["events"])
         assert consumer.consume(timeout_s=0.5) == []
-        with pytest.raises(hwt.BrokerUnavailableError):
+        with pytest.raises(hwt.BrokerUnavailableError, match="watermarks") as caught:
             consumer.watermarks(hwt.TopicPartition("events", 0), timeout_s=0.5)
-    assert time.monotonic() - started < 10
+        assert caught.value.retriable
 
 
 def test_consume_columns_returns_the_records_as_parallel_lists(
@@ -250,16 +251,18 @@ def test_consume_columns_returns_the_records_as_parallel_lists(
     topic = new_topic(partitions=2)
     fill(transport, topic, 3, partition=0)
     fill(transport, topic, 2, partition=1)
-    seen: list[tuple[int, int, bytes | None, bytes | None]] = []
+    Row = tuple[int, int, bytes | None, bytes | None]
+
+    def rows(_: list[Row]) -> list[Row]:
+        cols = consumer.consume_columns(100, 0.2)
+        assert len(cols.topic) == len(cols.value) == len(cols.timestamp_ms) == len(cols)
+        assert set(cols.topic) <= {topic}
+        assert all(ts is not None and ts > 0 for ts in cols.timestamp_ms)
+        return list(zip(cols.partition, cols.offset, cols.key, cols.value, strict=True))
+
     with transport.consumer("columns", FAST_GROUP) as consumer:
         consumer.subscribe([topic])
-        end = time.monotonic() + 30
-        while len(seen) < 5 and time.monotonic() < end:
-            cols = consumer.consume_columns(100, 0.2)
-            assert len(cols.topic) == len(cols.value) == len(cols.timestamp_ms) == len(cols)
-            assert set(cols.topic) <= {topic}
-            assert all(ts is not None and ts > 0 for ts in cols.timestamp_ms)
-            seen += zip(cols.partition, cols.offset, cols.key, cols.value, strict=True)
+        seen = consume_until(rows, lambda got: len(got) >= 5, 30, "5 records as columns")
         wait_until(
             lambda: (
                 consumer.consume_columns(10, 0.1) is not None
