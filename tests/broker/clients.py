@@ -6,7 +6,6 @@ with what it saw when the deadline passes.
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -20,6 +19,7 @@ from confluent_kafka import (
     TopicPartition,
 )
 
+from tests.kit.consuming import consume_until, valid_messages
 from tests.kit.waiting import wait_until as wait_until  # the broker tests import it from here
 
 #: What every test producer uses unless told otherwise: the delivery guarantees of DESIGN.md.
@@ -103,18 +103,14 @@ def make_consumer(bootstrap: str, group: str = "headwater-tests", **conf: Any) -
 
 def consume_n(consumer: Consumer, count: int, deadline_s: float = 30.0) -> list[Message]:
     """Poll `consumer` until `count` records arrived (fails on a consumer error or the deadline)."""
-    got: list[Message] = []
-    end = time.monotonic() + deadline_s
-    while len(got) < count:
-        if time.monotonic() > end:
-            raise AssertionError(f"consumed {len(got)} of {count} records in {deadline_s}s")
-        for msg in consumer.consume(min(1000, count - len(got)), 0.2):
-            err = msg.error()
-            if err is None:
-                got.append(msg)
-            elif err.code() != KafkaError._PARTITION_EOF:
-                raise AssertionError(f"consumer error: {err}")
-    return got
+    return consume_until(
+        lambda got: valid_messages(
+            consumer.consume(min(1000, count - len(got)), 0.2), (KafkaError._PARTITION_EOF,)
+        ),
+        lambda got: len(got) >= count,
+        deadline_s,
+        f"{count} records",
+    )
 
 
 def read_partition(

@@ -17,7 +17,6 @@ import random
 import socket
 import struct
 import threading
-import time
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -40,6 +39,7 @@ from tests.broker.test_fuzz_wire import (
     valid_requests,
 )
 from tests.conftest import BrokerProcess
+from tests.kit.consuming import consume_until, valid_messages
 
 UNSUPPORTED_VERSION = 35
 MAX_EXAMPLES = 300
@@ -151,14 +151,16 @@ class Bystander(threading.Thread):
                 return
             if self.rounds == 0:  # the first produce created the topic
                 consumer.assign([TopicPartition(self.TOPIC, 0, 0)])
-            got: list[Message] = []
-            end = time.monotonic() + 20
-            while len(got) < 50 and time.monotonic() < end:
-                for msg in consumer.consume(50 - len(got), 0.2):
-                    if msg.error() is not None:
-                        self.failures.append(f"round {self.rounds}: consumer: {msg.error()}")
-                        return
-                    got.append(msg)
+            try:
+                got = consume_until(
+                    lambda so_far: valid_messages(consumer.consume(50 - len(so_far), 0.2), ()),
+                    lambda so_far: len(so_far) >= 50,
+                    20,
+                    f"round {self.rounds}'s 50 records",
+                )
+            except AssertionError as exc:  # a consumer error, or the deadline
+                self.failures.append(f"round {self.rounds}: {exc}")
+                return
             read = [(m.offset(), m.value()) for m in got]
             if read != list(zip(range(expected_offset, expected_offset + 50), values, strict=True)):
                 self.failures.append(
