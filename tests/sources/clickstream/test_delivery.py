@@ -4,7 +4,6 @@ stored, a 202 is stored exactly once, a full producer queue never stalls the wor
 from __future__ import annotations
 
 import signal
-import time
 import uuid
 from collections import Counter
 from collections.abc import Iterator
@@ -16,6 +15,7 @@ import orjson
 from confluent_kafka import Consumer, KafkaError, TopicPartition
 
 import headwater.transport as hwt
+from tests.kit.consuming import consume_until, valid_messages
 from tests.kit.waiting import wait_for, wait_until
 
 from ...conftest import BrokerProcess
@@ -50,28 +50,37 @@ def read_to_end(bootstrap: str, topic: str, until: set[str], deadline_s: float =
     )  # fmt: skip
     partitions = consumer.list_topics(topic, timeout=10).topics[topic].partitions
     consumer.assign([TopicPartition(topic, p, 0) for p in partitions])
-    got: list = []
     at_end: set[int] = set()
-    end = time.monotonic() + deadline_s
+
+    def poll(_: list) -> list:
+        messages = consumer.consume(500, 0.2)
+        for m in messages:  # in order: a partition's end, then a record after it, or the reverse
+            if m.error() is None:
+                at_end.discard(m.partition())
+            elif m.error().code() == KafkaError._PARTITION_EOF:
+                at_end.add(m.partition())
+        return valid_messages(messages, (KafkaError._PARTITION_EOF,))
+
+    def seen(got: list) -> set[str]:
+        return {orjson.loads(m.value()).get("event_id") for m in got}
+
+    def done(got: list) -> bool:
+        if not (until <= seen(got) and len(at_end) == len(partitions)):
+            return False
+        highs = {p: consumer.get_watermark_offsets(TopicPartition(topic, p))[1]
+                 for p in partitions}  # fmt: skip
+        positions = {tp.partition: tp.offset for tp in consumer.position(
+            [TopicPartition(topic, p) for p in partitions])}  # fmt: skip
+        return all(positions[p] >= highs[p] for p in partitions)
+
     try:
-        while True:
-            seen = {orjson.loads(m.value()).get("event_id") for m in got}
-            if until <= seen and len(at_end) == len(partitions):
-                highs = {p: consumer.get_watermark_offsets(TopicPartition(topic, p))[1]
-                         for p in partitions}  # fmt: skip
-                positions = {tp.partition: tp.offset for tp in consumer.position(
-                    [TopicPartition(topic, p) for p in partitions])}  # fmt: skip
-                if all(positions[p] >= highs[p] for p in partitions):
-                    return got
-            assert time.monotonic() < end, f"saw {len(seen & until)} of {len(until)} ids"
-            for msg in consumer.consume(500, 0.2):
-                if msg.error() is None:
-                    got.append(msg)
-                    at_end.discard(msg.partition())
-                elif msg.error().code() == KafkaError._PARTITION_EOF:
-                    at_end.add(msg.partition())
-                else:
-                    raise AssertionError(msg.error())
+        return consume_until(
+            poll,
+            done,
+            deadline_s,
+            f"the end of {topic} with {len(until)} ids",
+            lambda got: f"saw {len(seen(got) & until)} of {len(until)} ids",
+        )
     finally:
         consumer.close()
 

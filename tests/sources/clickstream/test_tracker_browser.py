@@ -17,8 +17,9 @@ from typing import Any
 
 import orjson
 import pytest
-from confluent_kafka import Consumer, KafkaError
+from confluent_kafka import Consumer
 
+from tests.kit.consuming import consume_until, valid_messages
 from tests.kit.waiting import wait_until
 
 CHROMIUM = Path("/usr/bin/chromium")
@@ -96,9 +97,13 @@ def page(browser) -> Iterator[Any]:
 
 
 def read_events(
-    bootstrap: str, done: Callable[[list[dict]], bool], deadline_s: float = 30.0
+    bootstrap: str,
+    done: Callable[[list[dict]], bool],
+    deadline_s: float = 30.0,
+    context: Callable[[], object] = lambda: "",
 ) -> list[dict]:
-    """ClickEvents from `clickstream.events` until `done(events)` or the deadline."""
+    """ClickEvents from `clickstream.events` until `done(events)`; fails naming the events that
+    arrived (and `context()`, e.g. the page's console) if it does not hold by `deadline_s`."""
     consumer = Consumer(
         {
             "bootstrap.servers": bootstrap,
@@ -108,21 +113,16 @@ def read_events(
         }
     )
     consumer.subscribe(["clickstream.events"])
-    events: list[dict] = []
-    end = time.monotonic() + deadline_s
     try:
-        while not done(events) and time.monotonic() < end:
-            for msg in consumer.consume(100, 0.2):
-                if msg.error() is None:
-                    events.append(orjson.loads(msg.value()))
-                elif msg.error().code() not in (
-                    KafkaError._PARTITION_EOF,
-                    KafkaError.UNKNOWN_TOPIC_OR_PART,
-                ):
-                    raise AssertionError(msg.error())
+        return consume_until(
+            lambda _: [orjson.loads(m.value()) for m in valid_messages(consumer.consume(100, 0.2))],
+            done,
+            deadline_s,
+            "the tracker's events in clickstream.events",
+            lambda got: f"got {names(got)} {context()}",
+        )
     finally:
         consumer.close()
-    return events
 
 
 def names(events: list[dict]) -> list[str]:
@@ -151,7 +151,9 @@ def test_tracker_page_clicks_and_custom_event_land_in_one_session(broker, collec
     page.evaluate("headwater.flush()")  # page 2's view leaves by fetch
 
     expected = ["page", "track:click", "track:video_play", "track:click", "page"]
-    events = read_events(broker.bootstrap, lambda got: len(got) >= len(expected))
+    events = read_events(
+        broker.bootstrap, lambda got: len(got) >= len(expected), context=lambda: console
+    )
     # page 1's beacon and page 2's fetch are separate requests: order by the client's clock
     events.sort(key=lambda e: e["client_ts"])
     assert names(events) == expected, (names(events), console, collector.log_text())
