@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import subprocess
-import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -13,6 +12,7 @@ from typing import Any
 import orjson
 
 from headwater import transport
+from tests.kit.consuming import consume_until
 from tests.kit.processes import ManagedProcess, headwater_process, run_headwater
 
 #: A `headwater cdc` subprocess: `wait_for_log`, `log_text`, `stop` (SIGTERM), `kill` (-9).
@@ -51,28 +51,26 @@ def read_changes(
 ) -> list[Change]:
     """Every record of `topic` (one partition) from the start, until `until(records)` holds."""
     conn = transport.connect(bootstrap)
-    changes: list[Change] = []
     try:
         with conn.consumer(f"test-{uuid.uuid4().hex}") as consumer:
             consumer.assign([transport.TopicPartition(topic, 0, transport.EARLIEST)])
-            end = time.monotonic() + deadline_s
-            while not until(changes):
-                if time.monotonic() > end:
-                    raise AssertionError(
-                        f"{topic}: condition not met after {deadline_s}s; "
-                        f"got {len(changes)} records: {[c.value for c in changes[-5:]]}"
-                    )
-                for r in consumer.consume(5000, 0.2):
-                    changes.append(
-                        Change(
-                            orjson.loads(r.key) if r.key else None,
-                            orjson.loads(r.value) if r.value is not None else None,
-                            r.offset,
-                        )
-                    )
+            return consume_until(
+                lambda _: [change_of(r) for r in consumer.consume(5000, 0.2)],
+                until,
+                deadline_s,
+                f"the changes wanted in {topic}",
+                lambda got: f"got {len(got)} records, the last: {[c.value for c in got[-5:]]}",
+            )
     finally:
         conn.close()
-    return changes
+
+
+def change_of(record: transport.Record) -> Change:
+    return Change(
+        orjson.loads(record.key) if record.key else None,
+        orjson.loads(record.value) if record.value is not None else None,
+        record.offset,
+    )
 
 
 def count_at_least(n: int) -> Callable[[list[Change]], bool]:

@@ -8,6 +8,7 @@ from headwater import transport
 from headwater.sources import positions
 from headwater.sources.cdc import publisher as publisher_module
 from headwater.sources.cdc.publisher import Publisher
+from tests.kit.consuming import consume_until
 
 
 def test_position_is_stored_only_after_the_broker_acknowledged_the_changes(broker_factory):
@@ -81,9 +82,11 @@ def test_a_transaction_larger_than_a_group_is_acknowledged_whole(broker_factory)
     assert durable == [{"lsn_int": 9}] and publisher.changes == count
     with conn.consumer("check-g") as consumer:
         consumer.assign([transport.TopicPartition("cdc.g.s.t", 0, transport.EARLIEST)])
-        got: list = []
-        deadline = time.monotonic() + 30
-        while len(got) < count and time.monotonic() < deadline:
-            got.extend(consumer.consume(10_000, 0.2))
+        got = consume_until(
+            lambda _: consumer.consume(10_000, 0.2),
+            lambda so_far: len(so_far) >= count,
+            30,
+            f"{count} changes",
+        )
     assert [r.key for r in got] == [str(row).encode() for row in range(count)]
     conn.close()

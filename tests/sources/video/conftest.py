@@ -12,6 +12,7 @@ import pytest
 from headwater import transport
 from headwater.sources.video.testing import LiveOrigin
 from tests.conftest import free_port
+from tests.kit.consuming import consume_until
 
 FFMPEG_SOURCE = ["-f", "lavfi", "-i", "testsrc=size=160x120:rate=10"]
 H264 = ["-c:v", "libx264", "-preset", "ultrafast", "-g", "10", "-pix_fmt", "yuv420p"]
@@ -65,8 +66,6 @@ async def start_origin() -> AsyncIterator[Callable[..., object]]:
 
 def read_topic(bootstrap: str, topic: str, timeout_s: float = 30.0) -> list[transport.Record]:
     """Every record of partition 0 of `topic`, from the beginning to its current end."""
-    import time
-
     conn = transport.connect(bootstrap)
     try:
         with conn.consumer("test-reader") as consumer:
@@ -75,11 +74,12 @@ def read_topic(bootstrap: str, topic: str, timeout_s: float = 30.0) -> list[tran
             if high == 0:
                 return []
             consumer.assign([transport.TopicPartition(topic, 0, transport.EARLIEST)])
-            out: list[transport.Record] = []
-            deadline = time.monotonic() + timeout_s
-            while (not out or out[-1].offset < high - 1) and time.monotonic() < deadline:
-                out.extend(consumer.consume(1000, 0.5))
-            return out
+            return consume_until(
+                lambda _: consumer.consume(1000, 0.5),
+                lambda got: bool(got) and got[-1].offset >= high - 1,
+                timeout_s,
+                f"{topic} up to offset {high - 1}",
+            )
     finally:
         conn.close()
 
