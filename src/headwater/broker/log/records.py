@@ -49,16 +49,8 @@ class Record(NamedTuple):
 
 def _varint(buf: bytes, pos: int) -> tuple[int, int]:
     """(value, next position) of the zigzag varint at `pos`."""
-    shift = result = 0
-    while True:
-        byte = buf[pos]
-        pos += 1
-        result |= (byte & 0x7F) << shift
-        if byte < 0x80:
-            return (result >> 1) ^ -(result & 1), pos
-        shift += 7
-        if shift > 63:
-            raise CorruptRecordError(f"varint at byte {pos} is longer than 10 bytes")
+    value, pos = _raw_varint(buf, pos)
+    return (value >> 1) ^ -(value & 1), pos
 
 
 def payload(batch: bytes | memoryview, header: BatchHeader) -> bytes:
@@ -99,7 +91,7 @@ def _snappy_decompress(raw: bytes) -> bytes:
 
 
 def _raw_varint(buf: bytes, pos: int) -> tuple[int, int]:
-    """Unsigned (not zigzag) varint: snappy's length preamble."""
+    """Unsigned varint (snappy's length preamble, and the zigzag varints' raw form)."""
     shift = result = 0
     while True:
         byte = buf[pos]
@@ -108,6 +100,8 @@ def _raw_varint(buf: bytes, pos: int) -> tuple[int, int]:
         if byte < 0x80:
             return result, pos
         shift += 7
+        if shift > 63:
+            raise CorruptRecordError(f"varint at byte {pos} is longer than 10 bytes")
 
 
 def compress(data: bytes, codec: int) -> bytes:
