@@ -1,5 +1,6 @@
-"""The server keeps its event loop free of disk writes: a produce stuck in its write does not
-hold up other connections, and answers on one connection stay in request order.
+"""The server keeps its event loop free of blocking disk writes: a produce stuck in its write
+does not hold up other connections, answers on one connection stay in request order, and only
+small page-cache appends run on the loop, and only while the writer thread is idle.
 
 The broker runs in-process (its own event loop in a thread) so that one partition's storage can
 be made to block: its `append` waits on an event the test sets, as a disk stuck in fsync would.
@@ -33,10 +34,12 @@ from kio.static.primitive import i16, i32, i64
 
 from headwater.broker.config import BrokerConfig
 from headwater.broker.log import LogConfig, PartitionLog
+from headwater.broker.log.config import FlushPolicy
 from headwater.broker.server import BrokerServer
 from tests.broker.clients import make_producer, read_partition
 from tests.broker.test_fuzz_wire import record_batch, request_frame
 from tests.conftest import free_port
+from tests.kit.waiting import wait_until
 
 STUCK_S = 60.0  # how long a blocked append waits at most, so a failing test cannot hang
 
@@ -44,13 +47,15 @@ STUCK_S = 60.0  # how long a blocked append waits at most, so a failing test can
 class InProcessBroker:
     """A BrokerServer on its own event loop in a thread."""
 
-    def __init__(self, data_dir: Path) -> None:
+    def __init__(self, data_dir: Path, flush_policy: FlushPolicy = "always") -> None:
         self.config = BrokerConfig(
-            port=free_port(), data_dir=data_dir, log=LogConfig(flush_policy="always")
+            port=free_port(), data_dir=data_dir, log=LogConfig(flush_policy=flush_policy)
         )
         self.server = BrokerServer(self.config)
         self.loop = asyncio.new_event_loop()
-        self._thread = threading.Thread(target=self.loop.run_forever, daemon=True)
+        self._thread = threading.Thread(
+            target=self.loop.run_forever, name="broker-loop", daemon=True
+        )
 
     @property
     def bootstrap(self) -> str:
@@ -105,9 +110,29 @@ def broker(tmp_path: Path) -> Iterator[InProcessBroker]:
     b.stop()
 
 
-def stick(broker: InProcessBroker, topic: str, inside_lock: bool = False) -> StuckStorage:
+def produce_requests(broker: InProcessBroker) -> float:
+    """How many Produce requests the broker has received."""
+    counter = broker.server.state.metrics.requests.labels(api="produce")
+    return float(broker.call(lambda: counter._value.get()))
+
+
+@pytest.fixture
+def interval_broker(tmp_path: Path) -> Iterator[InProcessBroker]:
+    """The broker's default flush policy (`interval`): appends need no fdatasync."""
+    b = InProcessBroker(tmp_path / "data", flush_policy="interval")
+    b.start()
+    yield b
+    b.stop()
+
+
+def stick(
+    broker: InProcessBroker,
+    topic: str,
+    inside_lock: bool = False,
+    configs: dict[str, str] | None = None,
+) -> StuckStorage:
     def create() -> PartitionLog:
-        return broker.server.state.logs.create_topic(topic, 1, {}).partitions[0]
+        return broker.server.state.logs.create_topic(topic, 1, configs or {}).partitions[0]
 
     return StuckStorage(broker.call(create), inside_lock)
 
@@ -213,3 +238,46 @@ def test_a_request_after_a_stuck_produce_on_its_connection_sees_the_append(broke
     assert body.responses[0].partition_responses[0].base_offset == 0
     offsets, _ = entity_reader(ListOffsetsResponseV1)(listed, 0)
     assert offsets.topics[0].partitions[0].offset == 1
+
+
+def test_small_appends_run_on_the_event_loop_and_large_ones_on_the_writer(interval_broker) -> None:
+    """No fdatasync and at most 64 KiB: the append runs inline (cheaper than the thread hop);
+    a larger one goes to the writer thread."""
+    watched = stick(interval_broker, "sizes")
+    watched.release.set()  # only watch which thread appends
+    producer = make_producer(interval_broker.bootstrap, **{"linger.ms": 0})
+    producer.produce("sizes", b"small")
+    assert producer.flush(30) == 0
+    producer.produce("sizes", b"x" * (100 * 1024))
+    assert producer.flush(30) == 0
+    assert watched.threads == ["broker-loop", "broker-writer"]
+    values = [m.value() for m in read_partition(interval_broker.bootstrap, "sizes")]
+    assert values == [b"small", b"x" * (100 * 1024)]
+
+
+def test_a_small_produce_waits_behind_a_stuck_write_so_appends_keep_arrival_order(
+    interval_broker,
+) -> None:
+    """While the writer is busy (a topic with flush.messages=1 stuck in its fdatasync), a small
+    produce to another topic from another connection is queued behind it, not run inline."""
+    slow = stick(interval_broker, "slow", configs={"flush.messages": "1"})
+    fast = stick(interval_broker, "fast")
+    fast.release.set()
+    slow_producer = make_producer(interval_broker.bootstrap, **{"linger.ms": 0})
+    fast_producer = make_producer(interval_broker.bootstrap, **{"linger.ms": 0})
+    fast_producer.list_topics("fast", timeout=20)
+    delivered: list[str] = []
+    try:
+        slow_producer.produce("slow", b"s", on_delivery=lambda e, m: delivered.append("slow"))
+        slow_producer.poll(0)
+        assert slow.entered.wait(30), "the slow produce never reached its append"
+        fast_producer.produce("fast", b"f", on_delivery=lambda e, m: delivered.append("fast"))
+        fast_producer.poll(0)
+        wait_until(lambda: produce_requests(interval_broker) >= 2, 30, "the fast produce to arrive")
+        assert fast.threads == []  # arrived, and not appended on the loop
+        assert delivered == []
+    finally:
+        slow.release.set()
+    assert slow_producer.flush(30) == 0 and fast_producer.flush(30) == 0
+    assert fast.threads == ["broker-writer"]
+    assert sorted(delivered) == ["fast", "slow"]

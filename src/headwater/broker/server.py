@@ -8,8 +8,10 @@ Rules:
 3. A handler that raises is a broker bug: it is logged with its traceback and the connection is
    closed; the process and every other connection keep going.
 4. Reading pauses while a connection has too much queued (slow reader or pipelining client).
-5. No disk writes on the event loop: Produce handlers return their appends (`ProduceAppends`),
-   which run on the writer thread (`broker.writer`); the answer is built when they are done.
+5. No blocking disk writes on the event loop: Produce handlers return their appends
+   (`ProduceAppends`), which run on the writer thread (`broker.writer`); the answer is built
+   when they are done. Small ones (no fdatasync, at most 64 KiB) run inline while the writer is
+   idle, which keeps the order and saves the thread hop (writer rule 1).
    While a connection has appends in flight, its later requests other than Produce wait for them,
    so a request sees the effects of every request sent before it on its connection (Kafka handles
    one request per connection at a time). Retention and DeleteTopics hold the writer off.
@@ -65,10 +67,6 @@ class _Appending:
     effect: ProduceAppends
     done: bool = False
     response: Any = field(default=None)
-
-
-def _run_appends(effect: ProduceAppends) -> list[AppendOutcome]:
-    return [append.run() for append in effect.appends]
 
 
 class KafkaConnection(asyncio.BufferedProtocol):
@@ -169,6 +167,12 @@ class KafkaConnection(asyncio.BufferedProtocol):
         if isinstance(result, ProduceAppends):
             if not result.appends:
                 result = result.complete(state, [])
+            elif self._writer.idle and result.small:
+                try:
+                    result = result.complete(state, self._writer.run_inline(result.run))
+                except Exception:
+                    self._handler_crashed(request)
+                    return
             else:
                 self._start_appends(request, result)
                 return
@@ -187,7 +191,7 @@ class KafkaConnection(asyncio.BufferedProtocol):
         self._pending.append((request, appending))
         self._appends_in_flight += 1
         self._writer.submit(
-            lambda: _run_appends(effect),
+            effect.run,
             lambda outcomes, exc: self._appends_done(request, appending, outcomes, exc),
         )
         self._update_reading()
