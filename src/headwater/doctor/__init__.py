@@ -19,7 +19,7 @@ import headwater.transport as hwt
 from headwater.doctor.cluster_checks import cluster_checks
 from headwater.doctor.findings import EXIT_AT_RISK, Finding, Report, Severity
 from headwater.doctor.render import as_json, as_text
-from headwater.doctor.survey import Survey, survey
+from headwater.doctor.survey import Survey, take_survey
 from headwater.doctor.topic_checks import topic_checks
 
 __all__ = [
@@ -39,7 +39,7 @@ def examine(
     transport: hwt.Transport, topics: tuple[str, ...] = (), timeout_s: float = 10.0
 ) -> Report:
     """Survey the cluster behind `transport` and check it (raises `BrokerUnavailableError`)."""
-    return check(survey(transport, topics, timeout_s))
+    return check(take_survey(transport, topics, timeout_s))
 
 
 def check(s: Survey) -> Report:

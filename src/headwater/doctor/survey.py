@@ -78,7 +78,7 @@ def is_headwater_topic(name: str) -> bool:
     return name in FIXED_TOPICS or name.startswith(TOPIC_PREFIXES)
 
 
-def survey(
+def take_survey(
     transport: hwt.Transport, asked: tuple[str, ...] = (), timeout_s: float = 10.0
 ) -> Survey:
     """Read the cluster; raises `BrokerUnavailableError` when nobody answers within `timeout_s`."""

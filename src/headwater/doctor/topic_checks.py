@@ -125,11 +125,9 @@ def _replication(s: Survey, topic: TopicSurvey, subject: str) -> Iterator[Findin
                 if rf == 1
                 else f"one broker down leaves one copy; with min.insync.replicas={MIN_ISR} writes "
                 "stop, with 1 an acknowledged record can be lost"
-            ),
-            "raise it to "
-            + str(target)
-            + ": "
-            + fixes.reassign(s.bootstrap, topic.name, topic.partitions, s.cluster.brokers, target),
+            )
+            + f"; the fix moves it to {target} copies in distinct zones",
+            fixes.reassign(s.bootstrap, topic.name, topic.partitions, s.cluster.brokers, target),
         )
     min_isr = _min_isr(s, topic)
     if rf >= RF and min_isr < MIN_ISR:
