@@ -38,9 +38,11 @@ def test_topic_on_the_cluster_has_three_replicas_on_three_racks(
         assert len(p.replicas) == 3 and sorted(p.isr) == sorted(p.replicas)
         assert {racks[r] for r in p.replicas} == set(RACKS)
     resource = ConfigResource("topic", topic)
-    entry = kafka_cluster.admin().describe_configs([resource])[resource].result(10)[
-        "min.insync.replicas"
-    ]
+    entry = (
+        kafka_cluster.admin()
+        .describe_configs([resource])[resource]
+        .result(10)["min.insync.replicas"]
+    )
     # set on the topic by the transport, not inherited from the broker's default
     assert (entry.value, entry.source) == ("2", ConfigSource.DYNAMIC_TOPIC_CONFIG.value)
 
