@@ -108,7 +108,7 @@ def racks(s: Survey) -> Iterator[Finding]:
             "more than one copy of a partition",
             f"spread the brokers over {RF} zones (broker.rack), then reassign existing topics",
         )
-    else:
+    elif not s.silent_brokers:  # with a broker missing, its zone is unknown: no verdict
         yield Finding(Severity.OK, "cluster", "racks", f"brokers in zones {', '.join(zones)}")
 
 
