@@ -108,6 +108,7 @@ def test_weak_topics_are_flagged_and_their_fixes_make_them_pass(
     )
 
 
+@pytest.mark.slow  # the controller fences the dead broker after its session (~10 s), then a heal
 def test_killed_broker_shows_as_under_replicated(kafka_cluster: KafkaCluster) -> None:
     name = unique("loss")
     with hwt.connect(kafka_cluster.url) as transport:
