@@ -48,7 +48,7 @@ log = logging.getLogger("headwater.transport")
 T = TypeVar("T")
 
 _METADATA_POLL_S = 0.05  # between metadata looks while waiting for a change to show
-_PROPAGATION_GRACE_S = 3.0  # how long a topic may stay unknown to the broker asked
+_PROPAGATION_GRACE_S = 2.0  # how long a topic may stay unknown to the broker asked
 
 
 class KafkaAdmin(ClosesOnExit):
