@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from headwater import __version__, cdc_cli, dataset_cli, lake_cli, snapshot_cli
+from headwater import __version__, cdc_cli, dataset_cli, doctor_cli, lake_cli, snapshot_cli
 from headwater.errors import EXIT_CODES, UsageError, boundary
 
 app = typer.Typer(
@@ -396,6 +396,7 @@ def demo(
 
 
 app.command()(snapshot_cli.snapshot)
+app.command()(doctor_cli.doctor)
 app.add_typer(snapshot_cli.import_app, name="import")
 
 

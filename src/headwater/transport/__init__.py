@@ -12,6 +12,11 @@
         records = consumer.consume(max_records=500, timeout_s=1.0)
         consumer.commit(records)
 
+Topics created through `Admin.create_topics` are durable by default: replication factor 3 and
+`min.insync.replicas=2` on a cluster of three or more brokers (`durability`). A `--broker` value
+may carry the process's zone, `kafka://h1:9092?client.rack=az1`, which consumers hand to the
+cluster for fetching from a replica in that zone.
+
 Import from here only; the submodules are private. Kafka clusters and the embedded broker share
 one backend (confluent-kafka); `kinesis://region` is recognised but not available yet.
 """
@@ -20,6 +25,8 @@ from headwater.transport.base import (
     EARLIEST,
     LATEST,
     Admin,
+    BrokerNode,
+    ClusterDescription,
     Consumer,
     Delivery,
     GroupRecord,
@@ -28,6 +35,7 @@ from headwater.transport.base import (
     OnDelivery,
     OnGroupComplete,
     OnRevoke,
+    PartitionReplicas,
     Producer,
     ProducerRecord,
     Record,
@@ -37,6 +45,11 @@ from headwater.transport.base import (
     TopicSpec,
 )
 from headwater.transport.connection import Transport, connect
+from headwater.transport.durability import (
+    DURABLE_MIN_INSYNC_REPLICAS,
+    DURABLE_REPLICATION_FACTOR,
+    ClusterDefaults,
+)
 from headwater.transport.errors import (
     BrokerUnavailableError,
     CommitError,
@@ -51,11 +64,16 @@ from headwater.transport.options import ConsumerOptions, ProducerOptions
 from headwater.transport.url import BrokerUrl, parse_broker_url
 
 __all__ = [
+    "DURABLE_MIN_INSYNC_REPLICAS",
+    "DURABLE_REPLICATION_FACTOR",
     "EARLIEST",
     "LATEST",
     "Admin",
+    "BrokerNode",
     "BrokerUnavailableError",
     "BrokerUrl",
+    "ClusterDefaults",
+    "ClusterDescription",
     "CommitError",
     "Consumer",
     "ConsumerOptions",
@@ -68,6 +86,7 @@ __all__ = [
     "OnDelivery",
     "OnGroupComplete",
     "OnRevoke",
+    "PartitionReplicas",
     "Producer",
     "ProducerOptions",
     "ProducerRecord",

@@ -136,6 +136,40 @@ class TopicDescription:
 
 
 @dataclass(frozen=True, slots=True)
+class BrokerNode:
+    """One live broker of a cluster; `rack` is its `broker.rack` (its zone), None if unset."""
+
+    id: int
+    host: str
+    port: int
+    rack: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ClusterDescription:
+    """The brokers that answer now (a dead or fenced one is absent) and who controls them."""
+
+    cluster_id: str | None
+    controller_id: int | None
+    brokers: tuple[BrokerNode, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class PartitionReplicas:
+    """Where one partition lives: its leader (None when it has none: offline), every replica's
+    broker id, and the in-sync ones among them (Kafka's ISR)."""
+
+    partition: int
+    leader: int | None
+    replicas: tuple[int, ...]
+    isr: tuple[int, ...]
+
+    @property
+    def under_replicated(self) -> bool:
+        return len(self.isr) < len(self.replicas)
+
+
+@dataclass(frozen=True, slots=True)
 class Delivery:
     """The outcome of producing one record: where it was stored, or why it was not."""
 
@@ -294,7 +328,10 @@ class Consumer(_Closing, Protocol):
 
 
 class Admin(_Closing, Protocol):
-    """Creates, lists, describes and deletes topics."""
+    """Creates, lists, describes and deletes topics; describes the cluster's brokers.
+
+    `create_topics` fills in a durable replication factor and min ISR where a spec leaves them
+    open (`headwater.transport.durability`)."""
 
     def create_topics(
         self, specs: Iterable[TopicSpec], wait: bool = True, exist_ok: bool = False
@@ -304,8 +341,23 @@ class Admin(_Closing, Protocol):
         self, names: Iterable[str], wait: bool = True, missing_ok: bool = False
     ) -> None: ...
 
-    def list_topics(self, timeout_s: float = 10.0) -> dict[str, int]: ...
+    def list_topics(self, timeout_s: float = 10.0, internal: bool = False) -> dict[str, int]:
+        """Topic name -> partition count; Kafka's internal topics (`__…`) only when asked for."""
+        ...
 
     def describe_topic(self, name: str, timeout_s: float = 10.0) -> TopicDescription: ...
+
+    def describe_cluster(self, timeout_s: float = 10.0) -> ClusterDescription: ...
+
+    def describe_partitions(
+        self, names: Iterable[str], timeout_s: float = 10.0
+    ) -> dict[str, tuple[PartitionReplicas, ...]]:
+        """Leader, replicas and ISR of every partition of each named topic (one that does not
+        exist raises `TopicError`)."""
+        ...
+
+    def broker_config(self, broker_id: int, timeout_s: float = 10.0) -> dict[str, str]:
+        """A broker's configuration as it reports it (defaults included)."""
+        ...
 
     def close(self) -> None: ...

@@ -13,6 +13,7 @@ from typing import TypeVar
 from headwater.transport.base import Admin, Consumer, Producer
 from headwater.transport.closing import ClosesOnExit
 from headwater.transport.kafka import ClientSettings, KafkaAdmin, KafkaConsumer, KafkaProducer
+from headwater.transport.kafka.config import producer_config
 from headwater.transport.options import ConsumerOptions, ProducerOptions, RawConfig
 from headwater.transport.url import DEFAULT_EMBEDDED_BOOTSTRAP, BrokerUrl, parse_broker_url
 
@@ -26,12 +27,20 @@ class Transport(ClosesOnExit):
         self, url: BrokerUrl, *, client_id: str = "headwater", config: RawConfig | None = None
     ) -> None:
         self.url = url
-        self._settings = ClientSettings(url.bootstrap_servers, client_id, dict(config or {}))
+        self._settings = ClientSettings(
+            url.bootstrap_servers, client_id, dict(config or {}), url.client_rack
+        )
         self._clients: weakref.WeakSet[Producer | Consumer | Admin] = weakref.WeakSet()
 
     def producer(self, options: ProducerOptions | None = None) -> Producer:
         """A producer with headwater's safe defaults (acks=all, idempotent) unless overridden."""
         return self._track(KafkaProducer(self._settings, options))
+
+    def producer_settings(self, options: ProducerOptions | None = None) -> dict[str, object]:
+        """The client settings a producer made by `producer(options)` starts with (librdkafka's
+        names): what `headwater doctor` checks, read from the code that builds the producer."""
+        conf = producer_config(self._settings, options or ProducerOptions())
+        return {key: value for key, value in conf.items() if key != "logger"}
 
     def consumer(self, group_id: str, options: ConsumerOptions | None = None) -> Consumer:
         """A consumer in `group_id` that commits only when told to."""

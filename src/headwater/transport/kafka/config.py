@@ -2,7 +2,8 @@
 
 Precedence, lowest first: headwater's defaults from the options object, then the connection-wide
 raw settings given to `connect(config=…)` (e.g. SASL/TLS for a cluster), then the client's own
-`options.extra`. Bootstrap servers always come from the parsed `--broker` value.
+`options.extra`. Bootstrap servers always come from the parsed `--broker` value, and so does a
+consumer's `client.rack` (`?client.rack=ZONE`), set before the raw settings so they may override it.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ class ClientSettings:
     bootstrap_servers: str
     client_id: str = "headwater"
     config: RawConfig = field(default_factory=dict)
+    client_rack: str | None = None  # the zone this process runs in: consumers fetch from it
 
     def base(self, client_id: str | None) -> dict[str, Any]:
         return {
@@ -76,6 +78,9 @@ def consumer_config(
         # librdkafka's 3 s heartbeat is too slow for a short session; Kafka's rule is a third.
         optional["heartbeat.interval.ms"] = max(1, min(3000, options.session_timeout_ms // 3))
     conf.update({k: v for k, v in optional.items() if v is not None})
+    if settings.client_rack is not None:
+        # KIP-392: the cluster may serve this consumer's fetches from a replica in its zone.
+        conf["client.rack"] = settings.client_rack
     conf.update(settings.config)
     conf.update(options.extra)
     return conf
