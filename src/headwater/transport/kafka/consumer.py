@@ -232,6 +232,23 @@ class KafkaConsumer(ClosesOnExit):
             raise BrokerUnavailableError(f"watermarks of {partition}: no answer in {timeout_s}s")
         return int(marks[0]), int(marks[1])
 
+    def offsets_for_time(
+        self, partitions: Iterable[TopicPartition], timestamp_ms: int, timeout_s: float = 10.0
+    ) -> list[TopicPartition]:
+        """Per partition, the first offset at or after `timestamp_ms` (ListOffsets by time);
+        offset None where no record is that recent (librdkafka answers -1: the end)."""
+        theirs = [ck.TopicPartition(p.topic, p.partition, timestamp_ms) for p in partitions]
+        found = self._call(
+            self._consumer.offsets_for_times, "offsets_for_times", theirs, timeout=timeout_s
+        )
+        out = []
+        for p in found:
+            ours = _checked(p, "offsets_for_times")
+            out.append(
+                TopicPartition(ours.topic, ours.partition, None if p.offset < 0 else p.offset)
+            )
+        return out
+
     def pause(self, partitions: Iterable[TopicPartition]) -> None:
         """Stop fetching these partitions (backpressure) while staying in the group."""
         self._call(self._consumer.pause, "pause", [_theirs(p) for p in partitions])
