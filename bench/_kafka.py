@@ -87,7 +87,9 @@ def broker_argv(port: int, controller_port: int, data_dir: Path, flush: str) -> 
         return ["java", *JVM_FLAGS, f"-Dlog4j2.configurationFile={log4j}",
                 "-cp", f"{libs()}/*", main, *args]  # fmt: skip
 
-    fmt = java("kafka.tools.StorageTool", "format", "-t", new_cluster_id(), "-c", str(config))
+    # `--cluster-id=ID`, not `-t ID`: a base64 id may begin with "-" and read as an option.
+    fmt = java("kafka.tools.StorageTool", "format", f"--cluster-id={new_cluster_id()}",
+               "--config", str(config))  # fmt: skip
     done = subprocess.run(fmt, capture_output=True, text=True, timeout=120, check=False)
     if done.returncode != 0:
         raise RuntimeError(f"formatting Kafka's storage failed:\n{done.stdout}{done.stderr}")
