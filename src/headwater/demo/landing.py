@@ -57,14 +57,11 @@ class Landing:
     def _firsts(self, topic: str, since_ms: int | None) -> dict[int, int]:
         """Per partition, where the sink started a fresh lake: 0, or the first record at or after
         `since_ms` (the end when none is that recent)."""
-        parts = list(self.partitions[topic])
+        parts = [hwt.TopicPartition(topic, p) for p in self.partitions[topic]]
         if since_ms is None or not parts:
             return {}
-        ends = {p: self.consumer.watermarks(hwt.TopicPartition(topic, p))[1] for p in parts}
-        found = self.consumer.offsets_for_time(
-            [hwt.TopicPartition(topic, p) for p in parts], since_ms
-        )
-        return {f.partition: ends[f.partition] if f.offset is None else f.offset for f in found}
+        found = self.consumer.offsets_for_time(parts, since_ms)
+        return {f.partition: f.offset for f in found if f.offset is not None}
 
     def close(self) -> None:
         self.consumer.close()

@@ -247,18 +247,13 @@ class Sink:
             log.warning("offset commit for lag monitoring failed: %s", exc)
 
     def _starts_since(self, topic: str, partitions: list[int]) -> dict[int, int]:
-        """The first offset at or after `since_ms` of each partition. With no record that recent,
-        the end as it was before the time lookup: a record written in between is taken, since
-        its timestamp is later."""
-        if not partitions:
+        """Each partition's first offset at or after `since_ms` (its end when none is)."""
+        if not partitions or self.config.since_ms is None:
             return {}
-        since = self.config.since_ms
-        assert since is not None
-        ends = {p: self._consumer.watermarks(hwt.TopicPartition(topic, p))[1] for p in partitions}
         found = self._consumer.offsets_for_time(
-            [hwt.TopicPartition(topic, p) for p in partitions], since
+            [hwt.TopicPartition(topic, p) for p in partitions], self.config.since_ms
         )
-        return {f.partition: ends[f.partition] if f.offset is None else f.offset for f in found}
+        return {f.partition: f.offset for f in found if f.offset is not None}
 
     def _on_assign(self, parts: list[hwt.TopicPartition]) -> Sequence[hwt.TopicPartition]:
         self._collect(wait=True)  # the start offsets must include the batch in flight

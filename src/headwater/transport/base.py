@@ -290,7 +290,8 @@ class Consumer(_Closing, Protocol):
         self, partitions: Iterable[TopicPartition], timestamp_ms: int, timeout_s: float = 10.0
     ) -> list[TopicPartition]:
         """Per partition, the first offset whose record timestamp is at or after `timestamp_ms`
-        (Kafka's ListOffsets by time); offset None where no record is that recent."""
+        (Kafka's ListOffsets by time); where no record is that recent, the end as it was before
+        the lookup (a record written meanwhile is that recent, so it is not skipped)."""
         ...
 
     def pause(self, partitions: Iterable[TopicPartition]) -> None: ...

@@ -235,18 +235,19 @@ class KafkaConsumer(ClosesOnExit):
     def offsets_for_time(
         self, partitions: Iterable[TopicPartition], timestamp_ms: int, timeout_s: float = 10.0
     ) -> list[TopicPartition]:
-        """Per partition, the first offset at or after `timestamp_ms` (ListOffsets by time);
-        offset None where no record is that recent (librdkafka answers -1: the end)."""
-        theirs = [ck.TopicPartition(p.topic, p.partition, timestamp_ms) for p in partitions]
+        """Per partition, the first offset at or after `timestamp_ms` (ListOffsets by time); where
+        no record is that recent (librdkafka answers -1), the end as it was before the lookup."""
+        parts = list(partitions)
+        ends = {(p.topic, p.partition): self.watermarks(p, timeout_s)[1] for p in parts}
+        theirs = [ck.TopicPartition(p.topic, p.partition, timestamp_ms) for p in parts]
         found = self._call(
             self._consumer.offsets_for_times, "offsets_for_times", theirs, timeout=timeout_s
         )
         out = []
         for p in found:
             ours = _checked(p, "offsets_for_times")
-            out.append(
-                TopicPartition(ours.topic, ours.partition, None if p.offset < 0 else p.offset)
-            )
+            offset = p.offset if p.offset >= 0 else ends[(p.topic, p.partition)]
+            out.append(TopicPartition(ours.topic, ours.partition, offset))
         return out
 
     def pause(self, partitions: Iterable[TopicPartition]) -> None:
