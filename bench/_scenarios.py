@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import shutil
 import subprocess
+import time
 from pathlib import Path
 from typing import Any
 
@@ -124,12 +125,26 @@ def probe_kcat(bootstrap: str) -> str:
     return "fails: " + (lines[0].split(": ", 2)[-1] if lines else f"exit {out.returncode}")
 
 
-def create_topic(broker: Broker, topic: str, partitions: int) -> None:
+def create_topic(broker: Broker, topic: str, partitions: int, deadline_s: float = 30.0) -> None:
+    """Create `topic` and wait until every partition has a leader in the broker's metadata (Kafka
+    answers CreateTopics before its broker has taken the leadership the controller assigned)."""
     conn = Connection("127.0.0.1", broker.port)
     try:
         conn.create_topic(topic, partitions)
     finally:
         conn.close()
+    from confluent_kafka.admin import AdminClient
+
+    admin = AdminClient({"bootstrap.servers": broker.bootstrap})
+    end = time.monotonic() + deadline_s
+    while True:
+        meta = admin.list_topics(topic, timeout=5).topics.get(topic)
+        led = [] if meta is None or meta.error else [p for p in meta.partitions.values()]
+        if len(led) == partitions and all(p.leader >= 0 and not p.error for p in led):
+            return
+        if time.monotonic() > end:
+            raise RuntimeError(f"{topic}: no leader for every partition in {deadline_s:.0f} s")
+        time.sleep(0.05)
 
 
 def run_group(reaper: Reaper, args: argparse.Namespace, name: str, group: str) -> list[dict]:

@@ -27,6 +27,8 @@ import time
 import crc32c
 
 BATCH_HEADER = 61
+#: COORDINATOR_LOAD_IN_PROGRESS, COORDINATOR_NOT_AVAILABLE, NOT_COORDINATOR: ask again.
+RETRIABLE = frozenset({14, 15, 16})
 _I16 = struct.Struct(">h")
 _I32 = struct.Struct(">i")
 _HEADER = struct.Struct(">hhi")  # api key, api version, correlation id
@@ -150,17 +152,24 @@ class Connection:
         if error not in (0, 36):  # 36: TOPIC_ALREADY_EXISTS
             raise WireError(f"CreateTopics {topic!r} error {error}")
 
-    def init_producer_id(self) -> tuple[int, int]:
-        """InitProducerId v4 (flexible: request header v2, response header v1)."""
-        self._next_id += 1
-        head = _HEADER.pack(22, 4, self._next_id) + self._client + b"\x00"
-        body = b"\x00" + struct.pack(">iqh", 60_000, -1, -1) + b"\x00"
-        self.sock.sendall(_I32.pack(len(head) + len(body)) + head + body)
-        resp = self.receive()
-        _, error, producer_id, epoch = struct.unpack_from(">ihqh", resp, 1)  # after tag buffer
-        if error:
-            raise WireError(f"InitProducerId error {error}")
-        return producer_id, epoch
+    def init_producer_id(self, deadline_s: float = 30.0) -> tuple[int, int]:
+        """InitProducerId v4 (flexible: request header v2, response header v1).
+
+        Asked again while the broker answers a retriable error: Kafka answers
+        COORDINATOR_LOAD_IN_PROGRESS until its controller has handed it a block of ids."""
+        end = time.monotonic() + deadline_s
+        while True:
+            self._next_id += 1
+            head = _HEADER.pack(22, 4, self._next_id) + self._client + b"\x00"
+            body = b"\x00" + struct.pack(">iqh", 60_000, -1, -1) + b"\x00"
+            self.sock.sendall(_I32.pack(len(head) + len(body)) + head + body)
+            resp = self.receive()
+            _, error, producer_id, epoch = struct.unpack_from(">ihqh", resp, 1)  # after tags
+            if not error:
+                return producer_id, epoch
+            if error not in RETRIABLE or time.monotonic() > end:
+                raise WireError(f"InitProducerId error {error}")
+            time.sleep(0.05)
 
     def send_produce(self, topic: bytes, partition: int, batch: bytearray, acks: int = -1) -> int:
         """Produce v7 with one batch for one partition; `topic` is the encoded string."""

@@ -1,10 +1,17 @@
-"""Benchmark of the embedded broker against Tansu (memory-only) and the disk's raw write speed.
+"""Benchmark of the embedded broker against Tansu (memory-only), Apache Kafka and the disk's raw
+write speed.
 
     .venv/bin/python bench/broker.py [--records N] [--quick] [--json PATH]   (make bench)
+    .venv/bin/python bench/broker.py --brokers headwater,tansu,kafka          (Kafka as well)
 
 Workload: 100-byte keyless records, acks=all, idempotent producers, no compression, all traffic
 on 127.0.0.1. Each scenario group starts each broker fresh (free port, new data directory) and
-stops it after; headwater and Tansu get the same clients and the same workload in the same run.
+stops it after; every broker gets the same clients and the same workload in the same run, and
+the table rates the first one (headwater) against each of the others.
+
+Brokers: `headwater` (`headwater broker --flush F`), `tansu` (memory:// storage, from the bench
+dependency group), `kafka` (one Apache Kafka KRaft node from the tests' jars, fsync matched to
+--flush: `_kafka.py`; needs scripts/fetch-kafka.sh to have run).
 
 Scenario groups (`_scenarios.py`):
   1p, 6p      produce then consume with the raw client (`_wire.py`: pre-built RecordBatches
@@ -45,7 +52,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--records", type=int, default=5_000_000, help="records per scenario")
     p.add_argument("--quick", action="store_true", help="a smoke run of a few seconds a scenario")
     p.add_argument("--json", type=Path, help="write the results here")
-    p.add_argument("--brokers", default="headwater,tansu", help="comma-separated, first is rated")
+    p.add_argument("--brokers", default="headwater,tansu",
+                   help="comma-separated: headwater, tansu, kafka; the first is rated")  # fmt: skip
     p.add_argument("--groups", default=",".join(GROUPS), help="comma-separated")
     p.add_argument("--flush", default="interval", choices=["never", "interval", "always"],
                    help="headwater's --flush policy")  # fmt: skip

@@ -26,6 +26,21 @@ def _split_listen(value: str) -> tuple[str, int]:
     return host.strip("[]"), int(port)
 
 
+def _parse_time_ms(value: str, option: str) -> int:
+    """An ISO 8601 time as Unix milliseconds (a time without a zone is UTC)."""
+    import datetime as dt
+
+    try:
+        at = dt.datetime.fromisoformat(value.strip())
+    except ValueError:
+        raise typer.BadParameter(
+            f"{value!r} is not an ISO 8601 time (e.g. 2026-12-01T00:00:00Z)", param_hint=option
+        ) from None
+    if at.tzinfo is None:
+        at = at.replace(tzinfo=dt.UTC)
+    return int(at.timestamp() * 1000)
+
+
 @app.command()
 def broker(
     listen: Annotated[str, typer.Option(help="HOST:PORT to listen on and advertise.")] = (
@@ -228,6 +243,13 @@ def sink(
             "copy's (30s, 15m, 1h, 1d; 0s: keep all)."
         ),
     ] = "1h",
+    since: Annotated[
+        str | None,
+        typer.Option(
+            help="A partition the lake holds nothing of starts at its first record at or after "
+            "this time (ISO 8601, e.g. 2026-12-01T00:00:00Z; no zone: UTC), not its earliest."
+        ),
+    ] = None,
     log_level: Annotated[str, typer.Option(help="debug, info, warning, error.")] = "info",
 ) -> None:
     """Land topics in Delta tables exactly once until Ctrl-C/SIGTERM (commits what it holds)."""
@@ -253,6 +275,7 @@ def sink(
         consumer=hwt.ConsumerOptions(session_timeout_ms=session_timeout_ms),
         metrics_listen=_split_listen(metrics_listen) if metrics_listen else None,
         dedup_window_s=snapshot_cli.parse_duration(dedup_window),
+        since_ms=None if since is None else _parse_time_ms(since, "--since"),
     )
     stop = threading.Event()
     with stop_on_signals("sink", stop.set):
@@ -380,7 +403,10 @@ def demo(
     partitions: Annotated[int, typer.Option(help="--broker-only: partitions of the topic.")] = 6,
     broker: Annotated[
         str,
-        typer.Option(help="--broker-only: embedded, HOST:PORT or kafka://h1:9092,h2:9092."),
+        typer.Option(
+            help="embedded (a broker of the demo's own) or a cluster: kafka://h1:9092,h2:9092 "
+            "(or HOST:PORT)."
+        ),
     ] = "embedded",
 ) -> None:
     """The whole platform on this machine: broker, collector, MariaDB + CDC, sink, camera,
@@ -392,7 +418,7 @@ def demo(
         return
     from headwater.demo.run import run_demo
 
-    run_demo(users=users, days=days, workdir=workdir)
+    run_demo(users=users, days=days, workdir=workdir, broker=broker)
 
 
 app.command()(snapshot_cli.snapshot)

@@ -14,8 +14,25 @@ import subprocess
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import pytest
+
 from tests.kit.ports import free_port
 from tests.kit.processes import HEADWATER, ManagedProcess, log_file
+
+#: The brokers a component's end-to-end tests run on (`broker_url`): the embedded broker and the
+#: session's Apache Kafka cluster (tests/conftest.py `kafka_cluster`; those cases are marked kafka).
+COMPONENT_BROKERS = ["embedded", pytest.param("kafka", marks=pytest.mark.kafka)]
+
+
+def broker_url(request: pytest.FixtureRequest) -> str:
+    """The `--broker` value for a test parametrised over COMPONENT_BROKERS: the address of the
+    `broker` fixture (an embedded broker), or the Kafka cluster's `kafka://h1:p1,h2:p2,h3:p3`.
+
+    Kafka's topics outlive the test (one cluster serves the session): a test on it names its own
+    topics, sources and groups, or reads only the records it made."""
+    if request.param == "kafka":
+        return str(request.getfixturevalue("kafka_cluster").url)
+    return str(request.getfixturevalue("broker").bootstrap)
 
 
 @dataclass

@@ -1,5 +1,7 @@
 """Has the lake caught up with the broker? Compares each topic's end offsets with the offsets the
 sink's Delta commits record (their `txn` versions), the same bookkeeping that makes it exactly once.
+With `since_ms` (the sink's `--since`), a partition the lake holds nothing of counts from its
+first record at or after that time, not from offset 0.
 """
 
 from __future__ import annotations
@@ -23,10 +25,12 @@ class Landing:
         lake: Path,
         group: str,
         tables: Mapping[str, tuple[str, ...]],
+        since_ms: int | None = None,
     ) -> None:
         self.consumer = transport.consumer(f"{group}-landing-check")
         counts = transport.admin().list_topics()
         self.partitions = {topic: range(counts.get(topic, 0)) for topic in tables}
+        self.firsts = {topic: self._firsts(topic, since_ms) for topic in tables}
         self.tables = {
             topic: [LakeTable(lake / name, PARTITION_COLUMN, group, topic) for name in names]
             for topic, names in tables.items()
@@ -45,9 +49,19 @@ class Landing:
                 stored = table.stored(list(ends)) if table.load() is not None else {}
                 for p, end in ends.items():
                     done = stored.get(p)
-                    missing = max(missing, end - (0 if done is None else done + 1))
+                    first = self.firsts[topic].get(p, 0)
+                    missing = max(missing, end - (first if done is None else done + 1))
             out[topic] = missing
         return out
+
+    def _firsts(self, topic: str, since_ms: int | None) -> dict[int, int]:
+        """Per partition, where the sink started a fresh lake: 0, or the first record at or after
+        `since_ms` (the end when none is that recent)."""
+        parts = [hwt.TopicPartition(topic, p) for p in self.partitions[topic]]
+        if since_ms is None or not parts:
+            return {}
+        found = self.consumer.offsets_for_time(parts, since_ms)
+        return {f.partition: f.offset for f in found if f.offset is not None}
 
     def close(self) -> None:
         self.consumer.close()
@@ -61,11 +75,12 @@ def wait_landed(
     timeout_s: float,
     on_progress: Callable[[int], None] | None = None,
     check: Callable[[], None] | None = None,
+    since_ms: int | None = None,
 ) -> dict[str, int]:
     """Poll `Landing.behind` until nothing is missing or `timeout_s` passed; returns the last
     answer."""
     end = time.monotonic() + timeout_s
-    landing = Landing(transport, lake, group, tables)
+    landing = Landing(transport, lake, group, tables, since_ms)
     try:
         while True:
             left = landing.behind()

@@ -1,6 +1,7 @@
 """`headwater demo`: the whole platform on this machine, from capture to a trained model.
 
-Starts, as separate processes on free ports: the embedded broker, a private MariaDB with the
+Starts, as separate processes on free ports: the embedded broker (or uses the Kafka cluster of
+`--broker kafka://…`), a private MariaDB with the
 service's `subscriptions` table, the collector, `headwater cdc` on the database, the sink, and a
 live camera followed by `headwater video`. Then it simulates a video-streaming service over
 `days` days, replayed as fast as the platform takes it: users browse and watch through the
@@ -8,6 +9,12 @@ tracker's API (web) and the Segment SDKs' (mobile, desktop, voice), and subscrib
 cancel in the database. It waits until the lake holds everything the broker acknowledged, stops
 every process, builds a churn training set with point-in-time features and trains a model.
 The lake stays in `<workdir>/lake` for `headwater sql`; everything else is removed.
+
+On a Kafka cluster the topics outlive the run and may hold other records: the run's CDC source,
+camera and sink group get names of their own (`Names.for_run`), so no position stored by an
+earlier run is resumed and no other sink shares the partitions, and the sink starts at the run's
+start time (`--since`), so a fresh lake takes only what was written from then on. Records other
+producers write to the same topics meanwhile land too.
 """
 
 from __future__ import annotations
@@ -17,6 +24,7 @@ import datetime as dt
 import shutil
 import tempfile
 import time
+import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -37,18 +45,43 @@ from headwater.local.mariadb import MariaDbServer
 from headwater.local.ports import free_port
 
 WRITE_KEY = "demo-write-key"
-SOURCE = "accounts"
-CDC_TOPIC = cdc_table(SOURCE, accounts.DATABASE, accounts.TABLE)
 HISTORY = f"cdc_{accounts.DATABASE}_{accounts.TABLE}_history"
 CURRENT = f"cdc_{accounts.DATABASE}_{accounts.TABLE}"
-SINK_GROUP = "headwater-sink"
-LANDED = {
-    CLICKSTREAM_EVENTS: ("clickstream_events",),
-    CDC_TOPIC: (HISTORY, CURRENT),
-    VIDEO_SEGMENTS: ("video_segments",),
-}
 MIN_SEGMENTS = 4  # camera segments the demo waits for, however short the simulation
-TOPICS = {CLICKSTREAM_EVENTS: 3, CDC_TOPIC: 3, VIDEO_SEGMENTS: 1}
+
+
+@dataclass(frozen=True)
+class Names:
+    """What the run's services are called on the broker: the CDC source (its topic and stored
+    position), the camera stream (its stored position) and the sink's group."""
+
+    source: str = "accounts"
+    stream: str = "cam-1"
+    group: str = "headwater-sink"
+
+    @classmethod
+    def for_run(cls) -> Names:
+        """Names of this run's own, for a cluster that earlier runs and other users share."""
+        run = uuid.uuid4().hex[:8]
+        return cls(f"accounts-{run}", f"cam-{run}", f"headwater-demo-{run}")
+
+    @property
+    def cdc_topic(self) -> str:
+        return cdc_table(self.source, accounts.DATABASE, accounts.TABLE)
+
+    @property
+    def topics(self) -> dict[str, int]:
+        """The topics to create, with their partitions (kept as they are when they exist)."""
+        return {CLICKSTREAM_EVENTS: 3, self.cdc_topic: 3, VIDEO_SEGMENTS: 1}
+
+    @property
+    def landed(self) -> dict[str, tuple[str, ...]]:
+        """Each topic the sink lands, with its lake tables."""
+        return {
+            CLICKSTREAM_EVENTS: ("clickstream_events",),
+            self.cdc_topic: (HISTORY, CURRENT),
+            VIDEO_SEGMENTS: ("video_segments",),
+        }
 
 
 @dataclass
@@ -63,7 +96,14 @@ class DemoRun:
     left_behind: dict[str, int]
 
 
-def run_demo(users: int = 2000, days: int = 42, workdir: Path = Path(".headwater/demo")) -> None:
+def run_demo(
+    users: int = 2000,
+    days: int = 42,
+    workdir: Path = Path(".headwater/demo"),
+    broker: str = "embedded",
+) -> None:
+    """Run the demo; `broker` is `embedded` (a broker of its own) or a Kafka cluster's URL."""
+    cluster = hwt.parse_broker_url(broker)  # a wrong URL fails before anything starts
     console = Console()
     started = time.monotonic()
     lake = workdir / "lake"
@@ -77,7 +117,7 @@ def run_demo(users: int = 2000, days: int = 42, workdir: Path = Path(".headwater
         db = MariaDbServer(base=tmp / "mariadb")
         try:
             with Processes(logs) as procs:
-                run = _platform(console, procs, db, tmp, lake, users, days, started)
+                run = _platform(console, procs, db, tmp, lake, users, days, started, cluster)
         finally:
             db.remove()
     console.print("[green]✓[/] every process stopped; nothing left running")
@@ -97,6 +137,10 @@ def _start(days: int) -> dt.datetime:
     return now - dt.timedelta(days=days + 1)
 
 
+def _iso(ms: int) -> str:
+    return dt.datetime.fromtimestamp(ms / 1000, dt.UTC).isoformat(timespec="milliseconds")
+
+
 def _ok(console: Console, text: str) -> None:
     console.print(f"[green]✓[/] {text}")
 
@@ -110,16 +154,25 @@ def _platform(
     users: int,
     days: int,
     started: float,
+    cluster: hwt.BrokerUrl,
 ) -> DemoRun:
     camera = Camera(procs, tmp / "camera")
-    broker_port = free_port()
-    broker = f"127.0.0.1:{broker_port}"
-    procs.headwater(
-        "broker", "broker", "--listen", broker, "--data-dir", str(tmp / "broker")
-    ).wait_listening(broker_port)
-    _ok(console, f"broker (embedded, Kafka protocol) on {broker}")
+    if cluster.embedded:
+        names, since_ms = Names(), None
+        broker_port = free_port()
+        broker = f"127.0.0.1:{broker_port}"
+        procs.headwater(
+            "broker", "broker", "--listen", broker, "--data-dir", str(tmp / "broker")
+        ).wait_listening(broker_port)
+        _ok(console, f"broker (embedded, Kafka protocol) on {broker}")
+    else:
+        names, broker = Names.for_run(), str(cluster)
+        # Before any of the run's producers starts: the sink takes what was written from now on.
+        since_ms = int(time.time() * 1000)
+        _ok(console, f"Kafka cluster {broker} (run names: {names.source}, {names.stream})")
     with hwt.connect(broker) as transport:
-        transport.admin().create_topics([hwt.TopicSpec(t, partitions=n) for t, n in TOPICS.items()])
+        specs = [hwt.TopicSpec(t, partitions=n) for t, n in names.topics.items()]
+        transport.admin().create_topics(specs, exist_ok=True)
 
         db.start()
         with db.connect() as conn:
@@ -137,21 +190,23 @@ def _platform(
         _ok(console, f"collector on http://127.0.0.1:{collector_port} (tracker at /t.js)")
 
         cdc = procs.headwater(
-            "cdc", "cdc", cdc_url, "--name", SOURCE, "--broker", broker,
+            "cdc", "cdc", cdc_url, "--name", names.source, "--broker", broker,
             "--table", f"{accounts.DATABASE}.{accounts.TABLE}",
         )  # fmt: skip
         _wait_log(cdc, "binlog_started", 30)
-        _ok(console, f"cdc: binlog of {accounts.DATABASE}.{accounts.TABLE} → {CDC_TOPIC}")
+        _ok(console, f"cdc: binlog of {accounts.DATABASE}.{accounts.TABLE} → {names.cdc_topic}")
 
         procs.headwater(
-            "sink", "sink", "--lake", str(lake), "--broker", broker, "--group", SINK_GROUP,
-            *(arg for topic in LANDED for arg in ("--topic", topic)),
+            "sink", "sink", "--lake", str(lake), "--broker", broker, "--group", names.group,
+            *(arg for topic in names.landed for arg in ("--topic", topic)),
             "--max-age-s", "3", "--max-rows", "250000",
+            *([] if since_ms is None else ["--since", _iso(since_ms)]),
         )  # fmt: skip
-        _ok(console, f"sink: {', '.join(LANDED)} → {lake} (Delta, exactly once)")
+        _ok(console, f"sink: {', '.join(names.landed)} → {lake} (Delta, exactly once)")
 
         video = procs.headwater(
-            "video", "video", "--stream", f"cam-1={camera.url}", "--lake", str(lake / "objects"),
+            "video", "video", "--stream", f"{names.stream}={camera.url}",
+            "--lake", str(lake / "objects"),
             "--broker", broker, "--frames", "keyframes",
         )  # fmt: skip
         _ok(console, f"video: live camera {camera.url} (ffmpeg, 2 s segments)")
@@ -173,7 +228,7 @@ def _platform(
         ) as progress:  # fmt: skip
             task = progress.add_task("land", total=None, left="")
             left = wait_landed(
-                transport, lake, SINK_GROUP, LANDED, timeout_s=120,
+                transport, lake, names.group, names.landed, timeout_s=120, since_ms=since_ms,
                 on_progress=lambda n: progress.update(task, left=f"{n:,} records to go"),
                 check=procs.check,
             )  # fmt: skip

@@ -64,6 +64,10 @@ class SinkConfig:
     #: earlier copy's is not written again (`lake.dedup`); 0: no check. One hour covers SDK
     #: retry schedules (backoff over minutes) and costs ~40 bytes of memory per event of the hour.
     dedup_window_s: float = 3600.0
+    #: Where a partition the lake holds nothing of starts: None, its earliest record; else the
+    #: first record at or after this time (Unix ms), so a new lake on a shared cluster takes
+    #: only what was written from then on. Once a table holds a partition, it decides.
+    since_ms: int | None = None
 
 
 class Sink:
@@ -242,12 +246,26 @@ class Sink:
         except hwt.TransportError as exc:
             log.warning("offset commit for lag monitoring failed: %s", exc)
 
+    def _starts_since(self, topic: str, partitions: list[int]) -> dict[int, int]:
+        """Each partition's first offset at or after `since_ms` (its end when none is)."""
+        if not partitions or self.config.since_ms is None:
+            return {}
+        found = self._consumer.offsets_for_time(
+            [hwt.TopicPartition(topic, p) for p in partitions], self.config.since_ms
+        )
+        return {f.partition: f.offset for f in found if f.offset is not None}
+
     def _on_assign(self, parts: list[hwt.TopicPartition]) -> Sequence[hwt.TopicPartition]:
         self._collect(wait=True)  # the start offsets must include the batch in flight
         chosen = []
         for topic in {p.topic for p in parts}:
             mine = [p.partition for p in parts if p.topic == topic]
             starts = self._tables[topic].start_offsets(mine)
+            if self.config.since_ms is not None:
+                starts = {
+                    **starts,
+                    **self._starts_since(topic, [p for p in mine if starts.get(p) is None]),
+                }
             for p, start in starts.items():
                 self._next[(topic, p)] = start
                 chosen.append(

@@ -320,6 +320,14 @@ class Consumer(_Closing, Protocol):
         nothing was fetched yet)."""
         ...
 
+    def offsets_for_time(
+        self, partitions: Iterable[TopicPartition], timestamp_ms: int, timeout_s: float = 10.0
+    ) -> list[TopicPartition]:
+        """Per partition, the first offset whose record timestamp is at or after `timestamp_ms`
+        (Kafka's ListOffsets by time); where no record is that recent, the end as it was before
+        the lookup (a record written meanwhile is that recent, so it is not skipped)."""
+        ...
+
     def pause(self, partitions: Iterable[TopicPartition]) -> None: ...
 
     def resume(self, partitions: Iterable[TopicPartition]) -> None: ...

@@ -9,7 +9,8 @@ from dataclasses import dataclass
 import pytest
 
 from tests.kit.databases import remove_pg_template
-from tests.kit.services import BrokerProcess
+from tests.kit.services import COMPONENT_BROKERS, BrokerProcess
+from tests.kit.services import broker_url as component_broker_url
 from tests.sources.cdc.databases import CDC_PASSWORD, CDC_USER, MariaDbServer, PostgresServer
 
 _counter = itertools.count(1)
@@ -21,6 +22,12 @@ def broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[BrokerProcess]:
     process = BrokerProcess(data_dir=tmp_path_factory.mktemp("cdc-broker") / "data").start()
     yield process
     process.stop()
+
+
+@pytest.fixture(params=COMPONENT_BROKERS)
+def broker_url(request: pytest.FixtureRequest) -> str:
+    """The end-to-end tests' broker: the embedded one above, and the Kafka cluster."""
+    return component_broker_url(request)
 
 
 @pytest.fixture(scope="session")

@@ -11,7 +11,8 @@ import pytest
 
 from tests.kit.ports import free_port
 from tests.kit.processes import ManagedProcess, headwater_process
-from tests.kit.services import BrokerProcess
+from tests.kit.services import COMPONENT_BROKERS, BrokerProcess
+from tests.kit.services import broker_url as component_broker_url
 
 
 @dataclass
@@ -38,20 +39,28 @@ class CollectorProcess:
 
 
 def start_collector(
-    broker: BrokerProcess, tmp: Path, *args: str, port: int | None = None
+    broker: BrokerProcess | str, tmp: Path, *args: str, port: int | None = None
 ) -> CollectorProcess:
-    """A `headwater collect` process on `port` (a free one by default; collectors can share one).
+    """A `headwater collect` process on `port` (a free one by default; collectors can share one),
+    producing to `broker` (a broker process, or a `--broker` value).
 
     Ready once the port listens and this process logged `collector_started` (the port may be
     another collector's, shared).
     """
     port = port or free_port()
+    address = broker if isinstance(broker, str) else broker.bootstrap
     process = headwater_process(
-        tmp, "collect", "--listen", f"127.0.0.1:{port}", "--broker", broker.bootstrap,
+        tmp, "collect", "--listen", f"127.0.0.1:{port}", "--broker", address,
         "--write-key", "testkey=web-test", *args, name="collector",
     )  # fmt: skip
     process.start(ready_port=("127.0.0.1", port), ready_line="collector_started")
     return CollectorProcess(process, port)
+
+
+@pytest.fixture(params=COMPONENT_BROKERS)
+def broker_url(request: pytest.FixtureRequest) -> str:
+    """The end-to-end tests' broker: an embedded one, and the Kafka cluster."""
+    return component_broker_url(request)
 
 
 @pytest.fixture

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 
 import httpx
 import orjson
-from confluent_kafka import Consumer
+from confluent_kafka import Consumer, Message
 
+import headwater.transport as hwt
 from tests.kit.consuming import consume_until, valid_messages
 from tests.kit.waiting import wait_until
 
@@ -17,12 +19,20 @@ AUTH = ("testkey", "")
 EVENTS = "clickstream.events"
 
 
-def read_topic(bootstrap: str, topic: str, count: int, deadline_s: float = 20.0) -> list:
-    """The records of `topic` read until `count` arrived (more if they came in the same fetch);
-    fails naming how many arrived if fewer did by `deadline_s`."""
+def read_topic(
+    bootstrap: str,
+    topic: str,
+    count: int,
+    deadline_s: float = 20.0,
+    wanted: Callable[[Message], bool] | None = None,
+) -> list:
+    """The records of `topic` (`bootstrap`: a `--broker` value) read until `count` arrived (more
+    if they came in the same fetch); fails naming how many arrived if fewer did by `deadline_s`.
+    With `wanted`, only the records it accepts are kept and counted (a Kafka cluster's topics
+    hold other tests' records too)."""
     consumer = Consumer(
         {
-            "bootstrap.servers": bootstrap,
+            "bootstrap.servers": hwt.parse_broker_url(bootstrap).bootstrap_servers,
             "group.id": f"read-{time.time_ns()}",
             "auto.offset.reset": "earliest",
             "enable.auto.commit": False,
@@ -31,7 +41,9 @@ def read_topic(bootstrap: str, topic: str, count: int, deadline_s: float = 20.0)
     consumer.subscribe([topic])
     try:
         return consume_until(
-            lambda _: valid_messages(consumer.consume(100, 0.2)),
+            lambda _: [
+                m for m in valid_messages(consumer.consume(100, 0.2)) if wanted is None or wanted(m)
+            ],
             lambda got: len(got) >= count,
             deadline_s,
             f"{count} records of {topic}",
@@ -75,11 +87,16 @@ SEGMENT_BATCH = {
 }
 
 
-def test_segment_batch_is_acknowledged_and_lands_enriched_in_order(broker, collector):
-    response = httpx.post(f"{collector.url}/v1/batch", json=SEGMENT_BATCH, auth=AUTH)
+def test_segment_batch_is_acknowledged_and_lands_enriched_in_order(broker_url, tmp_path):
+    collector = start_collector(broker_url, tmp_path)
+    try:
+        response = httpx.post(f"{collector.url}/v1/batch", json=SEGMENT_BATCH, auth=AUTH)
+    finally:
+        assert collector.stop() == 0, collector.log_text()
     assert response.status_code == 200, response.text
     assert response.json() == {"success": True, "accepted": 2}
-    records = read_topic(broker.bootstrap, "clickstream.events", 2)
+    ours = {b"sess-1"}  # the batch's session: the key of its events
+    records = read_topic(broker_url, EVENTS, 2, wanted=lambda m: m.key() in ours)
     events = [orjson.loads(m.value()) for m in records]
     assert [e["event_id"] for e in events] == ["m-1", "m-2"]
     assert {m.key() for m in records} == {b"sess-1"}

@@ -13,6 +13,8 @@ from headwater import transport
 from headwater.sources.video.testing import LiveOrigin
 from tests.conftest import free_port
 from tests.kit.consuming import consume_until
+from tests.kit.services import COMPONENT_BROKERS
+from tests.kit.services import broker_url as component_broker_url
 
 FFMPEG_SOURCE = ["-f", "lavfi", "-i", "testsrc=size=160x120:rate=10"]
 H264 = ["-c:v", "libx264", "-preset", "ultrafast", "-g", "10", "-pix_fmt", "yuv420p"]
@@ -84,5 +86,14 @@ def read_topic(bootstrap: str, topic: str, timeout_s: float = 30.0) -> list[tran
         conn.close()
 
 
-def read_values(bootstrap: str, topic: str) -> list[dict]:
-    return [orjson.loads(r.value) for r in read_topic(bootstrap, topic) if r.value is not None]
+def read_values(bootstrap: str, topic: str, stream: str | None = None) -> list[dict]:
+    """The JSON values of `topic`; only `stream`'s when given (a Kafka cluster's topics hold
+    other tests' streams too)."""
+    values = [orjson.loads(r.value) for r in read_topic(bootstrap, topic) if r.value is not None]
+    return [v for v in values if stream is None or v["stream"] == stream]
+
+
+@pytest.fixture(params=COMPONENT_BROKERS)
+def broker_url(request: pytest.FixtureRequest) -> str:
+    """The end-to-end tests' broker: an embedded one, and the Kafka cluster."""
+    return component_broker_url(request)

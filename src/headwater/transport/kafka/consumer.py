@@ -232,6 +232,24 @@ class KafkaConsumer(ClosesOnExit):
             raise BrokerUnavailableError(f"watermarks of {partition}: no answer in {timeout_s}s")
         return int(marks[0]), int(marks[1])
 
+    def offsets_for_time(
+        self, partitions: Iterable[TopicPartition], timestamp_ms: int, timeout_s: float = 10.0
+    ) -> list[TopicPartition]:
+        """Per partition, the first offset at or after `timestamp_ms` (ListOffsets by time); where
+        no record is that recent (librdkafka answers -1), the end as it was before the lookup."""
+        parts = list(partitions)
+        ends = {(p.topic, p.partition): self.watermarks(p, timeout_s)[1] for p in parts}
+        theirs = [ck.TopicPartition(p.topic, p.partition, timestamp_ms) for p in parts]
+        found = self._call(
+            self._consumer.offsets_for_times, "offsets_for_times", theirs, timeout=timeout_s
+        )
+        out = []
+        for p in found:
+            ours = _checked(p, "offsets_for_times")
+            offset = p.offset if p.offset >= 0 else ends[(p.topic, p.partition)]
+            out.append(TopicPartition(ours.topic, ours.partition, offset))
+        return out
+
     def pause(self, partitions: Iterable[TopicPartition]) -> None:
         """Stop fetching these partitions (backpressure) while staying in the group."""
         self._call(self._consumer.pause, "pause", [_theirs(p) for p in partitions])

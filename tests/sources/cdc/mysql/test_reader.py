@@ -25,7 +25,7 @@ from tests.sources.cdc.support import (
 READY = "binlog_started"
 
 
-def test_changes_arrive_in_order_with_debezium_envelopes(my_db: MyDatabase, broker, tmp_path):
+def test_changes_arrive_in_order_with_debezium_envelopes(my_db: MyDatabase, broker_url, tmp_path):
     my_db.execute(
         """CREATE TABLE orders (
             id int PRIMARY KEY, amount decimal(20,6), day date, at timestamp(3) NULL,
@@ -33,7 +33,7 @@ def test_changes_arrive_in_order_with_debezium_envelopes(my_db: MyDatabase, brok
             tags set('a','b'), note text)"""
     )
     args = ("--name", "myshop", "--tombstones", "--table", f"{my_db.name}.orders")
-    cdc = start_cdc(tmp_path, my_db.url, broker.bootstrap, *args, ready=READY)
+    cdc = start_cdc(tmp_path, my_db.url, broker_url, *args, ready=READY)
     try:
         my_db.execute(
             "SET time_zone = '+02:00'",
@@ -45,7 +45,7 @@ def test_changes_arrive_in_order_with_debezium_envelopes(my_db: MyDatabase, brok
             "TRUNCATE orders",
         )
         topic = f"cdc.myshop.{my_db.name}.orders"
-        changes = read_changes(broker.bootstrap, topic, count_at_least(5))
+        changes = read_changes(broker_url, topic, count_at_least(5))
     finally:
         assert cdc.stop() == 0
     assert [c.value["op"] if c.value else None for c in changes] == ["c", "u", "d", None, "t"]
@@ -94,22 +94,24 @@ def test_ddl_goes_to_the_schema_topic_and_altered_tables_keep_flowing(
     assert ddl[0].value["databaseName"] == my_db.name
 
 
-def test_restart_resumes_by_gtid_without_replaying_the_binlog(my_db: MyDatabase, broker, tmp_path):
+def test_restart_resumes_by_gtid_without_replaying_the_binlog(
+    my_db: MyDatabase, broker_url, tmp_path
+):
     """The trap: with is_mariadb=True mysql-replication would replay from the first binlog."""
     my_db.execute("CREATE TABLE t (id int PRIMARY KEY)")
     topic = f"cdc.g.{my_db.name}.t"
-    cdc = start_cdc(tmp_path, my_db.url, broker.bootstrap, "--name", "g", ready=READY)
+    cdc = start_cdc(tmp_path, my_db.url, broker_url, "--name", "g", ready=READY)
     my_db.execute(*(f"INSERT INTO t VALUES ({i})" for i in range(1, 11)))
-    read_changes(broker.bootstrap, topic, count_at_least(10))
+    read_changes(broker_url, topic, count_at_least(10))
     assert cdc.stop() == 0
-    position = stored_position(broker.bootstrap, "g")
+    position = stored_position(broker_url, "g")
     assert position is not None and position["gtid"].startswith("0-1-")
 
     my_db.execute(*(f"INSERT INTO t VALUES ({i})" for i in range(11, 16)))  # reader down
-    cdc = start_cdc(tmp_path, my_db.url, broker.bootstrap, "--name", "g", ready=READY)
+    cdc = start_cdc(tmp_path, my_db.url, broker_url, "--name", "g", ready=READY)
     try:
         my_db.execute("INSERT INTO t VALUES (16)")
-        changes = read_changes(broker.bootstrap, topic, count_at_least(16))
+        changes = read_changes(broker_url, topic, count_at_least(16))
     finally:
         cdc.stop()
     assert [c.key["id"] for c in changes] == list(range(1, 17))

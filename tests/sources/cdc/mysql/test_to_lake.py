@@ -18,8 +18,13 @@ GROUP = "lake"
 
 
 def end_offset(bootstrap: str, topic: str) -> int:
+    """The topic's end offset; -1 while the broker asked does not know the topic yet (a Kafka
+    broker learns of a new topic from the controller a moment after it was created)."""
     with hwt.connect(bootstrap) as t, t.consumer("probe") as probe:
-        return probe.watermarks(hwt.TopicPartition(topic, 0))[1]
+        try:
+            return probe.watermarks(hwt.TopicPartition(topic, 0))[1]
+        except hwt.TopicError:
+            return -1
 
 
 def landed(path: Path, topic: str, last: int) -> bool:
@@ -35,13 +40,13 @@ def query(path: Path, sql: str) -> list[tuple]:
 
 
 def test_snapshot_and_binlog_changes_land_as_versions_and_current_state(
-    my_db: MyDatabase, broker, tmp_path: Path
+    my_db: MyDatabase, broker_url: str, tmp_path: Path
 ) -> None:
     my_db.execute(
         "CREATE TABLE subs (id int PRIMARY KEY, plan varchar(20))",
         "INSERT INTO subs VALUES (1, 'free'), (3, 'free')",
     )
-    cdc = start_cdc(tmp_path, my_db.url, broker.bootstrap, "--name", "lk", "--snapshot",
+    cdc = start_cdc(tmp_path, my_db.url, broker_url, "--name", "lk", "--snapshot",
                     ready="binlog_started")  # fmt: skip
     topic = f"cdc.lk.{my_db.name}.subs"
     try:
@@ -56,14 +61,14 @@ def test_snapshot_and_binlog_changes_land_as_versions_and_current_state(
             "ALTER TABLE subs ADD COLUMN seats int",
             "UPDATE subs SET seats = 4 WHERE id = 2",
         )
-        wait_until(lambda: end_offset(broker.bootstrap, topic) == 7, 60, "7 changes")
+        wait_until(lambda: end_offset(broker_url, topic) == 7, 60, "7 changes")
     finally:
         assert cdc.stop() == 0
     lake = tmp_path / "lake"
     config = SinkConfig(lake=lake, topics=(topic,), group=GROUP, max_age_s=0.2,
                         consumer=FAST_GROUP)  # fmt: skip
     history, current = lake / f"cdc_{my_db.name}_subs_history", lake / f"cdc_{my_db.name}_subs"
-    with hwt.connect(broker.bootstrap) as transport:
+    with hwt.connect(broker_url) as transport:
         sink = Sink(transport, config)
         thread = threading.Thread(target=sink.run)
         thread.start()

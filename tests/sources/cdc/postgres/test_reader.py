@@ -25,14 +25,14 @@ from tests.sources.cdc.support import (
 READY = "replication_started"
 
 
-def test_changes_arrive_in_order_with_debezium_envelopes(pg_db: PgDatabase, broker, tmp_path):
+def test_changes_arrive_in_order_with_debezium_envelopes(pg_db: PgDatabase, broker_url, tmp_path):
     pg_db.execute(
         """CREATE TABLE orders (
             id int PRIMARY KEY, amount numeric(20,6), day date, at timestamptz, local timestamp,
             meta jsonb, blob bytea, ratio float8, ok boolean, note text)""",
         "ALTER TABLE orders REPLICA IDENTITY FULL",
     )
-    cdc = start_cdc(tmp_path, pg_db.dsn, broker.bootstrap, "--name", "shop", "--tombstones",
+    cdc = start_cdc(tmp_path, pg_db.dsn, broker_url, "--name", "shop", "--tombstones",
                     ready=READY)  # fmt: skip
     try:
         pg_db.execute(
@@ -43,7 +43,7 @@ def test_changes_arrive_in_order_with_debezium_envelopes(pg_db: PgDatabase, brok
             "DELETE FROM orders WHERE id = 1",
             "TRUNCATE orders",
         )
-        changes = read_changes(broker.bootstrap, "cdc.shop.public.orders", count_at_least(5))
+        changes = read_changes(broker_url, "cdc.shop.public.orders", count_at_least(5))
     finally:
         assert cdc.stop() == 0
     assert [c.value["op"] if c.value else None for c in changes] == ["c", "u", "d", None, "t"]

@@ -15,7 +15,7 @@ ROW = (
 
 
 def test_snapshot_rows_read_like_streamed_rows_and_the_hand_off_is_exact(
-    pg_db: PgDatabase, broker, tmp_path
+    pg_db: PgDatabase, broker_url, tmp_path
 ):
     pg_db.execute(
         """CREATE TABLE t (
@@ -34,7 +34,7 @@ def test_snapshot_rows_read_like_streamed_rows_and_the_hand_off_is_exact(
     writer = threading.Thread(target=write)
     writer.start()
     try:
-        cdc = start_cdc(tmp_path, pg_db.dsn, broker.bootstrap, "--name", "snap", "--snapshot",
+        cdc = start_cdc(tmp_path, pg_db.dsn, broker_url, "--name", "snap", "--snapshot",
                         ready="snapshot_taken")  # fmt: skip
     finally:
         stop.set()
@@ -44,7 +44,7 @@ def test_snapshot_rows_read_like_streamed_rows_and_the_hand_off_is_exact(
         pg_db.execute(
             f"INSERT INTO t VALUES (0, {ROW})", "UPDATE t SET note = 'later' WHERE id = 1"
         )
-        changes = read_changes(broker.bootstrap, "cdc.snap.public.t", count_at_least(written + 2))
+        changes = read_changes(broker_url, "cdc.snap.public.t", count_at_least(written + 2))
     finally:
         cdc.stop()
     reads = [c for c in changes if c.value["op"] == "r"]
@@ -64,18 +64,18 @@ def test_snapshot_rows_read_like_streamed_rows_and_the_hand_off_is_exact(
     assert changes[-1].value["after"]["note"] == "later"
 
 
-def test_a_snapshot_is_taken_once(pg_db: PgDatabase, broker, tmp_path):
+def test_a_snapshot_is_taken_once(pg_db: PgDatabase, broker_url, tmp_path):
     pg_db.execute("CREATE TABLE t (id int PRIMARY KEY)", "INSERT INTO t VALUES (1), (2)")
-    cdc = start_cdc(tmp_path, pg_db.dsn, broker.bootstrap, "--name", "once", "--snapshot",
+    cdc = start_cdc(tmp_path, pg_db.dsn, broker_url, "--name", "once", "--snapshot",
                     ready="snapshot_taken")  # fmt: skip
-    read_changes(broker.bootstrap, "cdc.once.public.t", count_at_least(2))
+    read_changes(broker_url, "cdc.once.public.t", count_at_least(2))
     assert cdc.stop() == 0
-    assert stored_position(broker.bootstrap, "once") is not None
-    cdc = start_cdc(tmp_path, pg_db.dsn, broker.bootstrap, "--name", "once", "--snapshot",
+    assert stored_position(broker_url, "once") is not None
+    cdc = start_cdc(tmp_path, pg_db.dsn, broker_url, "--name", "once", "--snapshot",
                     ready="replication_started")  # fmt: skip
     try:
         pg_db.execute("INSERT INTO t VALUES (3)")
-        changes = read_changes(broker.bootstrap, "cdc.once.public.t", count_at_least(3))
+        changes = read_changes(broker_url, "cdc.once.public.t", count_at_least(3))
     finally:
         cdc.stop()
     assert "snapshot_taken" not in cdc.log_text()
