@@ -173,9 +173,12 @@ class JvmProcess:
             self.process.proc.send_signal(sig)
 
 
-def java_command(libs: Path, logging: str, main_class: str, *args: str) -> list[str]:
-    """`java` with the kit's flags, `logging` (the -D naming the log config) and `libs/*`."""
-    return ["java", *JVM_FLAGS, logging, "-cp", f"{libs}/*", main_class, *args]
+def java_command(
+    libs: Path, logging: str, main_class: str, *args: str, flags: Sequence[str] = ()
+) -> list[str]:
+    """`java` with the kit's flags (then `flags`: the last of a kind wins), `logging` (the -D
+    naming the log config) and `libs/*` on the class path."""
+    return ["java", *JVM_FLAGS, *flags, logging, "-cp", f"{libs}/*", main_class, *args]
 
 
 @dataclass

@@ -43,6 +43,9 @@ log4j.logger.org.apache.zookeeper=WARN
 log4j.logger.org.apache.zookeeper.server.quorum.QuorumPeer=INFO
 """
 
+#: A test ensemble holds a few hundred znodes: a quarter of a broker's heap is plenty.
+ZOOKEEPER_JVM_FLAGS = ["-Xms32m", "-Xmx64m"]
+
 #: Broker settings of ZooKeeper mode beside SERVER_SETTINGS.
 ZOOKEEPER_MODE_SETTINGS = {
     # A dead broker's session (and a dead controller's /controller znode) ends after 6 s, not 18.
@@ -95,8 +98,9 @@ class ZooKeeperNode(JvmProcess):
     def start(self, deadline_s: float = 60.0) -> ZooKeeperNode:
         """Start and return once the client port accepts connections (not yet serving)."""
         main = "org.apache.zookeeper.server.quorum.QuorumPeerMain"
+        config = str(self.directory / "zoo.cfg")
         self.process = ManagedProcess(
-            java_command(self.libs, self.logging, main, str(self.directory / "zoo.cfg")),
+            java_command(self.libs, self.logging, main, config, flags=ZOOKEEPER_JVM_FLAGS),
             self.directory / f"zookeeper{self.server_id}.log",
             name=f"zookeeper{self.server_id}",
             stop_timeout_s=10,
