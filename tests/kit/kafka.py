@@ -137,8 +137,12 @@ def kafka_libs(version: str | None = None, kind: KafkaKind = KafkaKind.KRAFT) ->
 
 
 def new_cluster_id() -> str:
-    """A cluster id as Kafka writes one: a random UUID in URL-safe base64 without padding."""
-    return base64.urlsafe_b64encode(uuid.uuid4().bytes).rstrip(b"=").decode()
+    """A cluster id as Kafka makes one (`Uuid.randomUuid`): a random UUID in URL-safe base64
+    without padding, never starting with "-" (the storage tool would read it as an option)."""
+    while True:
+        found = base64.urlsafe_b64encode(uuid.uuid4().bytes).rstrip(b"=").decode()
+        if not found.startswith("-"):
+            return found
 
 
 class JvmProcess:
