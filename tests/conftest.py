@@ -81,10 +81,19 @@ def kafka_clusters(
     pool.stop()
 
 
-@pytest.fixture(scope="session", params=KAFKA_PARAMS)
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    """Every test that asks for a Kafka cluster runs on each kind (session-scoped parameters:
+    pytest runs one kind's tests together)."""
+    if "kafka_kind" in metafunc.fixturenames:
+        metafunc.parametrize("kafka_kind", KAFKA_PARAMS, indirect=True, scope="session")
+
+
+@pytest.fixture(scope="session")
 def kafka_kind(request: pytest.FixtureRequest) -> KafkaKind:
-    """Each kind of Kafka cluster (session-scoped: pytest runs one kind's tests together)."""
-    return KafkaKind(request.param)
+    """The kind of Kafka cluster a test runs on. A test that asks for `kafka_cluster` only at run
+    time (`request.getfixturevalue`) has no such parameter and gets the KRaft cluster; one that
+    chooses the kind at run time uses `kafka_cluster_of(kind)`."""
+    return KafkaKind(getattr(request, "param", KafkaKind.KRAFT))
 
 
 @pytest.fixture(scope="session")
