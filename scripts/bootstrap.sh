@@ -18,7 +18,8 @@ if [ "${1:-}" = "--bench" ]; then
   command -v wrk >/dev/null || apt_missing+=(wrk)
   command -v nginx >/dev/null || apt_missing+=(nginx-light)
 fi
-# Real Apache Kafka clusters in the tests: the broker's jars come from Maven Central (fetch-kafka.sh).
+# Real Apache Kafka clusters in the tests: Kafka 4 (KRaft) and Kafka 3.9 with its ZooKeeper ensemble,
+# their jars from Maven Central (fetch-kafka.sh fetches both; idempotent).
 command -v java >/dev/null || apt_missing+=(openjdk-17-jre-headless)
 command -v mvn >/dev/null || apt_missing+=(maven)
 # Change data capture tests: a private MariaDB with row binlog, PostgreSQL's wal2json decoder.

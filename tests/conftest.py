@@ -14,13 +14,16 @@ from pathlib import Path
 import pytest
 
 from tests.kit import processes
-from tests.kit.kafka import KafkaCluster, kafka_libs
+from tests.kit.kafka import KafkaCluster, KafkaKind
+from tests.kit.kafka_pool import KAFKA_PARAMS, KafkaClusterPool, group_by_kind, kind_of, last_items
 from tests.kit.ports import free_port, wait_for_port
 from tests.kit.services import BrokerProcess
 
 __all__ = ["BrokerProcess", "free_port", "wait_for_port"]  # the tests import them from here
 
 _FIRST_PROCESS = pytest.StashKey[int]()
+_KAFKA_POOL = pytest.StashKey[KafkaClusterPool]()
+_LAST_OF_KIND = pytest.StashKey[dict[KafkaKind, pytest.Item]]()
 
 
 @pytest.fixture(autouse=True)
@@ -68,29 +71,78 @@ def broker(broker_factory: Callable[..., BrokerProcess]) -> BrokerProcess:
 
 
 @pytest.fixture(scope="session")
-def kafka_cluster_once(tmp_path_factory: pytest.TempPathFactory) -> Iterator[KafkaCluster]:
-    """One 3-node Apache Kafka cluster for the whole session (it takes ~15 s to start).
+def kafka_clusters(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[KafkaClusterPool]:
+    """The session's Kafka clusters, one per kind, each started on first use (~15 s)."""
+    pool = KafkaClusterPool(lambda name: tmp_path_factory.mktemp(name))
+    request.config.stash[_KAFKA_POOL] = pool
+    yield pool
+    pool.stop()
 
-    Skips where setup has not fetched Kafka's jars, except in CI, where that is a setup bug.
-    """
-    libs = kafka_libs()
-    if libs is None:
-        message = "Apache Kafka's jars are not fetched: run scripts/fetch-kafka.sh"
-        if os.environ.get("CI"):
-            pytest.fail(message)
-        pytest.skip(message)
-    cluster = KafkaCluster(tmp_path_factory.mktemp("kafka-cluster"), libs).start()
-    yield cluster
-    cluster.stop()
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    """Every test that asks for a Kafka cluster runs on each kind (session-scoped parameters:
+    pytest runs one kind's tests together)."""
+    if "kafka_kind" in metafunc.fixturenames:
+        metafunc.parametrize("kafka_kind", KAFKA_PARAMS, indirect=True, scope="session")
+
+
+@pytest.fixture(scope="session")
+def kafka_kind(request: pytest.FixtureRequest) -> KafkaKind:
+    """The kind of Kafka cluster a test runs on. A test that asks for `kafka_cluster` only at run
+    time (`request.getfixturevalue`) has no such parameter and gets the KRaft cluster; one that
+    chooses the kind at run time uses `kafka_cluster_of(kind)`."""
+    return KafkaKind(getattr(request, "param", KafkaKind.KRAFT))
+
+
+@pytest.fixture(scope="session")
+def kafka_cluster_once(kafka_kind: KafkaKind, kafka_clusters: KafkaClusterPool) -> KafkaCluster:
+    """The session's Kafka cluster of each kind, as it is (nodes a test killed stay dead)."""
+    return kafka_clusters.get(kafka_kind)
 
 
 @pytest.fixture
-def kafka_cluster(kafka_cluster_once: KafkaCluster) -> KafkaCluster:
-    """The session's Kafka cluster, all three nodes up (a test that killed or paused one is
-    healed first); its nodes' logs are shown when the test fails."""
-    kafka_cluster_once.heal()
-    processes.STARTED.extend(kafka_cluster_once.processes())  # noted as this test's processes
-    return kafka_cluster_once
+def kafka_cluster_of(kafka_clusters: KafkaClusterPool) -> Callable[[KafkaKind], KafkaCluster]:
+    """The session's cluster of a kind chosen at run time (a `bootstrap` parameter), healed as
+    `kafka_cluster` is."""
+
+    def healed(kind: KafkaKind) -> KafkaCluster:
+        cluster = kafka_clusters.get(kind)
+        cluster.heal()
+        processes.STARTED.extend(cluster.processes())  # noted as this test's processes
+        return cluster
+
+    return healed
+
+
+@pytest.fixture
+def kafka_cluster(
+    kafka_kind: KafkaKind, kafka_cluster_of: Callable[[KafkaKind], KafkaCluster]
+) -> KafkaCluster:
+    """The session's Kafka cluster of each kind (KRaft, ZooKeeper), all three brokers up (a test
+    that killed or paused one is healed first); its nodes' logs are shown when the test fails."""
+    return kafka_cluster_of(kafka_kind)
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """One Kafka cluster kind's tests together (after pytest's own ordering by fixtures)."""
+    items[:] = group_by_kind(items)
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_teardown(item: pytest.Item, nextitem: pytest.Item | None) -> Generator[None]:
+    """Stop a kind's cluster after its last test: the suite goes on without its JVMs."""
+    yield
+    pool = item.config.stash.get(_KAFKA_POOL, None)
+    kind = kind_of(item)
+    if pool is None or kind is None:
+        return
+    if _LAST_OF_KIND not in item.config.stash:
+        item.config.stash[_LAST_OF_KIND] = last_items(item.session.items)
+    if item.config.stash[_LAST_OF_KIND].get(kind) is item:
+        pool.stop(kind)
 
 
 os.environ.setdefault("PYTHONUNBUFFERED", "1")

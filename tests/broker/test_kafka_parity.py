@@ -1,5 +1,6 @@
 """Where the embedded broker once answered differently from Apache Kafka: each case runs on both,
-and Kafka's answer is the one asserted (`kafka` cases use the session's 3-node cluster).
+and Kafka's answer is the one asserted (`kafka` cases use the session's 3-node clusters, KRaft
+and ZooKeeper).
 
 Found by asking both the same questions through confluent-kafka: commits to topics or partitions
 that do not exist, the default largest record, and the configs DescribeConfigs reports.
@@ -18,6 +19,7 @@ from confluent_kafka.admin import AdminClient, NewTopic
 from confluent_kafka.admin._config import ConfigResource
 from confluent_kafka.admin._resource import ResourceType
 
+from tests.kit.kafka_pool import KAFKA_PARAMS
 from tests.kit.waiting import wait_until
 
 #: Kafka's default max.message.bytes (and message.max.bytes): 1 MiB plus a batch's 12-byte
@@ -25,11 +27,11 @@ from tests.kit.waiting import wait_until
 KAFKA_MAX_MESSAGE_BYTES = "1048588"
 
 
-@pytest.fixture(params=["embedded", pytest.param("kafka", marks=pytest.mark.kafka)])
+@pytest.fixture(params=["embedded", *KAFKA_PARAMS])
 def bootstrap(request: pytest.FixtureRequest) -> str:
     if request.param == "embedded":
         return str(request.getfixturevalue("broker").bootstrap)
-    return str(request.getfixturevalue("kafka_cluster").bootstrap)
+    return str(request.getfixturevalue("kafka_cluster_of")(request.param).bootstrap)
 
 
 @pytest.fixture

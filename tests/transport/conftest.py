@@ -1,5 +1,6 @@
-"""Brokers for the transport tests: the embedded headwater broker, Tansu where installed, and a
-3-node Apache Kafka cluster (tests/kit/kafka.py; its cases are marked `kafka`).
+"""Brokers for the transport tests: the embedded headwater broker, Tansu where installed, and the
+3-node Apache Kafka clusters of both kinds (KRaft and ZooKeeper, tests/kit/kafka_pool.py; their
+cases are marked `kafka`).
 
 Tests ask for `bootstrap` ("host:port"), parametrized over the brokers they must pass on, and for
 `transport`, a `headwater.transport.Transport` connected to it. Tansu (a Kafka-compatible broker
@@ -15,10 +16,12 @@ from pathlib import Path
 import pytest
 
 import headwater.transport as hwt
+from tests.kit.kafka import KafkaKind
+from tests.kit.kafka_pool import KAFKA_PARAMS
 from tests.kit.ports import dead_address
 from tests.kit.services import start_tansu, tansu_binary
 
-BROKERS = ["embedded", "tansu", pytest.param("kafka", marks=pytest.mark.kafka)]
+BROKERS = ["embedded", "tansu", *KAFKA_PARAMS]
 
 
 @pytest.fixture
@@ -39,8 +42,8 @@ def bootstrap(request: pytest.FixtureRequest) -> str:
     """The bootstrap address of a fresh broker of each kind in BROKERS."""
     if request.param == "embedded":
         return str(request.getfixturevalue("broker").bootstrap)
-    if request.param == "kafka":
-        return str(request.getfixturevalue("kafka_cluster").bootstrap)
+    if isinstance(request.param, KafkaKind):
+        return str(request.getfixturevalue("kafka_cluster_of")(request.param).bootstrap)
     return str(request.getfixturevalue(request.param))
 
 
