@@ -16,12 +16,14 @@ from pathlib import Path
 
 import pytest
 
+from tests.kit.kafka_pool import KAFKA_PARAMS
 from tests.kit.ports import free_port
 from tests.kit.processes import HEADWATER, ManagedProcess, log_file
 
 #: The brokers a component's end-to-end tests run on (`broker_url`): the embedded broker and the
-#: session's Apache Kafka cluster (tests/conftest.py `kafka_cluster`; those cases are marked kafka).
-COMPONENT_BROKERS = ["embedded", pytest.param("kafka", marks=pytest.mark.kafka)]
+#: session's two Apache Kafka clusters, KRaft and ZooKeeper (tests/kit/kafka_pool.py; those cases
+#: are marked kafka).
+COMPONENT_BROKERS = ["embedded", *KAFKA_PARAMS]
 
 
 def broker_url(request: pytest.FixtureRequest) -> str:
@@ -30,9 +32,9 @@ def broker_url(request: pytest.FixtureRequest) -> str:
 
     Kafka's topics outlive the test (one cluster serves the session): a test on it names its own
     topics, sources and groups, or reads only the records it made."""
-    if request.param == "kafka":
-        return str(request.getfixturevalue("kafka_cluster").url)
-    return str(request.getfixturevalue("broker").bootstrap)
+    if request.param == "embedded":
+        return str(request.getfixturevalue("broker").bootstrap)
+    return str(request.getfixturevalue("kafka_cluster_of")(request.param).url)
 
 
 @dataclass
