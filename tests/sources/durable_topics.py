@@ -1,7 +1,8 @@
 """What tells a topic a source created (durably) from one the broker auto-created: on the test
 cluster the broker defaults are already replication factor 3 and min ISR 2, so only the source of
 `min.insync.replicas` differs: set on the topic itself (DYNAMIC_TOPIC_CONFIG) by
-`Admin.create_topics`, inherited from the broker (STATIC_BROKER_CONFIG) by auto-creation."""
+`Admin.create_topics`, inherited from the broker's default (a *_BROKER_CONFIG source) by
+auto-creation."""
 
 from __future__ import annotations
 
