@@ -14,7 +14,7 @@ import headwater.transport as hwt
 from headwater.contracts.topics import CLICKSTREAM_EVENTS, CLICKSTREAM_INVALID
 from tests.kit.kafka import KafkaCluster
 from tests.kit.ports import free_port
-from tests.kit.processes import headwater_process
+from tests.kit.processes import headwater_process, run_headwater
 from tests.kit.services import BrokerProcess
 
 from ..durable_topics import assert_created_durably, delete_topics
@@ -40,6 +40,21 @@ def test_events_are_stored_on_a_broker_that_never_auto_creates_topics(
     with hwt.connect(broker.bootstrap) as conn:
         topics = conn.admin().list_topics()
     assert {CLICKSTREAM_EVENTS, CLICKSTREAM_INVALID} <= topics.keys()
+
+
+def test_a_topic_that_cannot_be_created_stops_the_start_with_the_reason(
+    broker: BrokerProcess,
+) -> None:
+    with hwt.connect(broker.bootstrap) as conn:  # Kafka refuses names that differ by '.' / '_'
+        conn.admin().create_topics([hwt.TopicSpec("clickstream_invalid")])
+    result = run_headwater(
+        "collect", "--listen", f"127.0.0.1:{free_port()}", "--broker", broker.bootstrap,
+        timeout_s=60,
+    )  # fmt: skip
+    assert result.returncode == 69, result.stderr
+    assert f"cannot create topics {CLICKSTREAM_EVENTS}, {CLICKSTREAM_INVALID}" in result.stderr
+    assert "collides" in result.stderr and "fix:" in result.stderr, result.stderr
+    assert "Traceback" not in result.stderr and "collector_started" not in result.stderr
 
 
 @pytest.mark.kafka

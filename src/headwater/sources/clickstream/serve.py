@@ -31,7 +31,7 @@ from headwater.sources.clickstream.errors import (
     EX_USAGE,
     CollectorStartupError,
 )
-from headwater.sources.topics import TopicsNotCreatedError, ensure_topics
+from headwater.sources.topics import ensure_topics
 
 CONFIG_ENV = "HEADWATER_COLLECTOR_CONFIG"
 
@@ -74,25 +74,33 @@ def check_startup(
     address, broker reachable, topics there (in that order: the cheap checks first)."""
     _check_broker_address(config.broker)
     _check_bindable(host, port)
-    with transport.connect(config.broker, client_id="headwater-collector") as conn:
-        try:
+    try:
+        with transport.connect(config.broker, client_id="headwater-collector") as conn:
             conn.check(broker_timeout_s)
-        except transport.TransportError as exc:
-            raise CollectorStartupError(
-                f"the broker at {config.broker} did not answer within {broker_timeout_s:g}s: {exc}",
-                hint="start it (`headwater broker`) or pass --broker HOST:PORT of a running broker",
-                exit_code=EX_UNAVAILABLE,
-            ) from None
-        try:
-            with conn.admin() as admin:
-                ensure_topics(admin, [config.events_topic, config.invalid_topic])
-        except TopicsNotCreatedError as exc:
-            raise CollectorStartupError(
-                f"the broker at {config.broker}: {exc}",
-                hint="check that the broker is up and lets this client create topics "
-                "(or create them beforehand)",
-                exit_code=EX_UNAVAILABLE,
-            ) from None
+    except transport.TransportError as exc:
+        raise CollectorStartupError(
+            f"the broker at {config.broker} did not answer within {broker_timeout_s:g}s: {exc}",
+            hint="start it (`headwater broker`) or pass --broker HOST:PORT of a running broker",
+            exit_code=EX_UNAVAILABLE,
+        ) from None
+    _create_topics(config)
+
+
+def _create_topics(config: CollectorConfig) -> None:
+    """Create the events and dead-letter topics if missing, durably (not left to auto-creation)."""
+    try:
+        with (
+            transport.connect(config.broker, client_id="headwater-collector") as conn,
+            conn.admin() as admin,
+        ):
+            ensure_topics(admin, [config.events_topic, config.invalid_topic])
+    except transport.TransportError as exc:
+        raise CollectorStartupError(
+            f"the broker at {config.broker}: {exc}",
+            hint="check that the broker is up and lets this client create topics "
+            "(or create them beforehand)",
+            exit_code=EX_UNAVAILABLE,
+        ) from None
 
 
 def _check_broker_address(broker: str) -> None:
