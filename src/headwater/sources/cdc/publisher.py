@@ -15,6 +15,9 @@ Rules:
    callback a group, not a `Delivery` a record): a group is sent at `commit()`, `poll()`,
    `flush()` and when it reaches `_GROUP_MAX` records, so a change never waits for more than the
    reader's next poll. A transaction is acknowledged when each of its groups is.
+6. The first change to a topic calls `ensure_topic(topic)` before it is queued (once a topic per
+   publisher): the runner creates the topic durably there instead of leaving it to the broker's
+   auto-creation (`headwater.sources.topics`).
 
 Delivery reports run inside `change()`, `commit()` and `poll()` on the caller's thread.
 """
@@ -67,8 +70,11 @@ class Publisher:
         on_durable: Callable[[Position], None] | None = None,
         save_interval_s: float = 0.2,
         headers: dict[str, bytes] | None = None,
+        ensure_topic: Callable[[str], None] | None = None,
     ) -> None:
         self._producer = producer
+        self._ensure_topic = ensure_topic
+        self._topics: set[str] = set()  # ensured (rule 6)
         self._positions = CdcPositionWriter(producer, source, connector)
         self._on_durable = on_durable
         self._save_interval_s = save_interval_s
@@ -94,6 +100,10 @@ class Publisher:
 
     def change(self, topic: str, key: bytes | None, value: bytes | None) -> None:
         """Queue one change record of the open transaction."""
+        if topic not in self._topics:
+            if self._ensure_topic is not None:
+                self._ensure_topic(topic)
+            self._topics.add(topic)
         if self._open is None:
             self._open = _Transaction()
             self._queue.append(self._open)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import Callable
 from typing import Protocol
 
 from headwater import transport
@@ -18,6 +19,7 @@ from headwater.sources import positions
 from headwater.sources.cdc.config import CdcConfig
 from headwater.sources.cdc.errors import CdcError, SourceUnavailableError
 from headwater.sources.cdc.publisher import Publisher
+from headwater.sources.topics import TopicsNotCreatedError, ensure_topics
 
 log = logging.getLogger("headwater.cdc")
 
@@ -60,6 +62,24 @@ def connector_name(config: CdcConfig) -> str:
     return "postgresql" if config.url.kind == "postgresql" else "mysql"
 
 
+def _topic_creator(conn: transport.Transport, config: CdcConfig) -> Callable[[str], None]:
+    """Creates a topic before its first change (one admin call a new table, schema or transaction
+    topic): durable, where auto-creation would take the broker's default replication."""
+
+    def ensure(topic: str) -> None:
+        try:
+            with conn.admin() as admin:
+                ensure_topics(admin, [topic])
+        except TopicsNotCreatedError as exc:
+            raise CdcError(
+                f"broker {config.broker}: {exc}",
+                "check the broker (and that this client may create topics); restart "
+                "`headwater cdc`, it resumes from the last stored position",
+            ) from None
+
+    return ensure
+
+
 def run(config: CdcConfig, stop: threading.Event, reset_position: bool = False) -> Publisher:
     """Stream changes until `stop` is set; returns the publisher (counts, durable position)."""
     conn = transport.connect(config.broker, client_id=f"headwater-cdc-{config.name}")
@@ -87,7 +107,11 @@ def run(config: CdcConfig, stop: threading.Event, reset_position: bool = False) 
         _check_position_kind(config, position)
         producer = conn.producer(transport.ProducerOptions(linger_ms=5))
         publisher = Publisher(
-            producer, config.name, connector_name(config), save_interval_s=config.save_interval_s
+            producer,
+            config.name,
+            connector_name(config),
+            save_interval_s=config.save_interval_s,
+            ensure_topic=_topic_creator(conn, config),
         )
         backoff = 0.2
         try:

@@ -5,8 +5,10 @@ JSON in `HEADWATER_COLLECTOR_CONFIG`; `create_app` is the factory it calls.
 
 Start-up is checked before granian is handed anything (`check_startup`): the broker address is
 one we support, the listening address can be bound (as granian binds it, so collectors sharing a
-port with SO_REUSEPORT still may), and the broker answers. Any failure raises
-`CollectorStartupError` with the cause, the fix and an exit code; nothing listens.
+port with SO_REUSEPORT still may), the broker answers, and the topics the collector writes (events
+and dead letters) exist: created here, durably (`headwater.sources.topics`), not auto-created by the
+first event. Any failure raises `CollectorStartupError` with the cause, the fix and an exit code;
+nothing listens.
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ from headwater.sources.clickstream.errors import (
     EX_USAGE,
     CollectorStartupError,
 )
+from headwater.sources.topics import ensure_topics
 
 CONFIG_ENV = "HEADWATER_COLLECTOR_CONFIG"
 
@@ -68,7 +71,7 @@ def check_startup(
     config: CollectorConfig, host: str, port: int, broker_timeout_s: float = 5.0
 ) -> None:
     """Raise `CollectorStartupError` unless the collector can serve: broker address, listening
-    address, broker reachable (in that order: the cheap checks first)."""
+    address, broker reachable, topics there (in that order: the cheap checks first)."""
     _check_broker_address(config.broker)
     _check_bindable(host, port)
     try:
@@ -78,6 +81,24 @@ def check_startup(
         raise CollectorStartupError(
             f"the broker at {config.broker} did not answer within {broker_timeout_s:g}s: {exc}",
             hint="start it (`headwater broker`) or pass --broker HOST:PORT of a running broker",
+            exit_code=EX_UNAVAILABLE,
+        ) from None
+    _create_topics(config)
+
+
+def _create_topics(config: CollectorConfig) -> None:
+    """Create the events and dead-letter topics if missing, durably (not left to auto-creation)."""
+    try:
+        with (
+            transport.connect(config.broker, client_id="headwater-collector") as conn,
+            conn.admin() as admin,
+        ):
+            ensure_topics(admin, [config.events_topic, config.invalid_topic])
+    except transport.TransportError as exc:
+        raise CollectorStartupError(
+            f"the broker at {config.broker}: {exc}",
+            hint="check that the broker is up and lets this client create topics "
+            "(or create them beforehand)",
             exit_code=EX_UNAVAILABLE,
         ) from None
 
