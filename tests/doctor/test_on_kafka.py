@@ -15,18 +15,20 @@ import pytest
 import headwater.transport as hwt
 from headwater import doctor
 from headwater.doctor import Severity
-from tests.kit.kafka import KafkaCluster
+from tests.kit.kafka import KafkaCluster, KafkaKind
 from tests.kit.processes import run_headwater
 from tests.kit.waiting import wait_for
 
 pytestmark = pytest.mark.kafka
 
-#: The scripts a fix names -> the class each runs (bin/kafka-*.sh call kafka-run-class.sh CLASS).
+#: The scripts a fix names -> the class each runs (bin/kafka-*.sh call kafka-run-class.sh CLASS),
+#: on Kafka 4, and where Kafka 3.9 still has it in Scala.
 KAFKA_TOOLS = {
     "kafka-configs.sh": "org.apache.kafka.tools.ConfigCommand",
     "kafka-reassign-partitions.sh": "org.apache.kafka.tools.reassign.ReassignPartitionsCommand",
     "kafka-topics.sh": "org.apache.kafka.tools.TopicCommand",
 }
+KAFKA3_TOOLS = {**KAFKA_TOOLS, "kafka-configs.sh": "kafka.admin.ConfigCommand"}
 
 
 def unique(prefix: str) -> str:
@@ -49,7 +51,8 @@ def run_fix(cluster: KafkaCluster, fix: str, workdir: Path) -> None:
         if argv[0] == "echo":  # echo '<plan>' > file
             (workdir / argv[3]).write_text(argv[1])
             continue
-        java = cluster.nodes[0].java(KAFKA_TOOLS[argv[0]], *argv[1:])
+        tools = KAFKA3_TOOLS if cluster.kind == KafkaKind.ZOOKEEPER else KAFKA_TOOLS
+        java = cluster.nodes[0].java(tools[argv[0]], *argv[1:])
         done = subprocess.run(java, cwd=workdir, capture_output=True, text=True, timeout=120)
         assert done.returncode == 0, done.stdout + done.stderr
 
