@@ -108,14 +108,14 @@ def start_pipeline(cluster: KafkaCluster, tmp: Path, run: Run, *extra_topics: st
 
 def wait_for_answer(clicks: ClickLoad, status: int, since: float, deadline_s: float) -> None:
     """Until a request sent after `since` (monotonic) was answered `status`."""
-    wait_until(lambda: clicks.check() or clicks.statuses(since)[status] > 0, deadline_s,
+    wait_until(lambda: clicks.check() and clicks.statuses(since)[status] > 0, deadline_s,
                f"a request sent after the fault answered {status}", interval_s=0.1)  # fmt: skip
 
 
 def hold(clicks: ClickLoad, seconds: float) -> None:
     """Keep the current fault for `seconds` (the scenario's length) while the load flows."""
     end = time.monotonic() + seconds
-    wait_until(lambda: clicks.check() or time.monotonic() >= end, seconds + 5,
+    wait_until(lambda: clicks.check() and time.monotonic() >= end, seconds + 5,
                f"the {seconds:.0f} s of the outage", interval_s=0.5)  # fmt: skip
 
 

@@ -20,9 +20,10 @@ import random
 import threading
 import time
 from collections import Counter
-from collections.abc import Callable, Collection
+from collections.abc import Callable, Collection, Hashable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TypeVar
 
 import duckdb
 import httpx
@@ -36,6 +37,8 @@ from tests.kit.kafka import KafkaCluster, KafkaNode
 from tests.kit.ports import free_port
 from tests.kit.processes import ManagedProcess, headwater_process
 from tests.kit.waiting import wait_until
+
+K = TypeVar("K", bound=Hashable)
 
 WRITE_KEY = "testkey"
 #: What a collector may answer a well-formed batch while brokers fail (module docstring).
@@ -98,10 +101,11 @@ class _LoadThread:
     def release(self) -> None:
         """Release what the test's thread may still have used after `stop()`."""
 
-    def check(self) -> None:
-        """Raise now if the thread failed (a test waiting on the load would wait in vain)."""
+    def check(self) -> bool:
+        """True, or raise now if the thread failed (a wait on the load would wait in vain)."""
         if self._error is not None:
             raise AssertionError(f"{self._thread.name} failed: {self._error!r}") from self._error
+        return True
 
     def step(self) -> None:
         raise NotImplementedError
@@ -290,13 +294,10 @@ def current_rows(table: Path) -> dict[int, int]:
 
 
 def wait_landed(
-    what: str,
-    landed: Callable[[], Counter[object]],
-    expected: Collection[object],
-    deadline_s: float,
-) -> Counter[object]:
+    what: str, landed: Callable[[], Counter[K]], expected: Collection[K], deadline_s: float
+) -> Counter[K]:
     """Until every one of `expected` is in `landed()`; returns the last reading."""
-    last: Counter[object] = Counter()
+    last: Counter[K] = Counter()
 
     def complete() -> bool:
         nonlocal last
