@@ -164,7 +164,8 @@ def test_acknowledged_events_and_committed_changes_land_once_through_twenty_lead
                 victim.start()
             wait_led_elsewhere(cluster, topic, victim)
             watch.lap("fail-over", struck)
-            if zookeeper:  # its znode went with its session: now it may register again
+            if zookeeper:  # it may register again once its znode went with its session
+                wait_unlisted(cluster, [victim], deadline_s=60)
                 victim.start()
             wait_whole(cluster)  # listed again, every replica in sync: strike again
             watch.lap("round", struck)
