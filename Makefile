@@ -10,7 +10,7 @@ demo: setup
 test: setup
 	.venv/bin/ruff check .
 	.venv/bin/mypy
-	.venv/bin/pytest
+	.venv/bin/pytest -n 2 --dist loadgroup
 
 bench:
 	@bash scripts/bootstrap.sh --bench

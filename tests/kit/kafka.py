@@ -96,6 +96,10 @@ SERVER_SETTINGS = {
 KRAFT_SETTINGS = {
     "share.coordinator.state.topic.num.partitions": "3",
     "share.coordinator.state.topic.replication.factor": "3",
+    # A killed broker is fenced (and its partitions led elsewhere) after 6 s, not 9: the same
+    # as the ZooKeeper cluster's session, so broker-loss rounds cost alike on both.
+    "broker.session.timeout.ms": "6000",
+    "broker.heartbeat.interval.ms": "1500",
 }
 
 #: Client settings of the kit's Kafka tools: an answer that does not come soon is asked again.
