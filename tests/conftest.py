@@ -127,13 +127,16 @@ def kafka_cluster(
 
 @pytest.hookimpl(trylast=True)
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """One Kafka cluster kind's tests together (after pytest's own ordering by fixtures), and
-    under `pytest -n N --dist loadgroup` (`make test`) every Kafka test on one worker, so one
-    cluster at a time serves them while the other workers run the rest."""
+    """One Kafka cluster kind's tests together (after pytest's own ordering by fixtures)."""
     items[:] = group_by_kind(items)
-    for item in items:
-        if item.get_closest_marker("kafka") is not None:
-            item.add_marker(pytest.mark.xdist_group("kafka"))
+
+
+def pytest_itemcollected(item: pytest.Item) -> None:
+    """Under `pytest -n N --dist loadgroup` (`make test`) every Kafka test goes to one worker, so
+    one cluster at a time serves them while the other workers run the rest. (Marked here, as each
+    item is collected: xdist reads the group in its own collection hook, before trylast ones.)"""
+    if item.get_closest_marker("kafka") is not None:
+        item.add_marker(pytest.mark.xdist_group("kafka"))
 
 
 @pytest.hookimpl(wrapper=True)
