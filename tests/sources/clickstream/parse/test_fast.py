@@ -401,12 +401,17 @@ def test_any_body_is_read_as_the_precise_path_reads_it(case, small):
         (PAGE, "screen"),
         (IDENTIFY, "identify"),
     ],
+    ids=lambda value: "body" if isinstance(value, bytes) else None,  # bodies hold random ids
 )
 def test_the_bodies_clients_send_take_the_fast_path(data, endpoint):
     assert_taken_and_equal(data, endpoint)
 
 
-@pytest.mark.parametrize(("name", "data", "endpoint", "events"), usual_bodies())
+@pytest.mark.parametrize(
+    ("name", "data", "endpoint", "events"),
+    usual_bodies(),
+    ids=lambda value: "body" if isinstance(value, bytes) else None,  # bodies hold random ids
+)
 def test_the_usual_bodies_take_the_fast_path_whole(name, data, endpoint, events):
     """The bodies bench/parse_cost.py times: taken by the fast path, every event read."""
     assert len(assert_taken_and_equal(data, endpoint).events) == events, name
