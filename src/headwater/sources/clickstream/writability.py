@@ -1,0 +1,138 @@
+"""Whether the topics the collector writes can take `acks=all` writes now, as Kafka reports it.
+
+A partition takes an `acks=all` write only with a leader and at least the topic's
+`min.insync.replicas` replicas in sync. Without them Kafka answers NOT_ENOUGH_REPLICAS (or the
+partition has no leader) and librdkafka retries silently until the delivery timeout: a request
+queued then is answered 202 and its events are lost if the outage outlasts that timeout. So
+while a partition is in that state the collector queues nothing and answers 503 (`blocked`).
+
+Cheap by construction: nothing is asked per request. The first sign of trouble (an answer's
+wait running out, a failed delivery: `suspect`) starts one background check, a Metadata and a
+DescribeConfigs call in a worker thread, repeated every `interval_s` while the topics are not
+writable and ended by the first writable verdict. `min.insync.replicas` is read at the start of
+each check, so a changed topic config counts from the next episode. A check that gets no answer
+keeps the last verdict (an unreachable cluster is the producer's own 503, see `delivery.py`).
+On the embedded single-node broker min ISR is 1 and its one replica is always in sync: never
+blocked there.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable, Mapping, Sequence
+
+from headwater import transport
+from headwater.logs import log_event
+
+logger = logging.getLogger("headwater.collector")
+
+MIN_ISR = "min.insync.replicas"
+
+
+def unwritable_reason(
+    partitions: Mapping[str, Sequence[transport.PartitionReplicas]], min_isr: Mapping[str, int]
+) -> str | None:
+    """Why some partition cannot take an `acks=all` write (the first such, by topic and
+    partition), or None when every one can."""
+    for topic in sorted(partitions):
+        needed = min_isr.get(topic, 1)
+        for p in partitions[topic]:
+            where = f"{topic}[{p.partition}]"
+            if p.leader is None:
+                return f"{where} has no leader (replicas {_ids(p.replicas)} out of service)"
+            if len(p.isr) < needed:
+                return (
+                    f"{where} has {len(p.isr)} in-sync replica(s) ({_ids(p.isr)} of "
+                    f"{_ids(p.replicas)}), under its {MIN_ISR}={needed}: the cluster "
+                    f"refuses acks=all writes"
+                )
+    return None
+
+
+def read_min_isr(admin: transport.Admin, topics: Sequence[str], timeout_s: float) -> dict[str, int]:
+    """Each topic's `min.insync.replicas` as the broker reports it (1 when it reports none)."""
+    found = {}
+    for topic in topics:
+        value = admin.describe_topic(topic, timeout_s).config.get(MIN_ISR, "1")
+        found[topic] = int(value) if value.isdigit() else 1
+    return found
+
+
+class WritabilityWatch:
+    """The writable/unwritable state of some topics, checked in the background on suspicion.
+
+    Used from one event loop; the blocking admin calls run in its default executor."""
+
+    def __init__(
+        self,
+        admin: Callable[[], transport.Admin],
+        topics: Sequence[str],
+        *,
+        interval_s: float = 1.0,
+        timeout_s: float = 5.0,
+    ) -> None:
+        self.blocked: str | None = None  # why writes are refused now; None while writable
+        self._open_admin = admin
+        self._admin: transport.Admin | None = None
+        self._topics = list(dict.fromkeys(topics))
+        self._interval_s = interval_s
+        self._timeout_s = timeout_s
+        self._checking = False
+
+    def suspect(self) -> None:
+        """Something took longer than it should: check in the background, unless a check runs."""
+        if not self._checking:
+            self._checking = True
+            asyncio.get_running_loop().create_task(self._check_until_writable())
+
+    def close(self) -> None:
+        if self._admin is not None:
+            self._admin.close()
+            self._admin = None
+
+    async def _check_until_writable(self) -> None:
+        loop = asyncio.get_running_loop()
+        min_isr: dict[str, int] | None = None
+        try:
+            while True:
+                try:
+                    if min_isr is None:
+                        min_isr = await loop.run_in_executor(None, self._read_min_isr)
+                    reason = await loop.run_in_executor(None, self._judge, min_isr)
+                except transport.TransportError as exc:  # no answer: the last verdict stands
+                    log_event(logger, "writability_unknown", logging.DEBUG, reason=str(exc))
+                else:
+                    self._settle(reason)
+                # A writable verdict also waits: at most one check an interval, however many
+                # requests pend meanwhile.
+                await asyncio.sleep(self._interval_s)
+                if self.blocked is None and min_isr is not None:
+                    return
+        finally:
+            self._checking = False
+
+    def _settle(self, reason: str | None) -> None:
+        """Take a verdict; one log line when the state changes."""
+        was = self.blocked
+        self.blocked = reason
+        if reason is not None and was is None:
+            log_event(logger, "events_unwritable", logging.WARNING, reason=reason)
+        elif reason is None and was is not None:
+            log_event(logger, "events_writable", after=was)
+
+    def _admin_client(self) -> transport.Admin:
+        if self._admin is None:
+            self._admin = self._open_admin()
+        return self._admin
+
+    def _read_min_isr(self) -> dict[str, int]:
+        return read_min_isr(self._admin_client(), self._topics, self._timeout_s)
+
+    def _judge(self, min_isr: dict[str, int]) -> str | None:
+        partitions = self._admin_client().describe_partitions(self._topics, self._timeout_s)
+        return unwritable_reason(partitions, min_isr)
+
+
+def _ids(ids: Sequence[int]) -> str:
+    return ",".join(map(str, ids)) or "none"
