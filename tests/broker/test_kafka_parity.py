@@ -3,8 +3,7 @@ and Kafka's answer is the one asserted (`kafka` cases use the session's 3-node c
 and ZooKeeper).
 
 Found by asking both the same questions through confluent-kafka: commits to topics or partitions
-that do not exist, the default largest record, the configs DescribeConfigs reports, and an
-`acks=all` write to a topic whose `min.insync.replicas` its in-sync replicas cannot meet.
+that do not exist, the default largest record, and the configs DescribeConfigs reports.
 """
 
 from __future__ import annotations
@@ -95,29 +94,6 @@ def test_a_record_over_one_mebibyte_is_refused_by_default(
         KafkaError.MSG_SIZE_TOO_LARGE,
         None,
     ]
-
-
-def test_acks_all_is_refused_when_the_in_sync_replicas_are_fewer_than_the_topic_asks(
-    bootstrap: str,
-) -> None:
-    admin = AdminClient({"bootstrap.servers": bootstrap})
-    brokers = len(admin.list_topics(timeout=10).brokers)  # no topic has more replicas than that
-    topic = f"parity-{uuid.uuid4().hex[:10]}"
-    config = {"min.insync.replicas": str(brokers + 1)}
-    admin.create_topics([NewTopic(topic, 1, config=config)])[topic].result(30)
-    wait_until(lambda: topic in admin.list_topics(timeout=5).topics, 30, f"{topic} visible")
-    errors: dict[str, KafkaError | None] = {}
-    for acks in ("all", "1"):  # no retries: the broker's own answer reaches the callback
-        producer = Producer({"bootstrap.servers": bootstrap, "acks": acks, "retries": 0,
-                             "message.timeout.ms": 10_000})  # fmt: skip
-        producer.produce(
-            topic, acks.encode(), on_delivery=lambda e, _m, a=acks: errors.update({a: e})
-        )
-        assert producer.flush(30) == 0
-    assert {a: None if e is None else e.code() for a, e in errors.items()} == {
-        "all": KafkaError.NOT_ENOUGH_REPLICAS,
-        "1": None,  # acks=1 waits for the leader alone
-    }
 
 
 def test_topic_configs_include_the_durability_settings(

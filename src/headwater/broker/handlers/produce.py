@@ -7,10 +7,6 @@ event loop (see `broker.writer`), then calls `complete` on the loop, which build
 An acknowledged batch is therefore in the OS page cache and survives kill -9 (and, with flush
 policy `always`, it was fdatasynced before the answer, so it survives power loss). acks=0 gets no
 response; its appends still run.
-
-`min.insync.replicas` is honoured as Kafka honours it: this node is the whole in-sync set (one
-replica), so an `acks=all` produce to a topic whose min ISR is above 1 is refused with
-NOT_ENOUGH_REPLICAS (retriable; nothing appended), and `acks=1` ignores it.
 """
 
 from __future__ import annotations
@@ -21,7 +17,6 @@ from typing import Any
 from headwater.broker.handlers.bodies import ProduceBody
 from headwater.broker.handlers.raw import RawResponse
 from headwater.broker.log import AppendResult, PartitionLog
-from headwater.broker.log.config import STORED_ONLY_DEFAULTS
 from headwater.broker.log.errors import LogError
 from headwater.broker.protocol.codec import Request
 from headwater.broker.protocol.legacy_produce import (
@@ -32,7 +27,6 @@ from headwater.broker.state import BrokerState
 
 CORRUPT_MESSAGE = 2
 UNKNOWN_TOPIC_OR_PARTITION = 3
-NOT_ENOUGH_REPLICAS = 19
 UNSUPPORTED_VERSION = 35
 INVALID_REQUEST = 42
 TRANSACTIONS_NOT_SUPPORTED = (
@@ -155,7 +149,6 @@ def handle_produce(state: BrokerState, request: Request) -> ProduceAppends | Raw
     for topic_data in typed.topic_data:
         name = topic_data.name
         topic = state.topic_or_autocreate(name)
-        min_isr = 1 if topic is None or typed.acks != -1 else _min_insync_replicas(topic.overrides)
         partitions: list[dict[str, Any] | None] = []
         for part in topic_data.partition_data:
             index, records = part.index, part.records
@@ -173,24 +166,12 @@ def handle_produce(state: BrokerState, request: Request) -> ProduceAppends | Raw
                 partitions.append(
                     _partition_error(index, CORRUPT_MESSAGE, "produce request carries no records")
                 )
-            elif min_isr > 1:
-                message = (
-                    f"The size of the current ISR : 1 is insufficient to satisfy the min.isr "
-                    f"requirement of {min_isr} for partition {name}-{index}"
-                )  # Kafka's words
-                partitions.append(_partition_error(index, NOT_ENOUGH_REPLICAS, message))
             else:
                 log = topic.partitions[index]
                 effect.appends.append(PartitionAppend(name, index, log, records, now_ms))
                 partitions.append(None)
         effect.responses.append((name, partitions))
     return effect
-
-
-def _min_insync_replicas(overrides: dict[str, str]) -> int:
-    """A topic's `min.insync.replicas` (this broker's default, 1, when not set)."""
-    raw = str(overrides.get("min.insync.replicas", STORED_ONLY_DEFAULTS["min.insync.replicas"]))
-    return int(raw) if raw.strip().isdigit() else 1
 
 
 def handle_init_producer_id(state: BrokerState, request: Request) -> dict[str, Any]:
