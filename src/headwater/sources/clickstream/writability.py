@@ -1,26 +1,35 @@
 """Whether the topics the collector writes can take `acks=all` writes now, as Kafka reports it.
 
-A partition takes an `acks=all` write only with a leader and at least the topic's
-`min.insync.replicas` replicas in sync. Without them Kafka answers NOT_ENOUGH_REPLICAS (or the
-partition has no leader) and librdkafka retries silently until the delivery timeout: a request
-queued then is answered 202 and its events are lost if the outage outlasts that timeout. So
-while a partition is in that state the collector queues nothing and answers 503 (`blocked`).
+A partition takes an `acks=all` write only with a live leader and at least the topic's
+`min.insync.replicas` (capped at its replica count, as Kafka caps it) live replicas in sync.
+Without them Kafka answers NOT_ENOUGH_REPLICAS, or the write waits for a leader, and librdkafka
+retries silently until the delivery timeout: a request queued then is answered 202 and its
+events are lost if the outage outlasts that timeout. So while a partition is in that state the
+collector queues nothing and answers 503 (`blocked`).
+
+"Live" is asked of the brokers themselves (`Admin.answering_brokers`, a request to each), not
+read from the metadata alone: when two of three combined KRaft nodes are down the controller
+quorum is lost, nothing updates the metadata, and it keeps naming the dead brokers as leaders
+and in-sync replicas (found on the 3-node test cluster; a ZooKeeper cluster's controller does
+shrink the ISR).
 
 Cheap by construction: nothing is asked per request. The first sign of trouble (an answer's
-wait running out, a failed delivery: `suspect`) starts one background check, a Metadata and a
-DescribeConfigs call in a worker thread, repeated every `interval_s` while the topics are not
-writable and ended by the first writable verdict. `min.insync.replicas` is read at the start of
-each check, so a changed topic config counts from the next episode. A check that gets no answer
-keeps the last verdict (an unreachable cluster is the producer's own 503, see `delivery.py`).
-On the embedded single-node broker min ISR is 1 and its one replica is always in sync: never
-blocked there.
+wait running out, a failed delivery, the broker reachable again: `suspect`) starts one
+background check in a worker thread (a Metadata request, and a DescribeConfigs to each broker
+leading or in sync: sent at once, a dead one costs `answer_timeout_s`), repeated every
+`interval_s` while the topics are not writable and ended by the first writable verdict.
+`min.insync.replicas` is read at the start of each check, so a changed topic config counts from
+the next episode. A check that gets no answer keeps the last verdict (an unreachable cluster
+is the producer's own 503, see `delivery.py`). On the embedded single-node broker its one
+replica leads and is in sync, and min ISR is capped at one replica: never blocked while it
+answers.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 
 from headwater import transport
 from headwater.logs import log_event
@@ -31,19 +40,26 @@ MIN_ISR = "min.insync.replicas"
 
 
 def unwritable_reason(
-    partitions: Mapping[str, Sequence[transport.PartitionReplicas]], min_isr: Mapping[str, int]
+    partitions: Mapping[str, Sequence[transport.PartitionReplicas]],
+    min_isr: Mapping[str, int],
+    answering: Collection[int],
 ) -> str | None:
     """Why some partition cannot take an `acks=all` write (the first such, by topic and
-    partition), or None when every one can."""
+    partition), or None when every one can. `answering`: the brokers that answer now; a leader
+    or an in-sync replica that does not is out of service whatever the metadata says. Kafka caps
+    min ISR at the replication factor, and so does this."""
     for topic in sorted(partitions):
-        needed = min_isr.get(topic, 1)
         for p in partitions[topic]:
             where = f"{topic}[{p.partition}]"
+            needed = min(min_isr.get(topic, 1), len(p.replicas))
             if p.leader is None:
                 return f"{where} has no leader (replicas {_ids(p.replicas)} out of service)"
-            if len(p.isr) < needed:
+            if p.leader not in answering:
+                return f"{where}: its leader, broker {p.leader}, does not answer"
+            live = [b for b in p.isr if b in answering]
+            if len(live) < needed:
                 return (
-                    f"{where} has {len(p.isr)} in-sync replica(s) ({_ids(p.isr)} of "
+                    f"{where} has {len(live)} in-sync replica(s) answering ({_ids(live)} of "
                     f"{_ids(p.replicas)}), under its {MIN_ISR}={needed}: the cluster "
                     f"refuses acks=all writes"
                 )
@@ -71,6 +87,7 @@ class WritabilityWatch:
         *,
         interval_s: float = 1.0,
         timeout_s: float = 5.0,
+        answer_timeout_s: float = 2.0,
     ) -> None:
         self.blocked: str | None = None  # why writes are refused now; None while writable
         self._open_admin = admin
@@ -78,6 +95,7 @@ class WritabilityWatch:
         self._topics = list(dict.fromkeys(topics))
         self._interval_s = interval_s
         self._timeout_s = timeout_s
+        self._answer_timeout_s = answer_timeout_s
         self._checking = False
 
     def suspect(self) -> None:
@@ -130,8 +148,13 @@ class WritabilityWatch:
         return read_min_isr(self._admin_client(), self._topics, self._timeout_s)
 
     def _judge(self, min_isr: dict[str, int]) -> str | None:
-        partitions = self._admin_client().describe_partitions(self._topics, self._timeout_s)
-        return unwritable_reason(partitions, min_isr)
+        admin = self._admin_client()
+        partitions = admin.describe_partitions(self._topics, self._timeout_s)
+        involved = {b for parts in partitions.values() for p in parts for b in (*p.isr, p.leader)}
+        answering = admin.answering_brokers(
+            (b for b in involved if b is not None), self._answer_timeout_s
+        )
+        return unwritable_reason(partitions, min_isr, answering)
 
 
 def _ids(ids: Sequence[int]) -> str:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterable
+from concurrent.futures import TimeoutError as FutureTimeout
 from typing import Any
 
 from confluent_kafka import KafkaException, TopicCollection
@@ -82,6 +83,30 @@ def broker_config(admin: AdminClient, broker_id: int, timeout_s: float) -> dict[
     _, entries = result(futures[resource], "describe broker", str(broker_id), set(),
                         _deadline(timeout_s))  # fmt: skip
     return {key: entry.value for key, entry in entries.items() if entry.value is not None}
+
+
+def answering_brokers(admin: AdminClient, broker_ids: Iterable[int], timeout_s: float) -> set[int]:
+    """The brokers among `broker_ids` that answer a request sent to each itself (DescribeConfigs
+    of its own config, all sent at once) within `timeout_s`. The metadata cannot say this when
+    a KRaft quorum is lost: it keeps listing dead brokers as leaders and in-sync replicas."""
+    futures = {}
+    for broker_id in dict.fromkeys(broker_ids):
+        resource = ConfigResource(ResourceType.BROKER, str(broker_id))
+        try:
+            futures[broker_id] = admin.describe_configs([resource], request_timeout=timeout_s)[
+                resource
+            ]
+        except KafkaException:
+            continue
+    deadline = _deadline(timeout_s)
+    answered = set()
+    for broker_id, future in futures.items():
+        try:
+            future.result(timeout=max(0.0, deadline - time.monotonic()))
+        except (KafkaException, FutureTimeout):
+            continue
+        answered.add(broker_id)
+    return answered
 
 
 def _partition(info: Any) -> PartitionReplicas:
