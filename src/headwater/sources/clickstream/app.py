@@ -136,6 +136,7 @@ class Collector:
                         log_event(logger, "collector_start_failed", logging.ERROR, reason=str(exc))
                         await send({"type": "lifespan.startup.failed", "message": str(exc)})
                         return
+                self.sink.start()
                 _tune_gc()
                 log_event(logger, "collector_started", broker=self.config.broker)
                 await send({"type": "lifespan.startup.complete"})

@@ -155,8 +155,12 @@ class EventSink:
         self._producer = AsyncGroupProducer(producer, poll_interval_s)
         topics = [invalid_topic] if events_topic is None else [events_topic, invalid_topic]
         self._writability = WritabilityWatch(
-            self._transport.admin, topics, interval_s=probe_interval_s
+            self._transport.admin(), topics, interval_s=probe_interval_s
         )
+
+    def start(self) -> None:
+        """Begin what runs on the event loop beside the requests (call from the loop)."""
+        self._writability.start()
 
     @property
     def unwritable(self) -> str | None:

@@ -18,18 +18,20 @@ wait running out, a failed delivery, the broker reachable again: `suspect`) star
 background check in a worker thread (a Metadata request, and a DescribeConfigs to each broker
 leading or in sync: sent at once, a dead one costs `answer_timeout_s`), repeated every
 `interval_s` while the topics are not writable and ended by the first writable verdict.
-`min.insync.replicas` is read at the start of each check, so a changed topic config counts from
-the next episode. A check that gets no answer keeps the last verdict (an unreachable cluster
-is the producer's own 503, see `delivery.py`). On the embedded single-node broker its one
-replica leads and is in sync, and min ISR is capped at one replica: never blocked while it
-answers.
+`min.insync.replicas` is read at start-up (`start`) and whenever the topics are writable again,
+so a changed topic config counts from the next episode (a topic's DescribeConfigs goes to the
+controller, which such an outage may take away). A check that gets no answer keeps the last
+verdict (an unreachable cluster is the producer's own 503, see `delivery.py`). The embedded
+single-node broker's one replica leads and is in sync, and min ISR is capped at the replica
+count: never blocked while it answers.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable, Collection, Mapping, Sequence
+from collections.abc import Collection, Coroutine, Mapping, Sequence
+from typing import Any
 
 from headwater import transport
 from headwater.logs import log_event
@@ -82,7 +84,7 @@ class WritabilityWatch:
 
     def __init__(
         self,
-        admin: Callable[[], transport.Admin],
+        admin: transport.Admin,
         topics: Sequence[str],
         *,
         interval_s: float = 1.0,
@@ -90,71 +92,91 @@ class WritabilityWatch:
         answer_timeout_s: float = 2.0,
     ) -> None:
         self.blocked: str | None = None  # why writes are refused now; None while writable
-        self._open_admin = admin
-        self._admin: transport.Admin | None = None
+        self._admin = admin  # thread-safe: the checks' worker threads share it
         self._topics = list(dict.fromkeys(topics))
         self._interval_s = interval_s
         self._timeout_s = timeout_s
         self._answer_timeout_s = answer_timeout_s
         self._checking = False
+        self._min_isr: dict[str, int] = {}  # as last read; 1 for a topic not read yet
+        self._tasks: set[asyncio.Task[None]] = set()  # referenced until done (the loop's are weak)
+
+    def start(self) -> None:
+        """Read the topics' min ISR in the background now, while the cluster is whole: the
+        DescribeConfigs that reads it goes to the controller, which an outage may take away."""
+        self._spawn(self._read_min_isr_until_read())
 
     def suspect(self) -> None:
         """Something took longer than it should: check in the background, unless a check runs."""
         if not self._checking:
             self._checking = True
-            asyncio.get_running_loop().create_task(self._check_until_writable())
+            self._spawn(self._check_until_writable())
 
     def close(self) -> None:
-        if self._admin is not None:
-            self._admin.close()
-            self._admin = None
+        self._admin.close()
+
+    async def _read_min_isr_until_read(self, attempts: int = 30) -> None:
+        """`min_isr` from the broker, asked every `interval_s` until it answers (a few times:
+        meanwhile, and if it never does, each topic counts as min ISR 1)."""
+        loop = asyncio.get_running_loop()
+        for attempt in range(attempts):
+            try:
+                self._min_isr = await loop.run_in_executor(None, self._read_min_isr)
+                return
+            except transport.TransportError as exc:
+                if attempt == attempts - 1:
+                    log_event(logger, "min_isr_unknown", logging.WARNING, reason=str(exc))
+            await asyncio.sleep(self._interval_s)
 
     async def _check_until_writable(self) -> None:
         loop = asyncio.get_running_loop()
-        min_isr: dict[str, int] | None = None
+        unanswered = False
         try:
             while True:
                 try:
-                    if min_isr is None:
-                        min_isr = await loop.run_in_executor(None, self._read_min_isr)
-                    reason = await loop.run_in_executor(None, self._judge, min_isr)
+                    reason = await loop.run_in_executor(None, self._judge)
                 except transport.TransportError as exc:  # no answer: the last verdict stands
-                    log_event(logger, "writability_unknown", logging.DEBUG, reason=str(exc))
+                    if not unanswered:
+                        log_event(logger, "writability_unknown", logging.WARNING, reason=str(exc))
+                    unanswered = True
                 else:
-                    self._settle(reason)
-                # A writable verdict also waits: at most one check an interval, however many
-                # requests pend meanwhile.
+                    if self._settle(reason):  # writable again: the topics' config may have
+                        self._spawn(self._read_min_isr_until_read())  # changed meanwhile
+                    if reason is None:
+                        break
                 await asyncio.sleep(self._interval_s)
-                if self.blocked is None and min_isr is not None:
-                    return
+            # At most one check an interval, however many requests pend meanwhile.
+            await asyncio.sleep(self._interval_s)
         finally:
             self._checking = False
 
-    def _settle(self, reason: str | None) -> None:
-        """Take a verdict; one log line when the state changes."""
+    def _settle(self, reason: str | None) -> bool:
+        """Take a verdict; one log line when the state changes. True when writable again."""
         was = self.blocked
         self.blocked = reason
         if reason is not None and was is None:
             log_event(logger, "events_unwritable", logging.WARNING, reason=reason)
         elif reason is None and was is not None:
             log_event(logger, "events_writable", after=was)
+            return True
+        return False
 
-    def _admin_client(self) -> transport.Admin:
-        if self._admin is None:
-            self._admin = self._open_admin()
-        return self._admin
+    def _spawn(self, work: Coroutine[Any, Any, None]) -> None:
+        task = asyncio.get_running_loop().create_task(work)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
 
     def _read_min_isr(self) -> dict[str, int]:
-        return read_min_isr(self._admin_client(), self._topics, self._timeout_s)
+        return read_min_isr(self._admin, self._topics, self._timeout_s)
 
-    def _judge(self, min_isr: dict[str, int]) -> str | None:
-        admin = self._admin_client()
+    def _judge(self) -> str | None:
+        admin = self._admin
         partitions = admin.describe_partitions(self._topics, self._timeout_s)
         involved = {b for parts in partitions.values() for p in parts for b in (*p.isr, p.leader)}
         answering = admin.answering_brokers(
             (b for b in involved if b is not None), self._answer_timeout_s
         )
-        return unwritable_reason(partitions, min_isr, answering)
+        return unwritable_reason(partitions, self._min_isr, answering)
 
 
 def _ids(ids: Sequence[int]) -> str:
