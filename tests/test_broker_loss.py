@@ -12,6 +12,10 @@ two brokers of three down.
 A fail-over is waited for as Kafka reports it (another leader, the broker unlisted, every
 replica back in sync), never for a fixed time; only the zone outage lasts a set minute, the
 scenario's length. Round and fail-over times are printed with -s.
+
+With two brokers of three down the partitions cannot take acks=all writes (in-sync replicas
+under min.insync.replicas=2): once the collector noticed (its /healthz `unwritable`), every new
+request is answered 503 with nothing queued until a broker is back, then 200 again.
 """
 
 from __future__ import annotations
@@ -248,19 +252,32 @@ def test_with_two_brokers_down_nothing_is_acknowledged_and_flow_resumes_with_one
     first.kill()
     second.kill()
     down = time.monotonic()
-    wait_for_answer(clicks, 503, down, 60)
+    # The cluster shrinks the in-sync replicas under min.insync.replicas (or leaves a partition
+    # without a leader); the collector notices at its next overdue acknowledgement.
+    wait_until(lambda: clicks.check() and clicks.collector_health()["unwritable"] == 1, 90,
+               "the collector to find its topic unwritable", interval_s=0.2)  # fmt: skip
+    noticed = time.monotonic()
     assert producer_error(kafka_cluster) is not None, "a record was stored with two brokers down"
+    wait_for_answer(clicks, 503, noticed, 30)
     if registers_in_zookeeper(kafka_cluster):  # their znodes must go before they come back
         wait_unlisted(kafka_cluster, [first, second], deadline_s=60)
     back = time.monotonic()  # from here on, answers may be acknowledgements again
     first.start()
     wait_for_answer(clicks, 200, back, 120)  # flow resumes with two brokers of three
+    resumed = max(a.sent_at for a in list(clicks.answers) if a.status == 200)
+    wait_until(lambda: clicks.check() and sum(clicks.statuses(resumed).values()) >= 20, 60,
+               "20 requests after the first acknowledgement", interval_s=0.2)  # fmt: skip
     clicks.stop()
     during = clicks.statuses(down, back)
     assert during[200] == 0, f"acknowledged with two brokers down: {dict(during)}"
+    refused = clicks.statuses(noticed, back)
+    assert set(refused) == {503}, f"queued after the collector noticed: {dict(refused)}"
+    after = clicks.statuses(resumed)
+    assert set(after) == {200}, f"answers once flow resumed: {dict(after)}"
     landed = check_events_landed_once(clicks, tmp_path / "lake" / "clickstream_events")
     run.stop_cleanly("sink", "collector")
-    print(f"\ntwo down: answers {dict(during)}; after: {dict(clicks.statuses(back))}; "
+    print(f"\ntwo down: noticed after {noticed - down:.1f} s; answers {dict(during)}; "
+          f"refused while noticed {dict(refused)}; after: {dict(clicks.statuses(back))}; "
           f"{len(landed)} events")  # fmt: skip
 
 

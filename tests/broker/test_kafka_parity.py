@@ -3,7 +3,8 @@ and Kafka's answer is the one asserted (`kafka` cases use the session's 3-node c
 and ZooKeeper).
 
 Found by asking both the same questions through confluent-kafka: commits to topics or partitions
-that do not exist, the default largest record, and the configs DescribeConfigs reports.
+that do not exist, the default largest record, the configs DescribeConfigs reports, and an
+`acks=all` write to a topic whose `min.insync.replicas` exceeds its replicas.
 """
 
 from __future__ import annotations
@@ -94,6 +95,25 @@ def test_a_record_over_one_mebibyte_is_refused_by_default(
         KafkaError.MSG_SIZE_TOO_LARGE,
         None,
     ]
+
+
+def test_acks_all_is_stored_when_min_insync_replicas_exceeds_the_replicas(bootstrap: str) -> None:
+    """Kafka caps a topic's min ISR at its replication factor (both 4.4 and 3.9 store the
+    record), so the single-node broker, one replica, stores it too: refusing it with
+    NOT_ENOUGH_REPLICAS would be a difference."""
+    admin = AdminClient({"bootstrap.servers": bootstrap})
+    brokers = len(admin.list_topics(timeout=10).brokers)  # no topic has more replicas than that
+    topic = f"parity-{uuid.uuid4().hex[:10]}"
+    config = {"min.insync.replicas": str(brokers + 1)}
+    admin.create_topics([NewTopic(topic, 1, config=config)])[topic].result(30)
+    wait_until(lambda: topic in admin.list_topics(timeout=5).topics, 30, f"{topic} visible")
+    errors: list[KafkaError | None] = []
+    # No retries: the broker's own answer reaches the callback.
+    producer = Producer({"bootstrap.servers": bootstrap, "acks": "all", "retries": 0,
+                         "message.timeout.ms": 10_000})  # fmt: skip
+    producer.produce(topic, b"x", on_delivery=lambda err, _msg: errors.append(err))
+    assert producer.flush(30) == 0
+    assert errors == [None]
 
 
 def test_topic_configs_include_the_durability_settings(

@@ -189,6 +189,13 @@ class ClickLoad(_LoadThread):
         wait_until(resend, deadline_s, f"the collector to take {len(self.refused)} 503'd batches",
                    interval_s=0.2)  # fmt: skip
 
+    def collector_health(self) -> dict[str, int]:
+        """The collector's /healthz counters (`unwritable`: 1 while it refuses new requests
+        because the cluster cannot take its writes), on a client of its own."""
+        answer = httpx.get(self._client.base_url.join("/healthz"), timeout=10)
+        answer.raise_for_status()
+        return dict(answer.json())
+
     def release(self) -> None:
         """Close the HTTP client (after `stop()` and `resend_refused`, which still use it)."""
         self._client.close()

@@ -368,4 +368,9 @@ class Admin(_Closing, Protocol):
         """A broker's configuration as it reports it (defaults included)."""
         ...
 
+    def answering_brokers(self, broker_ids: Iterable[int], timeout_s: float = 3.0) -> set[int]:
+        """The brokers among `broker_ids` that answer a request sent to each itself within
+        `timeout_s` (the metadata lists a dead broker as long as the controller does not know)."""
+        ...
+
     def close(self) -> None: ...

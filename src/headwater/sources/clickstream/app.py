@@ -8,7 +8,8 @@ in order) and rejected ones, raw and with their reason, to `clickstream.invalid`
 must not retry), 400 listing each rejected event's reason, 401 for a missing or unknown write key,
 413/400/500 when the broker refused events for good (dead-lettered with the reason), 500 when a
 delivery's outcome is unknown, and 503 with Retry-After only when nothing was stored and nothing
-will be (broker unreachable, producer queue full): `delivery.py` states why each. A body over the
+will be (broker unreachable, producer queue full, or the cluster unable to take acks=all writes
+to a partition): `delivery.py` states why each. A body over the
 500 KB limit is a 400 on the Segment endpoints (as that spec says) and a 413 on /collect (the
 tracker splits its batch on 413); up to `READ_CAP_BYTES` it is still read and dead-lettered whole,
 beyond that it is refused unread. Nothing received is silently lost: whatever could be read is
@@ -100,6 +101,12 @@ class Collector:
             "waiting": 0,  # requests awaiting the broker's acknowledgement now
         }
 
+    def health(self) -> dict[str, int]:
+        """The counters, and `unwritable`: 1 while new requests get 503 because the cluster
+        cannot take `acks=all` writes to the collector's topics (see `writability.py`)."""
+        unwritable = self.sink is not None and self.sink.unwritable is not None
+        return {**self.stats, "unwritable": int(unwritable)}
+
     # -- ASGI ---------------------------------------------------------------------------------
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "lifespan":
@@ -129,6 +136,7 @@ class Collector:
                         log_event(logger, "collector_start_failed", logging.ERROR, reason=str(exc))
                         await send({"type": "lifespan.startup.failed", "message": str(exc)})
                         return
+                self.sink.start()
                 _tune_gc()
                 log_event(logger, "collector_started", broker=self.config.broker)
                 await send({"type": "lifespan.startup.complete"})
@@ -145,6 +153,7 @@ class Collector:
         return EventSink(
             cfg.broker,
             invalid_topic=cfg.invalid_topic,
+            events_topic=cfg.events_topic,
             delivery_timeout_s=cfg.delivery_timeout_s,
             queue_max_messages=cfg.queue_max_events,
         )
@@ -167,7 +176,7 @@ class Collector:
                 self.tracker,
             )
         if path == "/healthz":
-            return 200, [(b"content-type", b"application/json")], orjson.dumps(self.stats)
+            return 200, [(b"content-type", b"application/json")], orjson.dumps(self.health())
         endpoint = "collect" if path == cfg.collect_path else SEGMENT_ENDPOINTS.get(path)
         if endpoint is not None:
             if method != "POST":

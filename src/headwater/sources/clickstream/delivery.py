@@ -14,8 +14,10 @@ Promises, by outcome (`Outcome`), and the reason for each:
   the dead-letter topic with the reason in its `reason` header, and the answer is 413/400 (the
   event's fault) or 500 (the collector's configuration), never 503.
 - unavailable (`BrokerUnavailable`, raised by `send`): nothing was queued, because the producer
-  knows the broker is unreachable or its queue has no room for the whole request. Answer 503
-  with Retry-After: nothing is stored and nothing will be, so the client's retry is the only copy.
+  knows the broker is unreachable, its queue has no room for the whole request, or the cluster
+  cannot take `acks=all` writes to a partition of the collector's topics (no leader, or fewer
+  in-sync replicas than `min.insync.replicas`: `writability.py`). Answer 503 with Retry-After:
+  nothing is stored and nothing will be, so the client's retry is the only copy.
 - uncertain: records failed with a retriable error after being queued (the delivery timeout ran
   out, or the producer was purged at shutdown). librdkafka cannot tell from here whether such a
   record reached the log (its message status is not exposed to Python; a request timed out in
@@ -27,18 +29,22 @@ Why not a delivery timeout under the wait, answering 503 on `_MSG_TIMED_OUT`: th
 case above that cannot tell "never sent" from "sent and maybe written" (a broker stalled past the
 timeout writes the in-flight batch when it resumes), which stored every event of a 50-event batch
 twice. While the broker is unreachable, requests get 503 at once and a background probe (a
-Metadata request in a worker thread, every `probe_interval_s`) notices its return.
+Metadata request in a worker thread, every `probe_interval_s`) notices its return. Likewise
+while the cluster answers but cannot store: an answer's wait running out or a failed delivery
+starts a background check of the topics' partitions (`WritabilityWatch`), and while it finds one
+unwritable new requests get 503 at once; requests queued before keep their 200/202.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 from headwater import transport
 from headwater.logs import log_event
+from headwater.sources.clickstream.writability import WritabilityWatch
 from headwater.transport.aio import AsyncGroupProducer
 
 logger = logging.getLogger("headwater.collector")
@@ -79,10 +85,13 @@ PENDING = Outcome(pending=True)
 class Acknowledgement:
     """A request's pending acknowledgement."""
 
-    __slots__ = ("_future",)
+    __slots__ = ("_future", "_overdue")
 
-    def __init__(self, future: asyncio.Future[None]) -> None:
+    def __init__(
+        self, future: asyncio.Future[None], overdue: Callable[[], None] | None = None
+    ) -> None:
         self._future = future
+        self._overdue = overdue  # told when the wait runs out (the sink checks the cluster)
 
     async def wait(self, timeout_s: float) -> Outcome:
         """The outcome once every record has one, or `PENDING` after `timeout_s` (a timer and a
@@ -104,6 +113,8 @@ class Acknowledgement:
                 timer.cancel()
                 future.remove_done_callback(wake)
             if not future.done():
+                if self._overdue is not None:
+                    self._overdue()
                 return PENDING
         return _outcome(future)
 
@@ -116,6 +127,7 @@ class EventSink:
         broker: str,
         *,
         invalid_topic: str,
+        events_topic: str | None = None,
         linger_ms: float = 2.0,
         delivery_timeout_s: float = 120.0,
         queue_max_messages: int = 100_000,
@@ -141,6 +153,19 @@ class EventSink:
             )
         )
         self._producer = AsyncGroupProducer(producer, poll_interval_s)
+        topics = [invalid_topic] if events_topic is None else [events_topic, invalid_topic]
+        self._writability = WritabilityWatch(
+            self._transport.admin(), topics, interval_s=probe_interval_s
+        )
+
+    def start(self) -> None:
+        """Begin what runs on the event loop beside the requests (call from the loop)."""
+        self._writability.start()
+
+    @property
+    def unwritable(self) -> str | None:
+        """Why the cluster cannot take the collector's writes now (new requests get 503)."""
+        return self._writability.blocked
 
     def send(self, records: Sequence[OutgoingRecord]) -> Acknowledgement:
         """Queue records whole, or raise `BrokerUnavailable` with nothing queued."""
@@ -148,16 +173,20 @@ class EventSink:
         if reason is not None:
             self._start_probe()
             raise BrokerUnavailable(reason)
+        reason = self._writability.blocked
+        if reason is not None:
+            raise BrokerUnavailable(reason)
         try:
             future = self._producer.send_group(records)
         except transport.TransportError as exc:
             raise BrokerUnavailable(str(exc)) from None
         future.add_done_callback(self._settle)
-        return Acknowledgement(future)
+        return Acknowledgement(future, self._writability.suspect)
 
     def close(self, timeout_s: float = 10.0) -> int:
         """Deliver what is queued (up to timeout_s); returns what was left."""
         left = self._producer.close(timeout_s)
+        self._writability.close()
         self._transport.close()
         return left
 
@@ -165,6 +194,8 @@ class EventSink:
         """Whenever a group completes (before or after the answer): dead-letter what was refused
         for good, log what may be lost."""
         outcome = _outcome(future)
+        if not outcome.stored:
+            self._writability.suspect()
         if outcome.refused:
             dead: list[OutgoingRecord] = []
             for record, error in outcome.refused:
@@ -203,6 +234,7 @@ class EventSink:
             while not await self._producer.probe(self._probe_interval_s):
                 await asyncio.sleep(self._probe_interval_s)
             log_event(logger, "broker_reachable")
+            self._writability.suspect()  # reachable is not yet writable (two brokers of three)
         finally:
             self._probing = False
 

@@ -192,6 +192,10 @@ class KafkaAdmin(ClosesOnExit):
         """A broker's configuration as it reports it, defaults included."""
         return describe.broker_config(self._admin, broker_id, timeout_s)
 
+    def answering_brokers(self, broker_ids: Iterable[int], timeout_s: float = 3.0) -> set[int]:
+        """The brokers among `broker_ids` that answer a request of their own in `timeout_s`."""
+        return describe.answering_brokers(self._admin, broker_ids, timeout_s)
+
     def cluster_defaults(self, timeout_s: float = 10.0) -> ClusterDefaults:
         """The broker count and one broker's replication defaults (None where not readable: a
         broker that does not describe its configuration leaves the choice to itself)."""

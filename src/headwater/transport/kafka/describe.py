@@ -10,9 +10,10 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterable
+from concurrent.futures import TimeoutError as FutureTimeout
 from typing import Any
 
-from confluent_kafka import KafkaException, TopicCollection
+from confluent_kafka import KafkaError, KafkaException
 from confluent_kafka.admin import AdminClient
 from confluent_kafka.admin._config import ConfigResource
 from confluent_kafka.admin._resource import ResourceType
@@ -44,19 +45,26 @@ def describe_cluster(admin: AdminClient, bootstrap: str, timeout_s: float) -> Cl
 def describe_partitions(
     admin: AdminClient, names: Iterable[str], timeout_s: float
 ) -> dict[str, tuple[PartitionReplicas, ...]]:
+    """From a Metadata request, which any live broker answers: librdkafka sends DescribeTopics
+    to the controller, and waits in vain for one while a KRaft quorum is lost (two of three
+    combined nodes down), exactly when a caller wants to know where partitions stand."""
     names = list(dict.fromkeys(names))
     if not names:
         return {}
     try:
-        futures = admin.describe_topics(TopicCollection(names), request_timeout=timeout_s)
+        meta = admin.list_topics(timeout=timeout_s)
     except KafkaException as exc:
         raise translate(exc, "describe topics") from None
-    deadline = _deadline(timeout_s)
     described = {}
     for name in names:
-        _, topic = result(futures[name], "describe topic", name, set(), deadline)
+        topic = meta.topics.get(name)
+        if topic is None:
+            raise translate(KafkaError(KafkaError.UNKNOWN_TOPIC_OR_PART),
+                            f"describe topic {name!r}", topic=name)  # fmt: skip
+        if topic.error is not None:
+            raise translate(topic.error, f"describe topic {name!r}", topic=name)
         described[name] = tuple(
-            sorted((_partition(p) for p in topic.partitions), key=lambda p: p.partition)
+            sorted((_partition(p) for p in topic.partitions.values()), key=lambda p: p.partition)
         )
     return described
 
@@ -84,13 +92,37 @@ def broker_config(admin: AdminClient, broker_id: int, timeout_s: float) -> dict[
     return {key: entry.value for key, entry in entries.items() if entry.value is not None}
 
 
+def answering_brokers(admin: AdminClient, broker_ids: Iterable[int], timeout_s: float) -> set[int]:
+    """The brokers among `broker_ids` that answer a request sent to each itself (DescribeConfigs
+    of its own config, all sent at once) within `timeout_s`. The metadata cannot say this when
+    a KRaft quorum is lost: it keeps listing dead brokers as leaders and in-sync replicas."""
+    futures = {}
+    for broker_id in dict.fromkeys(broker_ids):
+        resource = ConfigResource(ResourceType.BROKER, str(broker_id))
+        try:
+            futures[broker_id] = admin.describe_configs([resource], request_timeout=timeout_s)[
+                resource
+            ]
+        except KafkaException:
+            continue
+    deadline = _deadline(timeout_s)
+    answered = set()
+    for broker_id, future in futures.items():
+        try:
+            future.result(timeout=max(0.0, deadline - time.monotonic()))
+        except (KafkaException, FutureTimeout):
+            continue
+        answered.add(broker_id)
+    return answered
+
+
 def _partition(info: Any) -> PartitionReplicas:
-    leader = info.leader
+    """A partition of a Metadata answer (ids: leader, replicas, isrs)."""
     return PartitionReplicas(
         int(info.id),
-        None if leader is None or leader.id < 0 else int(leader.id),
-        tuple(int(node.id) for node in info.replicas),
-        tuple(int(node.id) for node in info.isr),
+        None if info.leader < 0 else int(info.leader),
+        tuple(int(b) for b in info.replicas),
+        tuple(int(b) for b in info.isrs),
     )
 
 
