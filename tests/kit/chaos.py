@@ -332,15 +332,7 @@ def listed_brokers(cluster: KafkaCluster) -> set[int] | None:
 
 def in_sync(cluster: KafkaCluster) -> bool:
     """Whether every partition has a leader and all its replicas in sync."""
-    try:
-        meta = cluster.admin().list_topics(timeout=5)
-    except KafkaException:
-        return False
-    return all(
-        p.leader >= 0 and set(p.isrs) == set(p.replicas)
-        for topic in meta.topics.values()
-        for p in topic.partitions.values()
-    )
+    return cluster.fully_in_sync()
 
 
 def wait_whole(cluster: KafkaCluster, deadline_s: float = 120.0) -> None:

@@ -388,13 +388,31 @@ class KafkaCluster:
         return leader if any(n.node_id == leader for n in live) else None
 
     def heal(self, deadline_s: float = 120.0) -> None:
-        """Resume paused nodes, restart dead ones, wait until all are brokers again."""
+        """Resume paused nodes, restart dead ones, wait until all are brokers again and, if one
+        was dead, until every partition is fully in sync (a node back in the broker list may
+        still be catching up: a test that then kills another would leave an ISR of one)."""
+        restarted = False
         for node in self.nodes:
             if node.alive():
                 node.resume()
             else:
                 node.start(deadline_s)
+                restarted = True
         self.wait_for_brokers(len(self.nodes), deadline_s)
+        if restarted:
+            wait_until(self.fully_in_sync, deadline_s, "every partition's replicas in sync")
+
+    def fully_in_sync(self) -> bool:
+        """Whether every partition has a leader and all its replicas in sync."""
+        try:
+            meta = self.admin().list_topics(timeout=5)
+        except KafkaException:  # no answer yet: not known to be in sync
+            return False
+        return all(
+            p.leader >= 0 and set(p.isrs) == set(p.replicas)
+            for topic in meta.topics.values()
+            for p in topic.partitions.values()
+        )
 
     def stop(self, timeout_s: float = 20.0) -> None:
         """SIGTERM to every node at once, then wait; SIGKILL those still running after the

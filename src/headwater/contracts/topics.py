@@ -42,6 +42,11 @@ def clickstream_route(route: str) -> str:
     return f"clickstream.{_part(route)}"
 
 
+def cdc_prefix() -> str:
+    """`cdc.`: what every CDC topic's name starts with (for tools that look at all of them)."""
+    return "cdc."
+
+
 def cdc_table(source: str, database: str, table: str) -> str:
     """`cdc.<source>.<database>.<table>` (PostgreSQL: the schema in the database's place)."""
     return f"cdc.{_part(source)}.{_part(database)}.{_part(table)}"

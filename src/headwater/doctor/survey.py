@@ -27,7 +27,7 @@ FIXED_TOPICS = frozenset(
     }
 )
 #: `clickstream.<route>`, `cdc.<source>.…`, `files.<name>` (contracts.topics spells them).
-TOPIC_PREFIXES = (names.clickstream_route(""), "cdc.", names.files(""))
+TOPIC_PREFIXES = (names.clickstream_route(""), names.cdc_prefix(), names.files(""))
 CONSUMER_OFFSETS = "__consumer_offsets"
 
 
