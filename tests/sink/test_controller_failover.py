@@ -1,10 +1,11 @@
 """`headwater sink` on a real Kafka cluster while its active controller is killed with kill -9
 (KRaft: the quorum leader, also a broker; ZooKeeper mode: the broker holding `/controller`).
 
-The sink resumes from the txn versions in its Delta table (the group's committed offsets in Kafka
-are informational, for lag). They must survive the fail-over and a restart of the sink: every
-produced record is in the table exactly once (the sink runs with no event-id dedup window, so a
-record read twice would show up twice), and each partition's held offset is its end offset.
+The sink holds two pieces of state: the txn versions in its Delta table (what it resumes from)
+and the group's committed offsets in Kafka (for lag). Both must survive the fail-over and a
+restart of the sink: every produced record is in the table exactly once (the sink runs with no
+event-id dedup window, so a record read twice would show up twice), and each partition's txn
+version and committed offset are at its end offset.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from pathlib import Path
 import duckdb
 import orjson
 import pytest
-from confluent_kafka import KafkaException, TopicPartition
+from confluent_kafka import ConsumerGroupTopicPartitions, KafkaException, TopicPartition
 from confluent_kafka.admin import OffsetSpec
 from deltalake import DeltaTable
 from deltalake.exceptions import TableNotFoundError
@@ -70,11 +71,23 @@ def end_offsets(cluster: KafkaCluster, topic: str) -> dict[int, int]:
         specs = {TopicPartition(topic, p): OffsetSpec.latest() for p in range(PARTITIONS)}
         answers = cluster.admin().list_offsets(specs, request_timeout=10)
         try:
-            return {tp.partition: future.result(30).offset for tp, future in answers.items()}
+            ends = {tp.partition: future.result(30).offset for tp, future in answers.items()}
         except KafkaException:
             return None
+        # -1001 (no offset) comes from a broker that does not lead the partition yet: ask again
+        return ends if all(offset >= 0 for offset in ends.values()) else None
 
     return wait_for(ask, 60, f"the end offsets of {topic}", interval_s=0.5)
+
+
+def committed_offsets(cluster: KafkaCluster, topic: str) -> dict[int, int]:
+    """The group's committed offsets, as Kafka's group coordinator has them."""
+    request = ConsumerGroupTopicPartitions(
+        f"lake-{topic}", [TopicPartition(topic, p) for p in range(PARTITIONS)]
+    )
+    future = cluster.admin().list_consumer_group_offsets([request], request_timeout=10)
+    answer = future[f"lake-{topic}"].result(30)
+    return {tp.partition: tp.offset for tp in answer.topic_partitions}
 
 
 def txn_versions(table: Path, topic: str) -> dict[int, int | None]:
@@ -107,13 +120,18 @@ def test_held_offsets_and_exactly_once_state_survive_a_controller_failover(
         sink = start_sink(kafka_cluster, tmp_path, topic, tmp_path / "lake")  # resumes
         produce(kafka_cluster, topic, range(600, 700))
         ends = end_offsets(kafka_cluster, topic)
-        # The offset the sink holds is each partition's txn version in the table (what it
-        # resumes from); the group's committed offsets are informational (lag) and committed
-        # asynchronously: after a KRaft fail-over one partition's commit was seen missing.
+        # The offsets the sink holds: each partition's txn version in the table (what it resumes
+        # from) and the group's committed offsets in Kafka (for lag).
         wait_until(
             lambda: txn_versions(table, topic) == {p: end - 1 for p, end in ends.items()},
             120,
             f"the table's held offsets at the end offsets {ends}",
+            interval_s=0.5,
+        )
+        wait_until(
+            lambda: committed_offsets(kafka_cluster, topic) == ends,
+            120,
+            f"the group's committed offsets at the end offsets {ends}",
             interval_s=0.5,
         )
         assert sink.stop() == 0, sink.log_text()
