@@ -9,12 +9,10 @@ import uuid
 from collections import Counter
 from pathlib import Path
 
-import duckdb
 import httpx
 import pytest
-from deltalake import DeltaTable
-from deltalake.exceptions import TableNotFoundError
 
+from tests.kit.chaos import landed_events
 from tests.kit.kafka import KafkaCluster
 from tests.kit.ports import free_port
 from tests.kit.processes import ManagedProcess, headwater_process
@@ -53,19 +51,6 @@ def start_sink(cluster: KafkaCluster, tmp: Path, lake: Path, group: str) -> Mana
     return process.start(ready_line="sink_started")
 
 
-def landed_ids(table: Path, tag: str) -> Counter[str]:
-    """How often each event id of this test's events is in the lake table (latest version)."""
-    try:
-        data = DeltaTable(str(table)).to_pyarrow_dataset()
-    except TableNotFoundError:  # the sink has not committed yet
-        return Counter()
-    with duckdb.connect() as db:
-        db.register("data", data)
-        query = "SELECT event_id FROM data WHERE starts_with(event_id, ?)"
-        rows = db.execute(query, [f"{tag}-"]).fetchall()
-    return Counter(str(r[0]) for r in rows)
-
-
 def test_events_land_exactly_once_while_the_partition_leader_is_killed(
     kafka_cluster: KafkaCluster, tmp_path: Path
 ) -> None:
@@ -99,7 +84,7 @@ def test_events_land_exactly_once_while_the_partition_leader_is_killed(
         assert kafka_cluster.leader(EVENTS) is not leader  # the flow went on through another
         table = lake / "clickstream_events"
         wait_until(
-            lambda: set(landed_ids(table, tag)) >= stored,
+            lambda: set(landed_events(table, tag)) >= stored,
             120,
             f"the {len(stored)} acknowledged events in the lake",
             interval_s=0.5,
@@ -109,7 +94,7 @@ def test_events_land_exactly_once_while_the_partition_leader_is_killed(
     finally:
         sink.stop()
         collector.stop()
-    landed = landed_ids(table, tag)
+    landed = landed_events(table, tag)
     assert set(landed) == stored, f"answers: {dict(answers)}"
     assert [i for i, count in landed.items() if count > 1] == []
     assert len(stored) == 60 * PER_POST

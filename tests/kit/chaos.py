@@ -266,7 +266,7 @@ class ChangeLoad(_LoadThread):
 # -- the lake --------------------------------------------------------------------------------
 
 
-def _query(table: Path, sql: str, *params: object) -> list[tuple[object, ...]] | None:
+def query_table(table: Path, sql: str, *params: object) -> list[tuple[object, ...]] | None:
     """Rows of `sql` over the table's latest version as `data`; None if not created yet."""
     try:
         data = DeltaTable(str(table)).to_pyarrow_dataset()
@@ -279,25 +279,25 @@ def _query(table: Path, sql: str, *params: object) -> list[tuple[object, ...]] |
 
 def landed_events(table: Path, tag: str) -> Counter[str]:
     """How often each event id starting with `<tag>-` is in the events table."""
-    rows = _query(table, "SELECT event_id FROM data WHERE starts_with(event_id, ?)", f"{tag}-")
+    rows = query_table(table, "SELECT event_id FROM data WHERE starts_with(event_id, ?)", f"{tag}-")
     return Counter(str(r[0]) for r in rows or [])
 
 
 def landed_changes(history: Path) -> Counter[Change]:
     """How often each change (id, op, v) is a version in a CDC history table."""
-    rows = _query(history, "SELECT id, _op, v FROM data")
+    rows = query_table(history, "SELECT id, _op, v FROM data")
     return Counter(Change(int(i), str(op), int(v)) for i, op, v in rows or [])  # type: ignore[call-overload]
 
 
 def repeated_positions(history: Path) -> list[object]:
     """Source positions that more than one version of the history table carries."""
-    rows = _query(history, "SELECT _position FROM data GROUP BY 1 HAVING count(*) > 1")
+    rows = query_table(history, "SELECT _position FROM data GROUP BY 1 HAVING count(*) > 1")
     return [r[0] for r in rows or []]
 
 
 def current_rows(table: Path) -> dict[int, int]:
     """id -> v of a CDC current-state table."""
-    return {int(i): int(v) for i, v in _query(table, "SELECT id, v FROM data") or []}  # type: ignore[call-overload]
+    return {int(i): int(v) for i, v in query_table(table, "SELECT id, v FROM data") or []}  # type: ignore[call-overload]
 
 
 def wait_landed(
@@ -330,16 +330,11 @@ def listed_brokers(cluster: KafkaCluster) -> set[int] | None:
         return None
 
 
-def in_sync(cluster: KafkaCluster) -> bool:
-    """Whether every partition has a leader and all its replicas in sync."""
-    return cluster.fully_in_sync()
-
-
 def wait_whole(cluster: KafkaCluster, deadline_s: float = 120.0) -> None:
     """Until every node is listed and every partition fully in sync: safe to strike again."""
     everyone = {node.node_id for node in cluster.nodes}
     wait_until(
-        lambda: listed_brokers(cluster) == everyone and in_sync(cluster),
+        lambda: listed_brokers(cluster) == everyone and cluster.fully_in_sync(),
         deadline_s,
         "every broker listed and every partition's replicas in sync",
         interval_s=0.2,

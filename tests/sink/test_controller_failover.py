@@ -14,15 +14,14 @@ import uuid
 from collections import Counter
 from pathlib import Path
 
-import duckdb
 import orjson
 import pytest
 from confluent_kafka import ConsumerGroupTopicPartitions, KafkaException, TopicPartition
 from confluent_kafka.admin import OffsetSpec
 from deltalake import DeltaTable
-from deltalake.exceptions import TableNotFoundError
 
 import headwater.transport as hwt
+from tests.kit.chaos import query_table
 from tests.kit.kafka import KafkaCluster
 from tests.kit.processes import ManagedProcess, headwater_process
 from tests.kit.waiting import wait_for, wait_until
@@ -53,14 +52,9 @@ def produce(cluster: KafkaCluster, topic: str, numbers: range) -> None:
 
 
 def landed(table: Path) -> Counter[int]:
-    """How often each number is in the table (latest version)."""
-    try:
-        data = DeltaTable(str(table)).to_pyarrow_dataset()
-    except TableNotFoundError:  # the sink has not committed yet
-        return Counter()
-    with duckdb.connect() as db:
-        db.register("data", data)
-        return Counter(int(row[0]) for row in db.execute("SELECT n FROM data").fetchall())
+    """How often each number is in the table (latest version; empty before the first commit)."""
+    rows = query_table(table, "SELECT n FROM data") or []
+    return Counter(int(str(row[0])) for row in rows)
 
 
 def end_offsets(cluster: KafkaCluster, topic: str) -> dict[int, int]:

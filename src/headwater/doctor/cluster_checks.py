@@ -123,8 +123,8 @@ def broker_defaults(s: Survey) -> Iterator[Finding]:
             "brokers",
             "default.replication.factor",
             f"default.replication.factor={default_rf}: a topic created by a producer's first "
-            f"write (headwater's collector and CDC create theirs that way) gets {default_rf} "
-            "copies",
+            f"write (auto-creation; headwater's components create theirs with {RF}) gets "
+            f"{default_rf} copies",
             f"set default.replication.factor={RF} in every broker's server.properties and "
             "restart them one at a time (it is read-only at run time); fix existing topics as "
             "their findings say",
